@@ -1,0 +1,21 @@
+# lwflow: likelihood-weighted normalizing flows, reproducing paper A end to end.
+# Run: snakemake --cores 8   (config.yaml; see README)
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        model_outputs(),
+        metric_outputs(),
+        paper_a_outputs(),
+        loss_figure_outputs(),
+    default_target: True

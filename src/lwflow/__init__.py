@@ -1,0 +1,1 @@
+"""lwflow: likelihood-weighted normalizing flows for multi-modal posteriors."""

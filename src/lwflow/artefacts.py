@@ -1,0 +1,158 @@
+"""Reading and writing artefacts, each written atomically with a JSON provenance sidecar.
+
+Every artefact ``X`` gets ``X.json`` beside it: the producing step, its config slice,
+seed, package versions, git commit, start/end time, and the sha256 of its inputs and
+of itself.  Files are written to a temporary name and renamed into place, so a killed
+job never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+TRACKED_PACKAGES = ("lwflow", "torch", "normflows", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path in the same folder; rename it to ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    """``HEAD`` of the repository in the working directory, ``+dirty`` if it has changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+        return head + ("+dirty" if status.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Provenance:
+    """Who made an artefact from what; written as the artefact's sidecar."""
+
+    step: str
+    inputs: list[str]
+    config: dict[str, Any]
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    started: str = field(default_factory=_now)
+
+    def sidecar(self, artefact: Path) -> dict[str, Any]:
+        return {
+            "artefact": str(artefact),
+            "sha256": sha256(artefact),
+            "step": self.step,
+            "seed": self.seed,
+            "config": self.config,
+            "inputs": {str(p): sha256(Path(p)) for p in self.inputs},
+            "started": self.started,
+            "finished": _now(),
+            "git_commit": git_commit(),
+            "packages": package_versions(),
+            "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+            **self.extra,
+        }
+
+
+def sidecar_path(artefact: Path) -> Path:
+    return Path(f"{artefact}.json")
+
+
+def write_sidecar(artefact: Path, provenance: Provenance) -> None:
+    _dump_json(sidecar_path(artefact), provenance.sidecar(Path(artefact)))
+
+
+def _dump_json(path: Path, payload: Any) -> None:
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=_jsonable) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def write_json(path: Path, payload: Any, provenance: Provenance) -> None:
+    _dump_json(Path(path), payload)
+    write_sidecar(Path(path), provenance)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray], provenance: Provenance) -> None:
+    with atomic_path(Path(path)) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+    write_sidecar(Path(path), provenance)
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def write_csv(path: Path, frame: pd.DataFrame, provenance: Provenance) -> None:
+    with atomic_path(Path(path)) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.6g")
+    write_sidecar(Path(path), provenance)
+
+
+def write_text(path: Path, text: str, provenance: Provenance) -> None:
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(text)
+    write_sidecar(Path(path), provenance)

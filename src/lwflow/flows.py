@@ -1,0 +1,153 @@
+"""Flows in standardised coordinates with a K-mode Gaussian-mixture base (normflows).
+
+The model density of a parameter vector :math:`\\theta` is
+
+.. math::  \\log q(\\theta) = \\log q_u\\big((\\theta - m)/s\\big) - \\textstyle\\sum_j \\log s_j,
+
+where :math:`m, s` are the weighted mean and standard deviation of the training samples
+and :math:`q_u` is a normflows ``NormalizingFlow``: RealNVP affine coupling blocks with
+a bounded (``sigmoid``) scale, and a trainable diagonal Gaussian mixture base with
+``n_modes`` components placed at k-means centres of weight-resampled samples.
+
+Example::
+
+    spec = FlowSpec(arch="realnvp", n_modes=3, n_layers=8, hidden_units=64)
+    model = build_flow(spec, shift, scale, base_init=init_mixture_base(u, w, 3, seed=0))
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import normflows as nf
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+from torch import nn
+
+ARCHITECTURES = ("realnvp",)
+SCALE_BOUND = 3.0
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """Everything needed to rebuild a flow's modules (not its trained values)."""
+
+    arch: str
+    n_modes: int
+    n_layers: int
+    hidden_units: int
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {ARCHITECTURES}")
+        if self.n_modes < 1:
+            raise ValueError(f"base modes must be >= 1, got {self.n_modes}")
+
+
+@dataclass(frozen=True)
+class BaseInit:
+    """Initial Gaussian-mixture base: component means, diagonal scales and weights."""
+
+    loc: np.ndarray  # (K, dim)
+    scale: np.ndarray  # (K, dim)
+    weights: np.ndarray  # (K,)
+
+
+def weighted_standardisation(theta: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean :math:`m` and standard deviation :math:`s` per coordinate."""
+    w = weights / weights.sum()
+    mean = w @ theta
+    std = np.sqrt(w @ (theta - mean) ** 2)
+    return mean, np.maximum(std, 1e-12)
+
+
+def init_mixture_base(u: np.ndarray, weights: np.ndarray, n_modes: int, seed: int, n_resample: int = 20000) -> BaseInit:
+    """K-means on weight-resampled standardised samples ``u``: centres, cluster scales, shares.
+
+    Resampling :math:`n` points with probability :math:`\\propto w_i` turns the weighted
+    sample into an (approximately) unweighted posterior sample; each cluster then gives
+    one base component (its centre, per-coordinate standard deviation and share).
+    """
+    rng = np.random.default_rng(seed)
+    resampled = u[rng.choice(len(u), size=n_resample, p=weights / weights.sum())]
+    if n_modes == 1:
+        labels = np.zeros(n_resample, dtype=int)
+    else:
+        labels = KMeans(n_modes, n_init=10, random_state=seed).fit_predict(resampled)
+    loc = np.stack([resampled[labels == k].mean(0) for k in range(n_modes)])
+    scale = np.stack([resampled[labels == k].std(0) + 1e-3 for k in range(n_modes)])
+    shares = np.bincount(labels, minlength=n_modes) / n_resample
+    return BaseInit(loc=loc, scale=scale, weights=shares)
+
+
+def _realnvp_layers(dim: int, n_layers: int, hidden_units: int) -> list[nf.flows.Flow]:
+    """Affine coupling blocks (sigmoid scale) alternating with a half swap of coordinates."""
+    conditioner, transformed = (dim + 1) // 2, dim // 2
+    layers: list[nf.flows.Flow] = []
+    for _ in range(n_layers):
+        net = nf.nets.MLP([conditioner, hidden_units, hidden_units, 2 * transformed], init_zeros=True, output_fn="tanh", output_scale=SCALE_BOUND)
+        layers.append(nf.flows.AffineCouplingBlock(net, scale_map="exp"))
+        layers.append(nf.flows.Permute(dim, mode="swap"))
+    return layers
+
+
+class StandardisedFlow(nn.Module):
+    """A normflows flow acting on standardised coordinates :math:`u = (\\theta - m)/s`."""
+
+    def __init__(self, flow: nf.NormalizingFlow, shift: np.ndarray, scale: np.ndarray) -> None:
+        super().__init__()
+        self.flow = flow
+        self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+
+    @property
+    def dim(self) -> int:
+        return int(self.shift.numel())
+
+    def standardise(self, theta: torch.Tensor) -> torch.Tensor:
+        return (theta - self.shift) / self.scale
+
+    def log_prob_standardised(self, u: torch.Tensor) -> torch.Tensor:
+        """:math:`\\log q(\\theta)` from already standardised ``u`` (the training hot path)."""
+        return self.flow.log_prob(u) - torch.log(self.scale).sum()
+
+    def log_prob(self, theta: torch.Tensor) -> torch.Tensor:
+        return self.log_prob_standardised(self.standardise(theta))
+
+    @torch.no_grad()
+    def sample(self, n: int) -> torch.Tensor:
+        u, _ = self.flow.sample(n)
+        return u * self.scale + self.shift
+
+
+def build_flow(spec: FlowSpec, shift: np.ndarray, scale: np.ndarray, base_init: BaseInit) -> StandardisedFlow:
+    """Construct the flow of ``spec`` (float32) with its base set from ``base_init``."""
+    dim = len(shift)
+    base = nf.distributions.GaussianMixture(
+        spec.n_modes, dim, loc=base_init.loc, scale=base_init.scale, weights=base_init.weights, trainable=True
+    )
+    flow = nf.NormalizingFlow(base, _realnvp_layers(dim, spec.n_layers, spec.hidden_units))
+    return StandardisedFlow(flow.float(), shift, scale)
+
+
+def save_checkpoint(path: Path, model: StandardisedFlow, spec: FlowSpec) -> None:
+    """Tensors and plain values only, so :func:`load_checkpoint` can use ``weights_only=True``."""
+    from lwflow.artefacts import atomic_path
+
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(Path(path)) as tmp:
+        torch.save({"spec": asdict(spec), "state_dict": state}, tmp)
+
+
+def load_checkpoint(path: Path) -> StandardisedFlow:
+    """Rebuild a flow from :func:`save_checkpoint` output without unpickling arbitrary objects."""
+    payload = torch.load(path, weights_only=True, map_location="cpu")
+    spec = FlowSpec(**payload["spec"])
+    state = payload["state_dict"]
+    dim = state["shift"].numel()
+    placeholder = BaseInit(np.zeros((spec.n_modes, dim)), np.ones((spec.n_modes, dim)), np.ones(spec.n_modes))
+    model = build_flow(spec, np.zeros(dim), np.ones(dim), placeholder)
+    model.load_state_dict(state)
+    return model

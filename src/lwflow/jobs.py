@@ -1,0 +1,245 @@
+"""One function per workflow stage: read artefacts, call the library, write artefacts.
+
+The workflow's rule scripts only forward their inputs, outputs and parameters here, so
+every stage can also be run from Python without Snakemake.  ``job_context`` accepts
+any object with Snakemake's job attributes (``rule, input, output, params, wildcards,
+log, threads``); the library never imports Snakemake.
+
+Random streams are derived from the seed alone, one per stage, so the same seed gives
+the same artefact: :data:`STREAMS` names them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from lwflow.artefacts import (
+    Provenance,
+    read_json,
+    read_npz,
+    write_csv,
+    write_json,
+    write_npz,
+    write_text,
+)
+from lwflow.problems import Problem, problem_from_spec
+from lwflow.weights import clip_with_report, weights_from_log_likelihood
+
+STREAMS = {"prior": 0, "truth": 1, "model_samples": 2}
+
+
+def rng_for(seed: int, stream: str) -> np.random.Generator:
+    return np.random.default_rng([seed, STREAMS[stream]])
+
+
+@contextlib.contextmanager
+def job_context(job: Any) -> Iterator[Provenance]:
+    """Send output to the job's log, set torch threads from ``job.threads``, yield provenance."""
+    log_path = Path(job.log[0])
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(int(job.threads))
+        seed = getattr(job.wildcards, "seed", None)
+        provenance = Provenance(
+            step=job.rule,
+            inputs=[str(p) for p in job.input],
+            config=dict(getattr(job.params, "config_slice", {})),
+            seed=int(seed) if seed is not None else None,
+        )
+        try:
+            yield provenance
+        except Exception as error:
+            print(f"{type(error).__name__}: {error}", file=log)
+            raise
+
+
+def make_problem(name: str, spec: dict[str, Any]) -> Problem:
+    return problem_from_spec(name, spec)
+
+
+def sample_prior(name: str, spec: dict[str, Any], seed: int, output: Path, provenance: Provenance) -> None:
+    """``theta``: ``spec['n_prior_samples']`` draws from the prior."""
+    problem = make_problem(name, spec)
+    theta = problem.prior.sample(int(spec["n_prior_samples"]), rng_for(seed, "prior"))
+    write_npz(output, {"theta": theta}, provenance)
+    print(f"{len(theta)} prior samples in {problem.dim} dimensions")
+
+
+def evaluate_likelihood(name: str, spec: dict[str, Any], prior: Path, output: Path, provenance: Provenance) -> None:
+    """``log_likelihood`` of every prior sample, checked: NaN, +inf, wrong shape or all -inf stop here."""
+    problem = make_problem(name, spec)
+    theta = read_npz(prior)["theta"]
+    log_likelihood = np.asarray(problem.log_likelihood(theta), dtype=float)
+    weights_from_log_likelihood(log_likelihood, n_samples=len(theta))
+    write_npz(output, {"log_likelihood": log_likelihood}, provenance)
+    print(f"{np.isfinite(log_likelihood).sum()} of {len(theta)} samples have nonzero likelihood")
+
+
+def clip_weights(
+    likelihood: Path,
+    strategy: str,
+    threshold: float | None,
+    min_ess: float,
+    weights_out: Path,
+    report_out: Path,
+    provenance: Provenance,
+) -> None:
+    """Normalised, clipped weights and a report of ESS and largest weight share before/after."""
+    weights = weights_from_log_likelihood(read_npz(likelihood)["log_likelihood"])
+    clipped, report = clip_with_report(weights, strategy, threshold)
+    print(report)
+    if report.ess_after < min_ess:
+        raise ValueError(
+            f"effective sample size {report.ess_after:.1f} is below the configured floor {min_ess}: "
+            "draw more prior samples, narrow the prior, or clip the largest weights"
+        )
+    write_npz(weights_out, {"weights": clipped}, provenance)
+    write_json(report_out, report.as_dict(), provenance)
+
+
+def train(
+    prior: Path,
+    weights: Path,
+    flow: dict[str, Any],
+    training: dict[str, Any],
+    n_samples: int,
+    seed: int,
+    outputs: dict[str, Path],
+    provenance: Provenance,
+) -> None:
+    """Train one flow; write its checkpoint, loss history and ``n_samples`` model samples."""
+    import torch
+
+    from lwflow.flows import FlowSpec, save_checkpoint
+    from lwflow.train import TrainConfig, train_flow
+
+    spec = FlowSpec(**flow)
+    result = train_flow(read_npz(prior)["theta"], read_npz(weights)["weights"], spec, TrainConfig(**training), seed)
+    save_checkpoint(outputs["model"], result.model, spec)
+    provenance.extra = {"best_step": result.best_step, "stopped_early": result.stopped_early}
+    from lwflow.artefacts import write_sidecar
+
+    write_sidecar(outputs["model"], provenance)
+    write_csv(outputs["loss"], result.history, provenance)
+    torch.manual_seed(seed + 10_000 * STREAMS["model_samples"])
+    samples = result.model.sample(n_samples).numpy().astype(float)
+    write_npz(outputs["samples"], {"samples": samples}, provenance)
+    print(result.history.tail().to_string(index=False))
+
+
+def truth_reference(
+    name: str,
+    spec: dict[str, Any],
+    evaluation: dict[str, Any],
+    seed: int,
+    reference_out: Path,
+    floor_out: Path,
+    provenance: Provenance,
+) -> None:
+    """Two independent exact posterior samples: one to score models, one for the floors."""
+    from lwflow.metrics import bridge_mass, log_density_maximum, sample_metrics
+
+    truth = make_problem(name, spec).truth
+    if truth is None:
+        raise ValueError(f"problem {name!r} has no exact posterior; ground-truth metrics need one")
+    rng = rng_for(seed, "truth")
+    n = int(evaluation["n_samples"])
+    reference, independent = truth.sample(n, rng), truth.sample(n, rng)
+    log_p, log_p_independent = truth.log_prob(reference), truth.log_prob(independent)
+    log_p_max = log_density_maximum(truth.log_prob, reference)
+    floor = sample_metrics(independent, reference, evaluation["n_projections"], evaluation["projection_seed"])
+    floor["bridge_mass"] = bridge_mass(log_p_independent, log_p_max, evaluation["bridge_fraction"])
+    write_npz(reference_out, {"samples": reference, "log_p": log_p, "log_p_max": np.array(log_p_max)}, provenance)
+    write_json(floor_out, floor, provenance)
+
+
+def model_metrics(
+    name: str,
+    spec: dict[str, Any],
+    model: Path,
+    samples: Path,
+    reference: Path,
+    evaluation: dict[str, Any],
+    output: Path,
+    provenance: Provenance,
+) -> None:
+    """KL, W1,avg, sliced W1 and bridge mass of one trained model against the exact posterior."""
+    import torch
+
+    from lwflow.flows import load_checkpoint
+    from lwflow.metrics import bridge_mass, kl_divergence, sample_metrics
+
+    truth = make_problem(name, spec).truth
+    ref = read_npz(reference)
+    q_samples = read_npz(samples)["samples"]
+    flow = load_checkpoint(model)
+    with torch.no_grad():
+        log_q = flow.log_prob(torch.as_tensor(ref["samples"], dtype=torch.float32)).double().numpy()
+    kl, kl_se = kl_divergence(ref["log_p"], log_q)
+    result = {"kl": kl, "kl_se": kl_se, "n_samples": len(q_samples)}
+    result |= sample_metrics(q_samples, ref["samples"], evaluation["n_projections"], evaluation["projection_seed"])
+    result["bridge_mass"] = bridge_mass(truth.log_prob(q_samples), float(ref["log_p_max"]), evaluation["bridge_fraction"])
+    write_json(output, result, provenance)
+    print(result)
+
+
+def paper_table(
+    table: str,
+    rows: list[dict[str, Any]],
+    metric_names: tuple[str, ...],
+    csv_out: Path,
+    markdown_out: Path,
+    provenance: Provenance,
+) -> None:
+    """A long-format table from per-seed metrics; ``rows`` carry label, published, metrics, floors paths."""
+    from lwflow.tables import summarise, to_markdown
+
+    records = []
+    for row in rows:
+        metrics = [read_json(p) for p in row["metrics"]]
+        floors = [read_json(p) for p in row["floors"]]
+        records += summarise(table, row["label"], metrics, floors, row["published"], metric_names)
+    frame = pd.DataFrame.from_records(records)
+    write_csv(csv_out, frame, provenance)
+    write_text(markdown_out, to_markdown(frame), provenance)
+
+
+def paper_a_figure(figure: str, panels: list[dict[str, Any]], png: Path, pdf: Path, provenance: Provenance) -> None:
+    """Paper A's figure ``figure`` from truth references and model samples.
+
+    Each entry of ``panels`` has ``title, problem, spec, reference`` and ``samples`` (a
+    model's samples, or None for the truth).
+    """
+    from lwflow.figures import Panel, projection_figure, save_figure, scatter3d_figure, shared_limits
+
+    references = [read_npz(p["reference"]) for p in panels]
+    dim = references[0]["samples"].shape[1]
+    if figure == "paper_a_fig4":
+        fig = scatter3d_figure(references[0]["samples"][:5000], references[0]["log_p"][:5000], panels[0]["title"])
+        save_figure(fig, png, pdf, provenance)
+        return
+    built = []
+    for entry, ref in zip(panels, references):
+        if entry["samples"] is None:
+            truth = make_problem(entry["problem"], entry["spec"]).truth
+            built.append(Panel(entry["title"], log_density=truth.log_prob))
+        else:
+            built.append(Panel(entry["title"], samples=read_npz(entry["samples"])["samples"]))
+    limits = shared_limits([ref["samples"] for ref in references])
+    projections = [(0, 1)] if dim == 2 else [(0, 1), (0, 2)] if len(panels) > 1 else [(0, 1), (0, 2), (1, 2)]
+    save_figure(projection_figure(built, projections, limits, figure.replace("_", " ")), png, pdf, provenance)
+
+
+def loss_curves(problem: str, histories: dict[str, list[Path]], png: Path, pdf: Path, provenance: Provenance) -> None:
+    """Validation-loss curves of every model of one problem (one line per seed)."""
+    from lwflow.figures import loss_figure, save_figure
+
+    frames = {label: [pd.read_csv(p) for p in paths] for label, paths in histories.items()}
+    save_figure(loss_figure(frames, f"{problem}: training curves"), png, pdf, provenance)

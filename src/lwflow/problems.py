@@ -1,0 +1,328 @@
+"""Inference problems: a prior, a vectorised log-likelihood and, for benchmarks, the truth.
+
+A :class:`Problem` is what a user hands to lwflow.  Its posterior is
+
+.. math::  p(\\theta \\mid D) = \\pi(\\theta) L(\\theta) / Z .
+
+Benchmarks also carry ``truth``: an exact sampler and the *normalised* log-density of
+that posterior, used only by the metrics.  The built-in targets are densities restricted
+to the uniform prior box, so the truth is the target truncated to the box and
+renormalised by its exact box mass (exact for Gaussian mixtures via the multivariate
+normal CDF, and for products of 1D densities via their CDFs).
+
+Example::
+
+    prior = UniformBox(low=[-12, -12], high=[12, 12])
+    problem = Problem("mine", prior, log_likelihood=lambda t: -0.5 * (t**2).sum(1))
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import numpy as np
+from scipy import stats
+from scipy.special import logsumexp
+
+
+class Prior(Protocol):
+    """What lwflow needs from a prior: its dimension, a sampler, a log-density, a box."""
+
+    dim: int
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+    def log_prob(self, theta: np.ndarray) -> np.ndarray: ...
+
+    def support(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class Target(Protocol):
+    """A distribution with an exact sampler and a normalised log-density."""
+
+    dim: int
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+    def log_prob(self, theta: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class UniformBox:
+    """Uniform prior on the box ``[low, high]`` (one bound per dimension)."""
+
+    low: np.ndarray
+    high: np.ndarray
+
+    def __post_init__(self) -> None:
+        low = np.atleast_1d(np.asarray(self.low, dtype=float))
+        high = np.atleast_1d(np.asarray(self.high, dtype=float))
+        if low.shape != high.shape or np.any(high <= low):
+            raise ValueError(f"prior box needs low < high in every dimension, got {low} and {high}")
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    @property
+    def dim(self) -> int:
+        return self.low.size
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.uniform(self.low, self.high, size=(n, self.dim))
+
+    def contains(self, theta: np.ndarray) -> np.ndarray:
+        return np.all((theta >= self.low) & (theta <= self.high), axis=1)
+
+    def log_prob(self, theta: np.ndarray) -> np.ndarray:
+        log_volume = float(np.sum(np.log(self.high - self.low)))
+        return np.where(self.contains(theta), -log_volume, -np.inf)
+
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.low, self.high
+
+
+@dataclass(frozen=True)
+class GaussianMixture:
+    """Finite mixture :math:`\\sum_k w_k \\mathcal N(\\mu_k, \\Sigma_k)` with full covariances."""
+
+    means: np.ndarray
+    covariances: np.ndarray
+    weights: np.ndarray
+
+    def __post_init__(self) -> None:
+        means = np.atleast_2d(np.asarray(self.means, dtype=float))
+        covs = np.asarray(self.covariances, dtype=float).reshape(len(means), means.shape[1], -1)
+        weights = np.asarray(self.weights, dtype=float)
+        if weights.shape != (len(means),) or np.any(weights <= 0):
+            raise ValueError("mixture weights must be positive, one per mean")
+        for k, cov in enumerate(covs):
+            if not np.allclose(cov, cov.T) or np.any(np.linalg.eigvalsh(cov) <= 0):
+                raise ValueError(f"covariance {k} must be symmetric positive definite")
+        object.__setattr__(self, "means", means)
+        object.__setattr__(self, "covariances", covs)
+        object.__setattr__(self, "weights", weights / weights.sum())
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    def _components(self) -> list[Any]:
+        return [stats.multivariate_normal(m, c) for m, c in zip(self.means, self.covariances)]
+
+    def log_prob(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(theta)
+        logs = [np.log(w) + comp.logpdf(theta).reshape(-1) for w, comp in zip(self.weights, self._components())]
+        return logsumexp(np.stack(logs), axis=0)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        labels = rng.choice(len(self.weights), size=n, p=self.weights)
+        out = np.empty((n, self.dim))
+        for k, (mean, cov) in enumerate(zip(self.means, self.covariances)):
+            idx = np.flatnonzero(labels == k)
+            out[idx] = rng.multivariate_normal(mean, cov, size=idx.size)
+        return out
+
+    def box_mass(self, low: np.ndarray, high: np.ndarray) -> float:
+        """Exact probability of the box ``[low, high]`` (multivariate normal CDF)."""
+        return float(
+            sum(
+                w * stats.multivariate_normal(m, c).cdf(high, lower_limit=low)
+                for w, m, c in zip(self.weights, self.means, self.covariances)
+            )
+        )
+
+
+@dataclass(frozen=True)
+class ProductOfMarginals:
+    """Independent coordinates, :math:`p(\\theta) = \\prod_j p_j(\\theta_j)`, each a scipy 1D law."""
+
+    marginals: tuple[Any, ...]
+
+    @property
+    def dim(self) -> int:
+        return len(self.marginals)
+
+    def log_prob(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(theta)
+        return sum(m.logpdf(theta[:, j]) for j, m in enumerate(self.marginals))
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return np.column_stack([m.rvs(size=n, random_state=rng) for m in self.marginals])
+
+    def box_mass(self, low: np.ndarray, high: np.ndarray) -> float:
+        """Exact probability of the box: product of 1D CDF differences."""
+        return float(np.prod([m.cdf(h) - m.cdf(lo) for m, lo, h in zip(self.marginals, low, high)]))
+
+
+@dataclass(frozen=True)
+class MixtureOf1D:
+    """A 1D mixture of scipy laws with weights; has ``logpdf``, ``cdf`` and ``rvs`` like them."""
+
+    components: tuple[Any, ...]
+    weights: np.ndarray
+
+    def logpdf(self, x: np.ndarray) -> np.ndarray:
+        w = np.asarray(self.weights) / np.sum(self.weights)
+        return logsumexp(np.stack([np.log(wk) + c.logpdf(x) for wk, c in zip(w, self.components)]), axis=0)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        w = np.asarray(self.weights) / np.sum(self.weights)
+        return sum(wk * c.cdf(x) for wk, c in zip(w, self.components))
+
+    def rvs(self, size: int, random_state: np.random.Generator) -> np.ndarray:
+        w = np.asarray(self.weights) / np.sum(self.weights)
+        labels = random_state.choice(len(w), size=size, p=w)
+        out = np.empty(size)
+        for k, comp in enumerate(self.components):
+            idx = np.flatnonzero(labels == k)
+            out[idx] = comp.rvs(size=idx.size, random_state=random_state)
+        return out
+
+
+@dataclass(frozen=True)
+class TruncatedToBox:
+    """A target restricted to the prior box and renormalised: the exact posterior.
+
+    .. math::  p(\\theta) = t(\\theta)\\,\\mathbb 1[\\theta \\in B] / t(B)
+
+    Sampling is by rejection from the target; ``t(B)`` comes from ``target.box_mass``.
+    """
+
+    target: GaussianMixture | ProductOfMarginals
+    box: UniformBox
+    log_mass: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        mass = self.target.box_mass(self.box.low, self.box.high)
+        if not mass > 1e-3:
+            raise ValueError(f"the target puts only {mass:.2e} of its mass inside the prior box; widen the box")
+        object.__setattr__(self, "log_mass", float(np.log(mass)))
+
+    @property
+    def dim(self) -> int:
+        return self.target.dim
+
+    def log_prob(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(theta)
+        inside = self.box.contains(theta)
+        return np.where(inside, self.target.log_prob(theta) - self.log_mass, -np.inf)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        chunks, have = [], 0
+        while have < n:
+            draw = self.target.sample(int(1.1 * (n - have)) + 16, rng)
+            draw = draw[self.box.contains(draw)]
+            chunks.append(draw)
+            have += len(draw)
+        return np.concatenate(chunks)[:n]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A prior, a vectorised log-likelihood and optionally the exact posterior.
+
+    ``log_likelihood`` maps an ``(n, dim)`` array to ``(n,)`` log-likelihoods; ``-inf``
+    is a valid zero likelihood.  ``truth`` (exact sampler + normalised log-density of
+    the posterior) and ``n_modes`` are known only for benchmarks.
+    """
+
+    name: str
+    prior: Prior
+    log_likelihood: Callable[[np.ndarray], np.ndarray]
+    truth: Target | None = None
+    n_modes: int | None = None
+
+    @property
+    def dim(self) -> int:
+        return self.prior.dim
+
+
+def gaussian_mixture_problem(
+    name: str,
+    bounds: tuple[float, float],
+    means: list[list[float]],
+    covariances: list[list[list[float]]],
+    weights: list[float] | None = None,
+) -> Problem:
+    """Uniform prior on ``[bounds]^d`` and a Gaussian-mixture likelihood (paper A, sec. 3)."""
+    means_arr = np.asarray(means, dtype=float)
+    dim = means_arr.shape[1]
+    box = UniformBox(np.full(dim, bounds[0]), np.full(dim, bounds[1]))
+    mixture = GaussianMixture(means_arr, np.asarray(covariances), np.asarray(weights or [1.0] * len(means_arr)))
+    return Problem(name, box, mixture.log_prob, TruncatedToBox(mixture, box), n_modes=len(means_arr))
+
+
+def trimodal_product_problem(
+    name: str,
+    bounds: tuple[float, float],
+    mode_locations: list[float],
+    mode_skewness: float,
+    mode_scale: float,
+    gumbel_location: float,
+    gumbel_scale: float,
+    lognormal_shape: float,
+    lognormal_location: float,
+    lognormal_scale: float,
+) -> Problem:
+    """The 3D non-Gaussian target of paper A sec. 4.2 (our construction; the paper gives none).
+
+    .. math::  p(\\theta) = \\Big[\\tfrac13 \\sum_{k=1}^{3} \\mathrm{SkewNormal}(\\theta_1;\\,
+               \\alpha, c_k, s)\\Big]\\; \\mathrm{Gumbel}(\\theta_2;\\, m, \\beta)\\;
+               \\mathrm{LogNormal}(\\theta_3;\\, \\sigma, \\ell, \\lambda)
+
+    three skewed modes along :math:`\\theta_1`, a right-skewed :math:`\\theta_2` and a
+    shifted log-normal :math:`\\theta_3`: a product of non-Gaussian laws with three modes.
+    """
+    first = MixtureOf1D(
+        tuple(stats.skewnorm(mode_skewness, loc=c, scale=mode_scale) for c in mode_locations),
+        np.ones(len(mode_locations)),
+    )
+    target = ProductOfMarginals(
+        (
+            first,
+            stats.gumbel_r(loc=gumbel_location, scale=gumbel_scale),
+            stats.lognorm(lognormal_shape, loc=lognormal_location, scale=lognormal_scale),
+        )
+    )
+    box = UniformBox(np.full(3, bounds[0]), np.full(3, bounds[1]))
+    return Problem(name, box, target.log_prob, TruncatedToBox(target, box), n_modes=len(mode_locations))
+
+
+BUILTIN_KINDS: dict[str, Callable[..., Problem]] = {
+    "gaussian_mixture": gaussian_mixture_problem,
+    "trimodal_product": trimodal_product_problem,
+}
+
+
+def load_user_problem(reference: str) -> Problem:
+    """Import ``module:attribute``: a :class:`Problem` or a zero-argument callable returning one."""
+    module_name, sep, attribute = reference.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"user problem {reference!r} must be written 'module:attribute', e.g. 'my_model:problem'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(
+            f"user problem {reference!r}: cannot import module {module_name!r} ({error}); "
+            "put it on PYTHONPATH or install it"
+        ) from error
+    if not hasattr(module, attribute):
+        raise ValueError(f"user problem {reference!r}: module {module_name!r} has no attribute {attribute!r}")
+    obj = getattr(module, attribute)
+    problem = obj() if callable(obj) and not isinstance(obj, Problem) else obj
+    if not isinstance(problem, Problem):
+        raise ValueError(f"user problem {reference!r} must be an lwflow.problems.Problem, got {type(problem).__name__}")
+    return problem
+
+
+def problem_from_spec(name: str, spec: dict[str, Any]) -> Problem:
+    """Build a problem from its config entry: ``{kind: ..., **parameters}`` or ``{kind: user, target: mod:attr}``."""
+    spec = dict(spec)
+    kind = spec.pop("kind")
+    spec.pop("n_prior_samples", None)
+    if kind == "user":
+        return load_user_problem(spec["target"])
+    if kind not in BUILTIN_KINDS:
+        raise ValueError(f"problem {name!r}: unknown kind {kind!r}; choose one of {sorted(BUILTIN_KINDS)} or 'user'")
+    return BUILTIN_KINDS[kind](name=name, **spec)

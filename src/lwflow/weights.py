@@ -1,0 +1,146 @@
+"""Likelihood weights of prior samples, their effective sample size, and weight clipping.
+
+Prior draws :math:`\\theta_i \\sim \\pi` weighted by :math:`w_i \\propto L(\\theta_i)` are an
+importance sample of the posterior.  Their quality is the Kish effective sample size
+
+.. math::  \\mathrm{ESS} = (\\textstyle\\sum_i w_i)^2 / \\sum_i w_i^2 .
+
+Clipping (paper A, Algorithm 1, "optional pre-processing") caps the largest weights to
+trade a little bias for much less variance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+CLIP_STRATEGIES = ("none", "quantile", "max_share")
+
+
+class LikelihoodError(ValueError):
+    """The log-likelihood values cannot be used as weights."""
+
+
+def weights_from_log_likelihood(log_likelihood: np.ndarray, n_samples: int | None = None) -> np.ndarray:
+    """Weights :math:`w_i = \\exp(\\ell_i - \\max_j \\ell_j)` in [0, 1], checked for bad values.
+
+    ``-inf`` is a valid zero weight; NaN, ``+inf``, a wrong shape or all ``-inf`` are errors
+    that say how many samples are affected and what to change.
+    """
+    ll = np.asarray(log_likelihood, dtype=float)
+    expected = (n_samples,) if n_samples is not None else (ll.shape[0],) if ll.ndim == 1 else None
+    if ll.ndim != 1 or (expected is not None and ll.shape != expected):
+        raise LikelihoodError(
+            f"the log-likelihood returned shape {ll.shape}, expected {expected or '(n,)'}: "
+            "return one value per row of theta"
+        )
+    n_nan = int(np.isnan(ll).sum())
+    if n_nan:
+        raise LikelihoodError(
+            f"the log-likelihood is NaN for {n_nan} of {ll.size} samples; return -inf where the "
+            "likelihood is zero and fix the NaN (e.g. log of a negative number, 0/0)"
+        )
+    n_posinf = int(np.isposinf(ll).sum())
+    if n_posinf:
+        raise LikelihoodError(
+            f"the log-likelihood is +inf for {n_posinf} of {ll.size} samples; the likelihood must be finite"
+        )
+    if not np.isfinite(ll).any():
+        raise LikelihoodError(
+            f"the log-likelihood is -inf for all {ll.size} samples: no prior sample is compatible with "
+            "the data; widen the prior, draw more prior samples or check the likelihood"
+        )
+    return np.exp(ll - ll.max())
+
+
+def effective_sample_size(weights: np.ndarray) -> float:
+    """Kish ESS, :math:`(\\sum w)^2 / \\sum w^2`; between 1 and the number of samples."""
+    w = np.asarray(weights, dtype=float)
+    return float(w.sum() ** 2 / np.sum(w**2))
+
+
+def max_weight_share(weights: np.ndarray) -> float:
+    """Largest normalised weight, :math:`\\max_i w_i / \\sum_j w_j`."""
+    w = np.asarray(weights, dtype=float)
+    return float(w.max() / w.sum())
+
+
+def _quantile_cap(weights: np.ndarray, threshold: float) -> float:
+    positive = weights[weights > 0]
+    return float(np.quantile(positive, threshold))
+
+
+def _max_share_cap(weights: np.ndarray, threshold: float) -> float:
+    """Cap ``c`` with ``c / sum(min(w, c)) = threshold``, so no weight holds more than that share.
+
+    With weights sorted in decreasing order and the top ``k`` capped,
+    :math:`c = t\\,S_k / (1 - t k)` where :math:`S_k` sums the uncapped weights; the right
+    ``k`` is the first for which ``c`` lies in :math:`[w_{(k+1)}, w_{(k)}]`.
+    """
+    w = np.sort(weights)[::-1]
+    if w[0] / w.sum() <= threshold:
+        return float(w[0])
+    tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
+    for k in range(1, w.size):
+        if threshold * k >= 1:
+            break
+        cap = threshold * tail[k] / (1 - threshold * k)
+        if w[k] <= cap <= w[k - 1]:
+            return float(cap)
+    raise ValueError(f"max_share threshold {threshold} is below 1/n; no cap can reach it")
+
+
+def clip_weights(weights: np.ndarray, strategy: str, threshold: float | None = None) -> np.ndarray:
+    """Cap large weights: :math:`w_i \\leftarrow \\min(w_i, c)`.
+
+    Strategies:
+      * ``none``: unchanged.
+      * ``quantile``: ``c`` is the ``threshold``-quantile (in (0, 1]) of the positive weights.
+      * ``max_share``: the smallest ``c`` such that no weight exceeds ``threshold`` (in (0, 1])
+        of the clipped total.
+    """
+    w = np.asarray(weights, dtype=float)
+    if strategy == "none":
+        return w.copy()
+    if strategy not in CLIP_STRATEGIES:
+        raise ValueError(f"unknown clipping strategy {strategy!r}; choose one of {CLIP_STRATEGIES}")
+    if threshold is None or not 0 < threshold <= 1:
+        raise ValueError(f"clipping threshold must be in (0, 1], got {threshold}")
+    cap = _quantile_cap(w, threshold) if strategy == "quantile" else _max_share_cap(w, threshold)
+    return np.minimum(w, cap)
+
+
+@dataclass(frozen=True)
+class ClipReport:
+    """What clipping did: ESS and largest weight share before and after."""
+
+    strategy: str
+    threshold: float | None
+    n_samples: int
+    n_zero_weight: int
+    n_clipped: int
+    ess_before: float
+    ess_after: float
+    max_share_before: float
+    max_share_after: float
+
+    def as_dict(self) -> dict[str, float | int | str | None]:
+        return asdict(self)
+
+
+def clip_with_report(weights: np.ndarray, strategy: str, threshold: float | None) -> tuple[np.ndarray, ClipReport]:
+    """:func:`clip_weights` plus a :class:`ClipReport`."""
+    clipped = clip_weights(weights, strategy, threshold)
+    report = ClipReport(
+        strategy=strategy,
+        threshold=threshold,
+        n_samples=int(clipped.size),
+        n_zero_weight=int(np.sum(clipped == 0)),
+        n_clipped=int(np.sum(clipped < weights)),
+        ess_before=effective_sample_size(weights),
+        ess_after=effective_sample_size(clipped),
+        max_share_before=max_weight_share(weights),
+        max_share_after=max_weight_share(clipped),
+    )
+    return clipped, report

@@ -1,0 +1,39 @@
+# Prior sampling -> likelihood evaluation -> weight clipping.
+
+
+rule sample_prior:
+    output:
+        "results/prior/{problem}/seed{seed}.npz",
+    log:
+        "results/logs/sample_prior/{problem}/seed{seed}.log",
+    params:
+        config_slice=lambda w: {"problem": problem_spec(w)},
+    script:
+        "../scripts/sample_prior.py"
+
+
+rule evaluate_likelihood:
+    input:
+        "results/prior/{problem}/seed{seed}.npz",
+    output:
+        "results/likelihood/{problem}/seed{seed}.npz",
+    log:
+        "results/logs/evaluate_likelihood/{problem}/seed{seed}.log",
+    params:
+        config_slice=lambda w: {"problem": problem_spec(w)},
+    script:
+        "../scripts/evaluate_likelihood.py"
+
+
+rule clip_weights:
+    input:
+        "results/likelihood/{problem}/seed{seed}.npz",
+    output:
+        weights="results/weights/{problem}/seed{seed}.npz",
+        report="results/weights/{problem}/seed{seed}_report.json",
+    log:
+        "results/logs/clip_weights/{problem}/seed{seed}.log",
+    params:
+        config_slice=lambda w: {"clipping": config["clipping"]},
+    script:
+        "../scripts/clip_weights.py"

@@ -1,0 +1,15 @@
+"""Rule clip_weights: normalised, clipped weights and the ESS report."""
+
+from lwflow import jobs
+
+clipping = snakemake.params.config_slice["clipping"]  # noqa: F821
+with jobs.job_context(snakemake) as provenance:  # noqa: F821
+    jobs.clip_weights(
+        snakemake.input[0],  # noqa: F821
+        clipping["strategy"],
+        clipping["threshold"],
+        clipping["min_ess"],
+        snakemake.output.weights,  # noqa: F821
+        snakemake.output.report,  # noqa: F821
+        provenance,
+    )

@@ -1,0 +1,18 @@
+"""Rule train_flow: one likelihood-weighted flow."""
+
+import torch  # noqa: F401  (imported first so job_context sets its threads)
+
+from lwflow import jobs
+
+cfg = snakemake.params.config_slice  # noqa: F821
+with jobs.job_context(snakemake) as provenance:  # noqa: F821
+    jobs.train(
+        snakemake.input.prior,  # noqa: F821
+        snakemake.input.weights,  # noqa: F821
+        cfg["flow"],
+        cfg["training"],
+        cfg["n_samples"],
+        int(snakemake.wildcards.seed),  # noqa: F821
+        dict(snakemake.output.items()),  # noqa: F821
+        provenance,
+    )
