@@ -14,12 +14,13 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,14 +67,16 @@ def git_commit() -> str:
     """``HEAD`` of the repository in the working directory, ``+dirty`` if it has changes."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        )
         return head + ("+dirty" if status.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -135,9 +138,8 @@ def read_json(path: Path) -> Any:
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray], provenance: Provenance) -> None:
-    with atomic_path(Path(path)) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
     write_sidecar(Path(path), provenance)
 
 

@@ -7,9 +7,9 @@ figure share axes limits and the colour scale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import matplotlib
 
@@ -55,9 +55,15 @@ def projection_figure(
     """Rows = coordinate pairs, columns = panels (a single panel: projections side by side)."""
     single = len(panels) == 1
     n_rows, n_cols = (1, len(projections)) if single else (len(projections), len(panels))
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.6 * n_cols, 3.3 * n_rows), squeeze=False,
-                             sharex=False if single else "row", sharey=False if single else "row",
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        n_rows,
+        n_cols,
+        figsize=(3.6 * n_cols, 3.3 * n_rows),
+        squeeze=False,
+        sharex=False if single else "row",
+        sharey=False if single else "row",
+        constrained_layout=True,
+    )
     image = None
     for r, (i, j) in enumerate(projections):
         for c, panel in enumerate(panels):
@@ -68,8 +74,9 @@ def projection_figure(
                 gx, gy = np.meshgrid(xs, ys)
                 density = np.exp(panel.log_density(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(gx.shape)
                 density /= density.max()
-                image = ax.pcolormesh(gx, gy, np.maximum(density, 1e-5), norm=LogNorm(1e-4, 1), cmap="viridis",
-                                      shading="auto")
+                image = ax.pcolormesh(
+                    gx, gy, np.maximum(density, 1e-5), norm=LogNorm(1e-4, 1), cmap="viridis", shading="auto"
+                )
             else:
                 counts, xe, ye = np.histogram2d(panel.samples[:, i], panel.samples[:, j], bins=150, range=extent)
                 counts = counts / counts.max()

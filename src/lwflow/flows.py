@@ -87,7 +87,12 @@ def _realnvp_layers(dim: int, n_layers: int, hidden_units: int) -> list[nf.flows
     conditioner, transformed = (dim + 1) // 2, dim // 2
     layers: list[nf.flows.Flow] = []
     for _ in range(n_layers):
-        net = nf.nets.MLP([conditioner, hidden_units, hidden_units, 2 * transformed], init_zeros=True, output_fn="tanh", output_scale=SCALE_BOUND)
+        net = nf.nets.MLP(
+            [conditioner, hidden_units, hidden_units, 2 * transformed],
+            init_zeros=True,
+            output_fn="tanh",
+            output_scale=SCALE_BOUND,
+        )
         layers.append(nf.flows.AffineCouplingBlock(net, scale_map="exp"))
         layers.append(nf.flows.Permute(dim, mode="swap"))
     return layers

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from lwflow.artefacts import (
     write_csv,
     write_json,
     write_npz,
+    write_sidecar,
     write_text,
 )
 from lwflow.problems import Problem, problem_from_spec
@@ -124,8 +126,6 @@ def train(
     result = train_flow(read_npz(prior)["theta"], read_npz(weights)["weights"], spec, TrainConfig(**training), seed)
     save_checkpoint(outputs["model"], result.model, spec)
     provenance.extra = {"best_step": result.best_step, "stopped_early": result.stopped_early}
-    from lwflow.artefacts import write_sidecar
-
     write_sidecar(outputs["model"], provenance)
     write_csv(outputs["loss"], result.history, provenance)
     torch.manual_seed(seed + 10_000 * STREAMS["model_samples"])
@@ -185,7 +185,9 @@ def model_metrics(
     kl, kl_se = kl_divergence(ref["log_p"], log_q)
     result = {"kl": kl, "kl_se": kl_se, "n_samples": len(q_samples)}
     result |= sample_metrics(q_samples, ref["samples"], evaluation["n_projections"], evaluation["projection_seed"])
-    result["bridge_mass"] = bridge_mass(truth.log_prob(q_samples), float(ref["log_p_max"]), evaluation["bridge_fraction"])
+    result["bridge_mass"] = bridge_mass(
+        truth.log_prob(q_samples), float(ref["log_p_max"]), evaluation["bridge_fraction"]
+    )
     write_json(output, result, provenance)
     print(result)
 
@@ -226,7 +228,7 @@ def paper_a_figure(figure: str, panels: list[dict[str, Any]], png: Path, pdf: Pa
         save_figure(fig, png, pdf, provenance)
         return
     built = []
-    for entry, ref in zip(panels, references):
+    for entry in panels:
         if entry["samples"] is None:
             truth = make_problem(entry["problem"], entry["spec"]).truth
             built.append(Panel(entry["title"], log_density=truth.log_prob))

@@ -78,9 +78,7 @@ def _weighted_nll(model: StandardisedFlow, u: torch.Tensor, w: torch.Tensor) -> 
         return float(-(w * model.log_prob_standardised(u)).sum() / w.sum())
 
 
-def train_flow(
-    theta: np.ndarray, weights: np.ndarray, spec: FlowSpec, config: TrainConfig, seed: int
-) -> TrainResult:
+def train_flow(theta: np.ndarray, weights: np.ndarray, spec: FlowSpec, config: TrainConfig, seed: int) -> TrainResult:
     """Fit ``spec`` to the weighted sample ``(theta, weights)``; deterministic given ``seed``."""
     keep = weights > 0
     theta, weights = theta[keep], weights[keep]

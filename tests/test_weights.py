@@ -1,0 +1,79 @@
+"""ESS, clipping and likelihood checks on hand-computed cases."""
+
+import numpy as np
+import pytest
+
+from lwflow.weights import (
+    LikelihoodError,
+    clip_weights,
+    clip_with_report,
+    effective_sample_size,
+    max_weight_share,
+    weights_from_log_likelihood,
+)
+
+
+def test_ess_hand_cases():
+    assert effective_sample_size(np.ones(4)) == pytest.approx(4)
+    assert effective_sample_size(np.array([1.0, 0, 0, 0])) == pytest.approx(1)
+    assert effective_sample_size(np.array([2.0, 1.0, 1.0])) == pytest.approx(16 / 6)
+    assert max_weight_share(np.array([2.0, 1.0, 1.0])) == pytest.approx(0.5)
+
+
+def test_weights_are_shifted_exponentials_and_minus_inf_is_zero():
+    w = weights_from_log_likelihood(np.array([0.0, np.log(0.5), -np.inf]))
+    np.testing.assert_allclose(w, [1.0, 0.5, 0.0])
+    assert np.all(np.isfinite(weights_from_log_likelihood(np.array([-1e4, -1e4 + 1]))))
+
+
+def test_quantile_clipping():
+    w = np.arange(1.0, 11.0)
+    np.testing.assert_allclose(clip_weights(w, "quantile", 0.5), np.minimum(w, 5.5))
+
+
+def test_max_share_clipping_reaches_its_share():
+    w = np.array([10.0, 1, 1, 1, 1])
+    clipped = clip_weights(w, "max_share", 0.5)
+    np.testing.assert_allclose(clipped, [4.0, 1, 1, 1, 1])
+    assert max_weight_share(clipped) == pytest.approx(0.5)
+    rng = np.random.default_rng(0)
+    heavy = rng.pareto(0.8, size=1000)
+    assert max_weight_share(clip_weights(heavy, "max_share", 0.01)) == pytest.approx(0.01)
+
+
+def test_max_share_leaves_already_flat_weights_alone():
+    w = np.ones(200)
+    np.testing.assert_array_equal(clip_weights(w, "max_share", 0.01), w)
+
+
+def test_clip_report_records_ess_before_and_after():
+    w = np.array([10.0, 1, 1, 1, 1])
+    _, report = clip_with_report(w, "max_share", 0.5)
+    assert report.ess_before == pytest.approx(14**2 / 104)
+    assert report.ess_after == pytest.approx(8**2 / 20)
+    assert report.n_clipped == 1 and report.max_share_after == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("strategy, threshold", [("quantile", 0.0), ("max_share", 1.5), ("bogus", 0.5)])
+def test_bad_clipping_settings_are_rejected(strategy, threshold):
+    with pytest.raises(ValueError):
+        clip_weights(np.ones(3), strategy, threshold)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (np.array([0.0, np.nan, np.nan]), "NaN for 2 of 3"),
+        (np.array([0.0, np.inf]), r"\+inf for 1 of 2"),
+        (np.full(4, -np.inf), "-inf for all 4"),
+        (np.zeros((3, 2)), "shape"),
+    ],
+)
+def test_bad_likelihood_values_say_what_to_change(values, message):
+    with pytest.raises(LikelihoodError, match=message):
+        weights_from_log_likelihood(values)
+
+
+def test_wrong_number_of_likelihood_values():
+    with pytest.raises(LikelihoodError, match="expected"):
+        weights_from_log_likelihood(np.zeros(3), n_samples=4)
