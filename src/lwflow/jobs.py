@@ -213,7 +213,9 @@ def paper_table(
     write_text(markdown_out, to_markdown(frame), provenance)
 
 
-def paper_a_figure(figure: str, panels: list[dict[str, Any]], png: Path, pdf: Path, provenance: Provenance) -> None:
+def paper_a_figure(
+    figure: str, title: str, panels: list[dict[str, Any]], png: Path, pdf: Path, provenance: Provenance
+) -> None:
     """Paper A's figure ``figure`` from truth references and model samples.
 
     Each entry of ``panels`` has ``title, problem, spec, reference`` and ``samples`` (a
@@ -224,7 +226,7 @@ def paper_a_figure(figure: str, panels: list[dict[str, Any]], png: Path, pdf: Pa
     references = [read_npz(p["reference"]) for p in panels]
     dim = references[0]["samples"].shape[1]
     if figure == "paper_a_fig4":
-        fig = scatter3d_figure(references[0]["samples"][:5000], references[0]["log_p"][:5000], panels[0]["title"])
+        fig = scatter3d_figure(references[0]["samples"][:5000], references[0]["log_p"][:5000], title)
         save_figure(fig, png, pdf, provenance)
         return
     built = []
@@ -236,7 +238,7 @@ def paper_a_figure(figure: str, panels: list[dict[str, Any]], png: Path, pdf: Pa
             built.append(Panel(entry["title"], samples=read_npz(entry["samples"])["samples"]))
     limits = shared_limits([ref["samples"] for ref in references])
     projections = [(0, 1)] if dim == 2 else [(0, 1), (0, 2)] if len(panels) > 1 else [(0, 1), (0, 2), (1, 2)]
-    save_figure(projection_figure(built, projections, limits, figure.replace("_", " ")), png, pdf, provenance)
+    save_figure(projection_figure(built, projections, limits, title), png, pdf, provenance)
 
 
 def loss_curves(problem: str, histories: dict[str, list[Path]], png: Path, pdf: Path, provenance: Provenance) -> None:

@@ -67,6 +67,17 @@ FIGURES: dict[str, list[FigurePanel]] = {
 }
 
 
+FIGURE_TITLES: dict[str, str] = {
+    "paper_a_fig2": "Figure 2: true posterior densities of the 2D benchmarks",
+    "paper_a_fig3": "Figure 3: flows with a 1-mode base on the 2D benchmarks",
+    "paper_a_fig4": "Figure 4: true 3D three-mode posterior",
+    "paper_a_fig5": "Figure 5: 2D projections of the 3D flow with a 1-mode base",
+    "paper_a_fig6": "Figure 6: 2D three-mode posterior with 1, 2, 3 base modes",
+    "paper_a_fig7": "Figure 7: 3D three-mode posterior with 1, 2, 3 base modes",
+    "paper_a_fig8": "Figure 8: non-Gaussian 3D posterior with 1, 2, 3 base modes",
+}
+
+
 def models_needed() -> set[tuple[str, int]]:
     """Every (problem, base modes) that a table or figure of paper A shows."""
     from_tables = {(row.problem, row.modes) for rows in TABLES.values() for row in rows}

@@ -59,6 +59,7 @@ rule paper_a_figure:
         "results/logs/paper_a_figure/{figure}.log",
     params:
         panels=figure_panels,
+        title=lambda w: paper_a.FIGURE_TITLES[w.figure],
         config_slice=lambda w: {"figure_seed": config["outputs"]["figure_seed"]},
     script:
         "../scripts/paper_a_figure.py"

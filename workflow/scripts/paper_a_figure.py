@@ -5,6 +5,7 @@ from lwflow import jobs
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.paper_a_figure(
         snakemake.wildcards.figure,  # noqa: F821
+        snakemake.params.title,  # noqa: F821
         snakemake.params.panels,  # noqa: F821
         snakemake.output.png,  # noqa: F821
         snakemake.output.pdf,  # noqa: F821
