@@ -23,7 +23,6 @@ from pathlib import Path
 import normflows as nf
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
 from torch import nn
 
 ARCHITECTURES = ("realnvp",)
@@ -70,6 +69,8 @@ def init_mixture_base(u: np.ndarray, weights: np.ndarray, n_modes: int, seed: in
     sample into an (approximately) unweighted posterior sample; each cluster then gives
     one base component (its centre, per-coordinate standard deviation and share).
     """
+    from sklearn.cluster import KMeans  # imported here: loading a checkpoint does not need it
+
     rng = np.random.default_rng(seed)
     resampled = u[rng.choice(len(u), size=n_resample, p=weights / weights.sum())]
     if n_modes == 1:
