@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -143,8 +144,10 @@ def save_checkpoint(path: Path, model: StandardisedFlow, spec: FlowSpec) -> None
     from lwflow.artefacts import atomic_path
 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    buffer = io.BytesIO()  # not the temporary file: torch.save records a file's name in the archive
+    torch.save({"spec": asdict(spec), "state_dict": state}, buffer)
     with atomic_path(Path(path)) as tmp:
-        torch.save({"spec": asdict(spec), "state_dict": state}, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def load_checkpoint(path: Path) -> StandardisedFlow:

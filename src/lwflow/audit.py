@@ -1,0 +1,95 @@
+"""Verify a results tree against its provenance sidecars.
+
+Usage::
+
+    python -m lwflow.audit results/
+
+For every artefact (any file that is not itself a sidecar ``*.json`` of another file,
+and not a log or benchmark), checks that
+
+* its sidecar ``<artefact>.json`` exists,
+* the artefact's sha256 still matches the sidecar,
+* each recorded input still exists and still has the recorded sha256 (an input that
+  changed since means the artefact is stale),
+* the artefact is not older than any of its inputs.
+
+Exit status 0 when the tree is consistent, 1 otherwise, with one line per problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from lwflow.artefacts import sha256, sidecar_path
+
+UNTRACKED_FOLDERS = {"logs", "benchmarks"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: Path
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+def artefacts_under(root: Path) -> list[Path]:
+    """Files under ``root`` that should carry a sidecar."""
+    files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    sidecars = {Path(f"{p}.json") for p in files}
+    return sorted(p for p in files if p not in sidecars and not UNTRACKED_FOLDERS & set(p.relative_to(root).parts))
+
+
+def audit_artefact(artefact: Path, base: Path) -> list[Finding]:
+    """Findings for one artefact; input paths in sidecars are relative to ``base``."""
+    sidecar = sidecar_path(artefact)
+    if not sidecar.exists():
+        return [Finding(artefact, "missing sidecar")]
+    record = json.loads(sidecar.read_text())
+    findings = []
+    if sha256(artefact) != record.get("sha256"):
+        findings.append(
+            Finding(artefact, "content does not match the sha256 in its sidecar (modified after it was made)")
+        )
+    for name, digest in record.get("inputs", {}).items():
+        source = base / name
+        if not source.exists():
+            findings.append(Finding(artefact, f"input {name} no longer exists"))
+            continue
+        if sha256(source) != digest:
+            findings.append(Finding(artefact, f"input {name} changed since this artefact was made (stale)"))
+        if source.stat().st_mtime > artefact.stat().st_mtime + 1e-6:
+            findings.append(Finding(artefact, f"older than its input {name}"))
+    return findings
+
+
+def audit_tree(root: Path, base: Path | None = None) -> list[Finding]:
+    """Audit every artefact under ``root``; ``base`` (default: parent of ``root``) anchors input paths."""
+    root = Path(root)
+    base = Path(base) if base is not None else root.resolve().parent
+    return [finding for artefact in artefacts_under(root) for finding in audit_artefact(artefact, base)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("root", type=Path, help="results folder to audit, e.g. results/")
+    parser.add_argument("--base", type=Path, default=None, help="folder the sidecars' input paths are relative to")
+    args = parser.parse_args(argv)
+    if not args.root.is_dir():
+        print(f"{args.root} is not a folder", file=sys.stderr)
+        return 2
+    findings = audit_tree(args.root, args.base)
+    for finding in findings:
+        print(finding)
+    n = len(artefacts_under(args.root))
+    print(f"{n} artefacts checked, {len(findings)} problems found")
+    return 1 if findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Bad input and faults: clear errors, recovery from a non-finite loss, identical reruns."""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lwflow import jobs
+from lwflow.artefacts import Provenance, write_npz
+from lwflow.flows import FlowSpec, StandardisedFlow
+from lwflow.train import TrainConfig, TrainingDiverged, train_flow
+
+SMALL_FLOW = FlowSpec(arch="realnvp", n_modes=1, n_layers=2, hidden_units=16)
+
+
+def gaussian_weighted_sample(n=5000, seed=0):
+    theta = np.random.default_rng(seed).uniform(-4, 4, size=(n, 2))
+    return theta, np.exp(-0.5 * (theta**2).sum(1))
+
+
+def poison_after(monkeypatch, first_bad_call: int, n_bad_calls: int | None):
+    """Make the flow's log-density NaN from call ``first_bad_call`` on, for ``n_bad_calls`` calls."""
+    original = StandardisedFlow.log_prob_standardised
+    calls = {"n": 0}
+
+    def patched(self, u):
+        calls["n"] += 1
+        out = original(self, u)
+        bad = calls["n"] >= first_bad_call and (n_bad_calls is None or calls["n"] < first_bad_call + n_bad_calls)
+        return out * float("nan") if bad else out
+
+    monkeypatch.setattr(StandardisedFlow, "log_prob_standardised", patched)
+
+
+def test_a_non_finite_loss_recovers_with_a_smaller_step(monkeypatch):
+    theta, weights = gaussian_weighted_sample()
+    poison_after(monkeypatch, first_bad_call=15, n_bad_calls=2)
+    config = TrainConfig(max_steps=60, eval_every=20, learning_rate=1e-3, final_learning_rate_fraction=1.0)
+    result = train_flow(theta, weights, SMALL_FLOW, config, seed=0)
+    assert np.isfinite(result.history["val_loss"]).all()
+    assert result.history["lr"].iloc[-1] == pytest.approx(1e-3 / 4)  # halved twice
+
+
+def test_a_loss_that_stays_non_finite_fails_with_step_history_and_advice(monkeypatch):
+    theta, weights = gaussian_weighted_sample()
+    poison_after(monkeypatch, first_bad_call=30, n_bad_calls=None)
+    config = TrainConfig(max_steps=100, eval_every=10)
+    with pytest.raises(TrainingDiverged, match=r"(?s)at step \d+.*val_loss.*advice"):
+        train_flow(theta, weights, SMALL_FLOW, config, seed=0)
+
+
+def test_ess_below_the_floor_stops_with_advice(tmp_path):
+    log_likelihood = np.full(1000, -np.inf)
+    log_likelihood[:3] = 0.0
+    likelihood = tmp_path / "likelihood.npz"
+    write_npz(likelihood, {"log_likelihood": log_likelihood}, Provenance("test", [], {}))
+    with pytest.raises(ValueError, match="effective sample size 3.0 is below .* more prior samples"):
+        jobs.clip_weights(
+            likelihood, "none", None, 50, tmp_path / "w.npz", tmp_path / "r.json", Provenance("test", [], {})
+        )
+    assert not (tmp_path / "w.npz").exists()
+
+
+@pytest.mark.parametrize(
+    "log_likelihood, message",
+    [
+        ("lambda t: np.full(len(t), np.nan)", "NaN for 100 of 100"),
+        ("lambda t: np.zeros((len(t), 2))", "shape"),
+        ("lambda t: np.zeros(len(t) - 1)", "expected"),
+    ],
+)
+def test_a_bad_likelihood_is_stopped_before_anything_is_written(tmp_path, monkeypatch, log_likelihood, message):
+    module = f"bad_model_{tmp_path.name}"  # one module per case: imports are cached
+    (tmp_path / f"{module}.py").write_text(
+        "import numpy as np\nfrom lwflow.problems import Problem, UniformBox\n"
+        f"problem = Problem('bad', UniformBox([-1, -1], [1, 1]), {log_likelihood})\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = {"kind": "user", "target": f"{module}:problem", "n_prior_samples": 100}
+    prior = tmp_path / "prior.npz"
+    jobs.sample_prior("bad", spec, 0, prior, Provenance("test", [], {}))
+    with pytest.raises(ValueError, match=message):
+        jobs.evaluate_likelihood("bad", spec, prior, tmp_path / "ll.npz", Provenance("test", [], {}))
+    assert not (tmp_path / "ll.npz").exists()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_same_seed_gives_byte_identical_training_artefacts(tmp_path):
+    theta, weights = gaussian_weighted_sample()
+    write_npz(tmp_path / "prior.npz", {"theta": theta}, Provenance("test", [], {}))
+    write_npz(tmp_path / "weights.npz", {"weights": weights}, Provenance("test", [], {}))
+    flow = {"arch": "realnvp", "n_modes": 2, "n_layers": 2, "hidden_units": 16}
+    training = {"max_steps": 40, "eval_every": 20, "batch_size": 128}
+    digests = []
+    for run in ("a", "b"):
+        outputs = {
+            name: tmp_path / run / f"{name}{ext}"
+            for name, ext in [("model", ".pt"), ("loss", ".csv"), ("samples", ".npz")]
+        }
+        jobs.train(
+            tmp_path / "prior.npz",
+            tmp_path / "weights.npz",
+            flow,
+            training,
+            500,
+            7,
+            outputs,
+            Provenance("test", [], {}),
+        )
+        digests.append([digest(p) for p in outputs.values()])
+    assert digests[0] == digests[1]
