@@ -16,6 +16,7 @@ rule all:
     input:
         model_outputs(),
         metric_outputs(),
+        diagnostics_outputs(),
         paper_a_outputs(),
         loss_figure_outputs(),
     default_target: True

@@ -82,6 +82,28 @@ def test_clip_report_and_benchmarks_are_written(smoke_run):
     assert (smoke_run / "results/benchmarks/train_flow/gmm2d_3mode/realnvp_K3/seed0.tsv").exists()
 
 
+def test_every_model_has_a_diagnostic_pair_plot(smoke_run):
+    plots = list((smoke_run / "results/figures/models").rglob("seed*.png"))
+    assert len(plots) == 11 * 2  # 11 (problem, modes) models x 2 seeds
+
+
+def test_the_smoke_tree_passes_the_audit(smoke_run):
+    result = subprocess.run(
+        [sys.executable, "-m", "lwflow.audit", "results"], cwd=smoke_run, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert ", 0 problems found" in result.stdout
+
+
+def test_html_report_holds_tables_and_figures_with_captions(smoke_run):
+    result = run_snakemake(smoke_run, "--report", "report.html", timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    html = (smoke_run / "report.html").read_text(errors="replace")
+    for name in ("paper_a_table2.csv", "paper_a_fig6.png", "loss_gmm2d_3mode.png"):
+        assert name in html
+    assert "spurious bridge" in html
+
+
 def test_rerun_has_nothing_to_do(smoke_run):
     result = run_snakemake(smoke_run, "-n", "--cores", "2")
     assert "Nothing to be done" in result.stdout + result.stderr

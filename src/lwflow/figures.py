@@ -41,8 +41,9 @@ def shared_limits(samples: list[np.ndarray], margin: float = 0.08) -> np.ndarray
     return np.stack([low - pad, high + pad], axis=1)
 
 
-def save_figure(fig: plt.Figure, png: Path, pdf: Path, provenance: Provenance) -> None:
-    for path in (Path(png), Path(pdf)):
+def save_figure(fig: plt.Figure, paths: list[Path], provenance: Provenance) -> None:
+    """Write ``fig`` to each path (format from its suffix), atomically, each with a sidecar."""
+    for path in map(Path, paths):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=150, bbox_inches="tight", format=path.suffix[1:])
         write_sidecar(path, provenance)
@@ -113,4 +114,45 @@ def loss_figure(histories: dict[str, list[pd.DataFrame]], title: str) -> plt.Fig
     ax.set_ylabel("validation loss: weighted NLL")
     ax.set_title(title)
     ax.legend()
+    return fig
+
+
+def pair_figure(samples: np.ndarray, background: np.ndarray, background_label: str, title: str) -> plt.Figure:
+    """Corner plot of a model's samples (orange) over a background sample (grey).
+
+    Diagonal: 1D histograms of both; below it: every pair of coordinates, the background
+    as a 2D histogram and the model's samples as points.
+    """
+    dim = samples.shape[1]
+    limits = shared_limits([background, samples])
+    fig, axes = plt.subplots(dim, dim, figsize=(2.6 * dim + 0.6, 2.6 * dim), squeeze=False, constrained_layout=True)
+    for i in range(dim):
+        for j in range(dim):
+            ax = axes[i, j]
+            if j > i:
+                ax.axis("off")
+                continue
+            if i == j:
+                bins = np.linspace(*limits[i], 80)
+                ax.hist(background[:, i], bins=bins, density=True, color="0.6", label=background_label)
+                ax.hist(samples[:, i], bins=bins, density=True, histtype="step", color="tab:orange", label="model")
+                ax.set_yticks([])
+            else:
+                ax.hist2d(
+                    background[:, j],
+                    background[:, i],
+                    bins=80,
+                    range=[limits[j], limits[i]],
+                    cmap="Greys",
+                    norm=LogNorm(),
+                )
+                ax.scatter(samples[:, j], samples[:, i], s=0.5, alpha=0.3, color="tab:orange", rasterized=True)
+                ax.set_xlim(limits[j])
+                ax.set_ylim(limits[i])
+            if i == dim - 1:
+                ax.set_xlabel(AXIS_NAMES[j] if j < len(AXIS_NAMES) else f"$\\theta_{{{j + 1}}}$")
+            if j == 0 and i > 0:
+                ax.set_ylabel(AXIS_NAMES[i] if i < len(AXIS_NAMES) else f"$\\theta_{{{i + 1}}}$")
+    axes[0, 0].legend(fontsize="small", loc="upper right")
+    fig.suptitle(title)
     return fig

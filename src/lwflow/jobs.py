@@ -227,7 +227,7 @@ def paper_a_figure(
     dim = references[0]["samples"].shape[1]
     if figure == "paper_a_fig4":
         fig = scatter3d_figure(references[0]["samples"][:5000], references[0]["log_p"][:5000], title)
-        save_figure(fig, png, pdf, provenance)
+        save_figure(fig, [png, pdf], provenance)
         return
     built = []
     for entry in panels:
@@ -238,7 +238,7 @@ def paper_a_figure(
             built.append(Panel(entry["title"], samples=read_npz(entry["samples"])["samples"]))
     limits = shared_limits([ref["samples"] for ref in references])
     projections = [(0, 1)] if dim == 2 else [(0, 1), (0, 2)] if len(panels) > 1 else [(0, 1), (0, 2), (1, 2)]
-    save_figure(projection_figure(built, projections, limits, title), png, pdf, provenance)
+    save_figure(projection_figure(built, projections, limits, title), [png, pdf], provenance)
 
 
 def loss_curves(problem: str, histories: dict[str, list[Path]], png: Path, pdf: Path, provenance: Provenance) -> None:
@@ -246,4 +246,22 @@ def loss_curves(problem: str, histories: dict[str, list[Path]], png: Path, pdf: 
     from lwflow.figures import loss_figure, save_figure
 
     frames = {label: [pd.read_csv(p) for p in paths] for label, paths in histories.items()}
-    save_figure(loss_figure(frames, f"{problem}: training curves"), png, pdf, provenance)
+    save_figure(loss_figure(frames, f"{problem}: training curves"), [png, pdf], provenance)
+
+
+def model_diagnostics(
+    label: str, samples: Path, background: dict[str, Path], seed: int, png: Path, provenance: Provenance
+) -> None:
+    """Pair plot of a model's samples over the exact posterior (``background['reference']``)
+    or, without one, over the likelihood-weighted prior samples resampled by weight."""
+    from lwflow.figures import pair_figure, save_figure
+
+    n_points = 5000
+    model = read_npz(samples)["samples"][:n_points]
+    if "reference" in background:
+        points, what = read_npz(background["reference"])["samples"][:50_000], "exact posterior"
+    else:
+        theta, weights = read_npz(background["prior"])["theta"], read_npz(background["weights"])["weights"]
+        chosen = rng_for(seed, "model_samples").choice(len(theta), size=50_000, p=weights / weights.sum())
+        points, what = theta[chosen], "weighted prior samples"
+    save_figure(pair_figure(model, points, what, label), [png], provenance)

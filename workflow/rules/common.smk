@@ -75,6 +75,10 @@ def model_outputs():
     return [f"{model_dir(*m, s)}/samples.npz" for m in MODELS for s in SEEDS]
 
 
+def diagnostics_outputs():
+    return [f"results/figures/models/{p}/{a}_K{k}/seed{s}.png" for p, a, k in MODELS for s in SEEDS]
+
+
 def metric_outputs():
     return [metrics_path(*m, s) for m in MODELS if m[0] in TRUTH_PROBLEMS for s in SEEDS]
 

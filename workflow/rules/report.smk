@@ -86,3 +86,32 @@ rule loss_curves:
         config_slice=lambda w: {"training": config["training"]},
     script:
         "../scripts/loss_curves.py"
+
+
+def diagnostics_background(wildcards):
+    if wildcards.problem in TRUTH_PROBLEMS:
+        return {"reference": f"results/truth/{wildcards.problem}/seed{wildcards.seed}.npz"}
+    return {
+        "prior": f"results/prior/{wildcards.problem}/seed{wildcards.seed}.npz",
+        "weights": f"results/weights/{wildcards.problem}/seed{wildcards.seed}.npz",
+    }
+
+
+rule model_diagnostics:
+    input:
+        unpack(diagnostics_background),
+        samples="results/models/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
+    output:
+        report(
+            "results/figures/models/{problem}/{arch}_K{modes}/seed{seed}.png",
+            caption="../report/model_diagnostics.rst",
+            category="Model diagnostics",
+            subcategory="{problem}",
+        ),
+    log:
+        "results/logs/model_diagnostics/{problem}/{arch}_K{modes}/seed{seed}.log",
+    params:
+        label=lambda w: f"{w.problem}, {w.arch} with {w.modes} base modes, seed {w.seed}",
+        config_slice=lambda w: {},
+    script:
+        "../scripts/model_diagnostics.py"

@@ -1,0 +1,14 @@
+"""Rule model_diagnostics: pair plot of one model's samples over the truth."""
+
+from lwflow import jobs
+
+background = {k: v for k, v in snakemake.input.items() if k != "samples"}  # noqa: F821
+with jobs.job_context(snakemake) as provenance:  # noqa: F821
+    jobs.model_diagnostics(
+        snakemake.params.label,  # noqa: F821
+        snakemake.input.samples,  # noqa: F821
+        background,
+        int(snakemake.wildcards.seed),  # noqa: F821
+        snakemake.output[0],  # noqa: F821
+        provenance,
+    )
