@@ -3,8 +3,10 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -163,3 +165,40 @@ def test_bad_config_is_rejected_before_any_job(tmp_path, edit, message):
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
     assert not (workdir / "results").exists()
+
+
+def test_a_killed_run_resumes_without_recomputing_finished_artefacts(tmp_path):
+    config = smoke_config()
+    config["seeds"] = [0]
+    workdir = workflow_copy(tmp_path, config)
+    env = {**os.environ, "PYTHONPATH": str(workdir)}
+    process = subprocess.Popen(
+        SNAKEMAKE + ["--cores", "2", "--quiet"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    models = workdir / "results/models"
+    deadline = time.time() + 300
+    while len(list(models.rglob("samples.npz.json"))) < 3 and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(4)  # let Snakemake record the first jobs as complete
+    os.killpg(process.pid, signal.SIGKILL)  # Snakemake and every running job, mid-grid
+    process.wait()
+    killed_at = time.time()
+    finished = {
+        path: path.stat().st_mtime_ns
+        for sidecar in (workdir / "results").rglob("*.json")
+        if sidecar.stat().st_mtime < killed_at - 3 and (path := Path(str(sidecar)[: -len(".json")])).is_file()
+    }
+    assert any(p.name == "samples.npz" for p in finished)
+    assert not (workdir / "results/tables").exists()  # the grid really was cut short
+
+    assert run_snakemake(workdir, "--unlock").returncode == 0  # a hard kill leaves Snakemake's lock behind
+    result = run_snakemake(workdir, "--cores", "2", "--quiet")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (workdir / "results/tables/paper_a_table3.csv").exists()
+    recomputed = [str(p) for p, mtime in finished.items() if p.stat().st_mtime_ns != mtime]
+    assert recomputed == []
