@@ -99,13 +99,14 @@ def test_same_seed_gives_byte_identical_training_artefacts(tmp_path):
     for run in ("a", "b"):
         outputs = {
             name: tmp_path / run / f"{name}{ext}"
-            for name, ext in [("model", ".pt"), ("loss", ".csv"), ("samples", ".npz")]
+            for name, ext in [("model", ".pt"), ("loss", ".csv"), ("samples", ".npz"), ("modes", ".json")]
         }
         jobs.train(
             tmp_path / "prior.npz",
             tmp_path / "weights.npz",
             flow,
             training,
+            {},
             500,
             7,
             outputs,

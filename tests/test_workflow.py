@@ -124,18 +124,19 @@ def problem():
 """
 
 
-def test_user_problem_runs_through_the_dag_without_truth_metrics(tmp_path):
+def test_user_problem_with_auto_modes_runs_through_the_dag_without_truth_metrics(tmp_path):
     config = smoke_config()
     config["seeds"] = [0]
     config["problems"] = {"bimodal": {"kind": "user", "target": "my_model:problem", "n_prior_samples": 20000}}
-    config["experiments"] = [{"problems": ["bimodal"], "archs": ["realnvp"], "modes": [2]}]
+    config["experiments"] = [{"problems": ["bimodal"], "archs": ["realnvp"], "modes": ["auto"]}]
     config["outputs"] = {"paper_a": False}
     workdir = workflow_copy(tmp_path, config)
     (workdir / "my_model.py").write_text(USER_MODEL)
     result = run_snakemake(workdir, "--cores", "2", "--quiet")
     assert result.returncode == 0, result.stderr[-4000:]
-    samples = workdir / "results/models/bimodal/realnvp_K2/seed0/samples.npz"
+    samples = workdir / "results/models/bimodal/realnvp_Kauto/seed0/samples.npz"
     assert samples.exists() and Path(f"{samples}.json").exists()
+    assert json.loads((samples.parent / "modes.json").read_text())["n_modes"] == 2  # base_modes: auto
     assert (workdir / "results/figures/loss_bimodal.png").exists()
     assert not (workdir / "results/metrics").exists()
 

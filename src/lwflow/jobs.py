@@ -111,19 +111,32 @@ def train(
     weights: Path,
     flow: dict[str, Any],
     training: dict[str, Any],
+    mode_selection: dict[str, Any],
     n_samples: int,
     seed: int,
     outputs: dict[str, Path],
     provenance: Provenance,
 ) -> None:
-    """Train one flow; write its checkpoint, loss history and ``n_samples`` model samples."""
+    """Train one flow; write its checkpoint, loss history, ``n_samples`` model samples and the
+    number of base modes (``flow['n_modes'] == 'auto'``: chosen by :mod:`lwflow.modes`)."""
     import torch
 
-    from lwflow.flows import FlowSpec, save_checkpoint
+    from lwflow.flows import FlowSpec, save_checkpoint, weighted_standardisation
+    from lwflow.modes import select_n_modes
     from lwflow.train import TrainConfig, train_flow
 
+    theta, w = read_npz(prior)["theta"], read_npz(weights)["weights"]
+    if flow["n_modes"] == "auto":
+        keep = w > 0
+        shift, scale = weighted_standardisation(theta[keep], w[keep])
+        selection = select_n_modes((theta[keep] - shift) / scale, w[keep], seed=seed, **mode_selection)
+        record = {"rule": "auto", **selection.as_dict()}
+        flow = {**flow, "n_modes": selection.n_modes}
+    else:
+        record = {"rule": "fixed", "n_modes": flow["n_modes"]}
+    write_json(outputs["modes"], record, provenance)
     spec = FlowSpec(**flow)
-    result = train_flow(read_npz(prior)["theta"], read_npz(weights)["weights"], spec, TrainConfig(**training), seed)
+    result = train_flow(theta, w, spec, TrainConfig(**training), seed)
     save_checkpoint(outputs["model"], result.model, spec)
     provenance.extra = {"best_step": result.best_step, "stopped_early": result.stopped_early}
     write_sidecar(outputs["model"], provenance)

@@ -44,20 +44,20 @@ _check_config()
 SEEDS = config["seeds"]
 MODELS = sorted(
     {
-        (problem, arch, modes)
+        (problem, arch, str(modes))
         for block in config["experiments"]
         for problem, arch, modes in itertools.product(block["problems"], block["archs"], block["modes"])
     }
 )
 if config["outputs"]["paper_a"]:
-    MODELS = sorted(set(MODELS) | {(p, paper_a.ARCH, k) for p, k in paper_a.models_needed()})
+    MODELS = sorted(set(MODELS) | {(p, paper_a.ARCH, str(k)) for p, k in paper_a.models_needed()})
 TRUTH_PROBLEMS = sorted(p for p, spec in config["problems"].items() if spec["kind"] != "user")
 
 
 wildcard_constraints:
     problem=r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*",
     arch=r"[a-z0-9]+",
-    modes=r"[1-9][0-9]*",
+    modes=r"[1-9][0-9]*|auto",
     seed=r"[0-9]+",
     table=r"paper_a_table[1-3]",
     figure=r"paper_a_fig[2-8]",

@@ -9,6 +9,7 @@ rule train_flow:
         model="results/models/{problem}/{arch}_K{modes}/seed{seed}/model.pt",
         loss="results/models/{problem}/{arch}_K{modes}/seed{seed}/loss.csv",
         samples="results/models/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
+        modes="results/models/{problem}/{arch}_K{modes}/seed{seed}/modes.json",
     log:
         "results/logs/train_flow/{problem}/{arch}_K{modes}/seed{seed}.log",
     benchmark:
@@ -16,7 +17,8 @@ rule train_flow:
     threads: 1
     params:
         config_slice=lambda w: {
-            "flow": {"arch": w.arch, "n_modes": int(w.modes), **config["flow"]},
+            "flow": {"arch": w.arch, "n_modes": w.modes if w.modes == "auto" else int(w.modes), **config["flow"]},
+            "mode_selection": config["mode_selection"],
             "training": config["training"],
             "n_samples": config["evaluation"]["n_samples"],
         },

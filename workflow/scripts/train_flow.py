@@ -11,6 +11,7 @@ with jobs.job_context(snakemake) as provenance:  # noqa: F821
         snakemake.input.weights,  # noqa: F821
         cfg["flow"],
         cfg["training"],
+        cfg["mode_selection"],
         cfg["n_samples"],
         int(snakemake.wildcards.seed),  # noqa: F821
         dict(snakemake.output.items()),  # noqa: F821

@@ -1,0 +1,73 @@
+"""Choosing the number of base modes from weighted samples (base_modes: auto)."""
+
+import numpy as np
+import pytest
+
+from lwflow.modes import select_n_modes
+
+
+def separated_mixture(centres: np.ndarray, n_per_mode: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.concatenate([c + 0.5 * rng.standard_normal((n_per_mode, centres.shape[1])) for c in centres])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_three_modes_in_2d(seed):
+    u = separated_mixture(np.array([[-3.0, 3.0], [3.0, 3.0], [0.0, -3.0]]), 3000, seed)
+    assert select_n_modes(u, np.ones(len(u)), seed=seed).n_modes == 3
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_four_modes_in_5d(seed):
+    centres = 4.0 * np.eye(5)[:4]
+    u = separated_mixture(centres, 3000, seed)
+    assert select_n_modes(u, np.ones(len(u)), seed=seed).n_modes == 4
+
+
+def test_weights_not_just_points_decide():
+    """Uniform points on a box, weighted by a two-mode likelihood: two modes."""
+    rng = np.random.default_rng(0)
+    u = rng.uniform(-6, 6, size=(100_000, 2))
+    weights = np.exp(-0.5 * ((u - [-3, 0]) ** 2).sum(1) / 0.25) + np.exp(-0.5 * ((u - [3, 0]) ** 2).sum(1) / 0.25)
+    assert select_n_modes(u, weights, seed=0).n_modes == 2
+
+
+def test_a_curved_banana_is_one_mode_even_when_bic_splits_it():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((20_000, 2))
+    banana = np.column_stack([2.0 * z[:, 0], 0.4 * z[:, 1] + 0.5 * (2.0 * z[:, 0]) ** 2 / 2 - 1.0])
+    selection = select_n_modes(banana, np.ones(len(banana)), seed=0)
+    assert selection.bic_best_k > 1  # a Gaussian mixture needs several components for the curve
+    assert selection.n_modes == 1
+
+
+def test_the_chosen_number_feeds_training(tmp_path):
+    """jobs.train with n_modes 'auto' records the choice and builds a base with that many modes."""
+    from lwflow import jobs
+    from lwflow.artefacts import Provenance, read_json, write_npz
+    from lwflow.flows import load_checkpoint
+
+    rng = np.random.default_rng(0)
+    theta = rng.uniform(-6, 6, size=(40_000, 2))
+    weights = sum(np.exp(-0.5 * ((theta - c) ** 2).sum(1) / 0.25) for c in ([-3, 3], [3, 3], [0, -3]))
+    write_npz(tmp_path / "prior.npz", {"theta": theta}, Provenance("test", [], {}))
+    write_npz(tmp_path / "weights.npz", {"weights": weights}, Provenance("test", [], {}))
+    outputs = {
+        n: tmp_path / f"{n}{e}"
+        for n, e in [("model", ".pt"), ("loss", ".csv"), ("samples", ".npz"), ("modes", ".json")]
+    }
+    flow = {"arch": "realnvp", "n_modes": "auto", "n_layers": 2, "hidden_units": 16}
+    jobs.train(
+        tmp_path / "prior.npz",
+        tmp_path / "weights.npz",
+        flow,
+        {"max_steps": 20, "eval_every": 10},
+        {"k_max": 5},
+        100,
+        0,
+        outputs,
+        Provenance("test", [], {}),
+    )
+    record = read_json(outputs["modes"])
+    assert record["rule"] == "auto" and record["n_modes"] == 3 and len(record["bic"]) == 5
+    assert load_checkpoint(outputs["model"]).flow.q0.n_modes == 3
