@@ -6,11 +6,14 @@ Rule (``base_modes: auto``):
    :math:`\\propto w_i`), an approximately unweighted posterior sample.
 2. Fit full-covariance Gaussian mixtures with :math:`K = 1..K_{max}` (scikit-learn, fixed
    seed) and take the one with the lowest BIC, :math:`-2\\log\\hat L + p\\log n`.
-3. Guard against one curved mode split into several components: components :math:`i, j`
-   belong to the same mode if the fitted mixture density never drops below
-   ``valley_ratio`` :math:`\\times \\min(q(\\mu_i), q(\\mu_j))` on the segment between their
-   means.  The number of modes is the number of connected groups; each group's samples
-   become one base component.
+3. Guard against one curved mode split into several components: from each component
+   mean, climb to a local maximum of the fitted density :math:`q` with the fixed point
+   :math:`x \\leftarrow (\\sum_k r_k \\Sigma_k^{-1})^{-1} \\sum_k r_k \\Sigma_k^{-1} \\mu_k`
+   (:math:`r_k` the responsibilities at :math:`x`).  Maxima :math:`a, b` are *joined* if
+   :math:`q` never drops below ``valley_ratio`` :math:`\\times \\min(q(a), q(b))` on the
+   segment between them.  Each maximum hangs on the nearest higher maximum it is joined
+   to; the maxima that hang on none are the modes (so a low bump between two modes, joined
+   to both, cannot merge them).
 
 Example::
 
@@ -40,26 +43,41 @@ class ModeSelection:
         return record
 
 
-def _connected_groups(n: int, edges: list[tuple[int, int]]) -> list[list[int]]:
-    parent = list(range(n))
+def _group_by_ascent(maxima: list[np.ndarray], log_q: np.ndarray, joined) -> list[list[int]]:
+    """Forest over maxima: each points to the nearest higher joined maximum; one group per root."""
+    order = list(np.argsort(-log_q, kind="stable"))
+    parent = {}
+    for rank, i in enumerate(order):
+        higher = [j for j in order[:rank] if joined(i, j)]
+        if higher:
+            parent[i] = min(higher, key=lambda j: np.linalg.norm(maxima[i] - maxima[j]))
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
+    def root(i: int) -> int:
+        while i in parent:
             i = parent[i]
         return i
 
-    for i, j in edges:
-        parent[find(i)] = find(j)
     groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(find(i), []).append(i)
+    for i in range(len(maxima)):
+        groups.setdefault(root(i), []).append(int(i))
     return sorted(groups.values())
 
 
-def _no_valley(mixture, i: int, j: int, valley_ratio: float, n_points: int = 25) -> bool:
-    means = mixture.means_
-    path = means[i] + np.linspace(0, 1, n_points)[:, None] * (means[j] - means[i])
+def _climb(mixture, x: np.ndarray, n_steps: int = 200) -> np.ndarray:
+    """Fixed-point ascent of a Gaussian mixture's density from ``x`` to a local maximum."""
+    precisions = mixture.precisions_
+    weighted_means = np.einsum("kij,kj->ki", precisions, mixture.means_)
+    for _ in range(n_steps):
+        r = mixture.predict_proba(x[None, :])[0]
+        new = np.linalg.solve(np.einsum("k,kij->ij", r, precisions), r @ weighted_means)
+        if np.linalg.norm(new - x) < 1e-8:
+            break
+        x = new
+    return x
+
+
+def _no_valley(mixture, a: np.ndarray, b: np.ndarray, valley_ratio: float, n_points: int = 25) -> bool:
+    path = a + np.linspace(0, 1, n_points)[:, None] * (b - a)
     log_q = mixture.score_samples(path)
     return bool(log_q.min() >= np.log(valley_ratio) + min(log_q[0], log_q[-1]))
 
@@ -84,6 +102,7 @@ def select_n_modes(
     bic = {k: float(fit.bic(points)) for k, fit in fits.items()}
     best_k = min(bic, key=bic.get)
     best = fits[best_k]
-    edges = [(i, j) for i in range(best_k) for j in range(i + 1, best_k) if _no_valley(best, i, j, valley_ratio)]
-    groups = _connected_groups(best_k, edges)
+    maxima = [_climb(best, mean) for mean in best.means_]
+    heights = best.score_samples(np.stack(maxima))
+    groups = _group_by_ascent(maxima, heights, lambda i, j: _no_valley(best, maxima[i], maxima[j], valley_ratio))
     return ModeSelection(n_modes=len(groups), bic_best_k=best_k, bic=bic, groups=groups)
