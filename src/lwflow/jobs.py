@@ -30,7 +30,7 @@ from lwflow.artefacts import (
     write_sidecar,
     write_text,
 )
-from lwflow.problems import Problem, problem_from_spec
+from lwflow.problems import problem_from_spec
 from lwflow.weights import clip_with_report, weights_from_log_likelihood
 
 STREAMS = {"prior": 0, "truth": 1, "model_samples": 2}
@@ -62,13 +62,9 @@ def job_context(job: Any) -> Iterator[Provenance]:
             raise
 
 
-def make_problem(name: str, spec: dict[str, Any]) -> Problem:
-    return problem_from_spec(name, spec)
-
-
 def sample_prior(name: str, spec: dict[str, Any], seed: int, output: Path, provenance: Provenance) -> None:
     """``theta``: ``spec['n_prior_samples']`` draws from the prior."""
-    problem = make_problem(name, spec)
+    problem = problem_from_spec(name, spec)
     theta = problem.prior.sample(int(spec["n_prior_samples"]), rng_for(seed, "prior"))
     write_npz(output, {"theta": theta}, provenance)
     print(f"{len(theta)} prior samples in {problem.dim} dimensions")
@@ -76,7 +72,7 @@ def sample_prior(name: str, spec: dict[str, Any], seed: int, output: Path, prove
 
 def evaluate_likelihood(name: str, spec: dict[str, Any], prior: Path, output: Path, provenance: Provenance) -> None:
     """``log_likelihood`` of every prior sample, checked: NaN, +inf, wrong shape or all -inf stop here."""
-    problem = make_problem(name, spec)
+    problem = problem_from_spec(name, spec)
     theta = read_npz(prior)["theta"]
     log_likelihood = np.asarray(problem.log_likelihood(theta), dtype=float)
     weights_from_log_likelihood(log_likelihood, n_samples=len(theta))
@@ -159,7 +155,7 @@ def truth_reference(
     """Two independent exact posterior samples: one to score models, one for the floors."""
     from lwflow.metrics import bridge_mass, log_density_maximum, sample_metrics
 
-    truth = make_problem(name, spec).truth
+    truth = problem_from_spec(name, spec).truth
     if truth is None:
         raise ValueError(f"problem {name!r} has no exact posterior; ground-truth metrics need one")
     rng = rng_for(seed, "truth")
@@ -189,7 +185,7 @@ def model_metrics(
     from lwflow.flows import load_checkpoint
     from lwflow.metrics import bridge_mass, kl_divergence, sample_metrics
 
-    truth = make_problem(name, spec).truth
+    truth = problem_from_spec(name, spec).truth
     ref = read_npz(reference)
     q_samples = read_npz(samples)["samples"]
     flow = load_checkpoint(model)
@@ -245,7 +241,7 @@ def paper_a_figure(
     built = []
     for entry in panels:
         if entry["samples"] is None:
-            truth = make_problem(entry["problem"], entry["spec"]).truth
+            truth = problem_from_spec(entry["problem"], entry["spec"]).truth
             built.append(Panel(entry["title"], log_density=truth.log_prob))
         else:
             built.append(Panel(entry["title"], samples=read_npz(entry["samples"])["samples"]))
