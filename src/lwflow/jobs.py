@@ -33,7 +33,7 @@ from lwflow.artefacts import (
 from lwflow.problems import problem_from_spec
 from lwflow.weights import clip_with_report, weights_from_log_likelihood
 
-STREAMS = {"prior": 0, "truth": 1, "model_samples": 2}
+STREAMS = {"prior": 0, "truth": 1, "model_samples": 2, "diagnostics": 3}
 
 
 def rng_for(seed: int, stream: str) -> np.random.Generator:
@@ -271,6 +271,6 @@ def model_diagnostics(
         points, what = read_npz(background["reference"])["samples"][:50_000], "exact posterior"
     else:
         theta, weights = read_npz(background["prior"])["theta"], read_npz(background["weights"])["weights"]
-        chosen = rng_for(seed, "model_samples").choice(len(theta), size=50_000, p=weights / weights.sum())
+        chosen = rng_for(seed, "diagnostics").choice(len(theta), size=50_000, p=weights / weights.sum())
         points, what = theta[chosen], "weighted prior samples"
     save_figure(pair_figure(model, points, what, label), [png], provenance)

@@ -43,7 +43,7 @@ class TrainConfig:
     final_learning_rate_fraction: float = 0.05
     max_steps: int = 2500
     eval_every: int = 100
-    patience: int = 100
+    patience: int = 10
     min_improvement: float = 1e-3
     grad_clip_norm: float = 10.0
     validation_fraction: float = 0.1
