@@ -1,13 +1,24 @@
-"""Flows in standardised coordinates with a K-mode Gaussian-mixture base (normflows).
+"""Flows in standardised coordinates with a K-mode Gaussian-mixture base (normflows, zuko).
 
 The model density of a parameter vector :math:`\\theta` is
 
 .. math::  \\log q(\\theta) = \\log q_u\\big((\\theta - m)/s\\big) - \\textstyle\\sum_j \\log s_j,
 
 where :math:`m, s` are the weighted mean and standard deviation of the training samples
-and :math:`q_u` is a normflows ``NormalizingFlow``: RealNVP affine coupling blocks with
-a bounded (``sigmoid``) scale, and a trainable diagonal Gaussian mixture base with
-``n_modes`` components placed at k-means centres of weight-resampled samples.
+and :math:`q_u` is a normflows ``NormalizingFlow`` with a trainable diagonal Gaussian
+mixture base with ``n_modes`` components placed at k-means centres of weight-resampled
+samples, and one of three layer stacks:
+
+* ``realnvp``: affine coupling blocks, :math:`u_2 \\mapsto u_2 e^{s(u_1)} + t(u_1)` with
+  :math:`s` bounded by ``SCALE_BOUND``, alternating with a swap of the halves;
+* ``maf``: masked autoregressive affine layers (zuko), :math:`z_i = (u_i - \\mu_i(u_{<i}))
+  e^{-\alpha_i(u_{<i})}`, alternating orders; they contract and expand, unlike normflows'
+  ``MaskedAffineAutoregressive`` whose scale is bounded near 1 (see ``tests/test_flows.py``);
+* ``nsf``: the same autoregressive layers with monotonic rational-quadratic splines on
+  :math:`[-5, 5]` (identity outside), a neural spline flow.
+
+``rbig`` (:mod:`lwflow.rbig`) is fitted, not trained, and shares only the checkpoint
+format and the :class:`DensityModel` interface.
 
 Example::
 
@@ -20,14 +31,28 @@ from __future__ import annotations
 import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 import normflows as nf
 import numpy as np
 import torch
+import zuko
 from torch import nn
 
-ARCHITECTURES = ("realnvp",)
+from lwflow.rbig import RBIG
+
+ARCHITECTURES = ("realnvp", "maf", "nsf", "rbig")
+TRAINED_ARCHITECTURES = ("realnvp", "maf", "nsf")
 SCALE_BOUND = 3.0
+SPLINE_BINS = 8
+
+
+class DensityModel(Protocol):
+    """What the metrics and the mixture need from any model: numpy in, numpy out."""
+
+    def log_density(self, theta: np.ndarray) -> np.ndarray: ...
+
+    def draw(self, n: int, seed: int) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,8 @@ class FlowSpec:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {ARCHITECTURES}")
         if self.n_modes < 1:
             raise ValueError(f"base modes must be >= 1, got {self.n_modes}")
+        if self.arch == "rbig" and self.n_modes != 1:
+            raise ValueError("rbig Gaussianises to one standard normal: use base modes 1 for it")
 
 
 @dataclass(frozen=True)
@@ -100,6 +127,49 @@ def _realnvp_layers(dim: int, n_layers: int, hidden_units: int) -> list[nf.flows
     return layers
 
 
+class ZukoLayer(nf.flows.Flow):
+    r"""A zuko lazy transform (data -> latent) seen through normflows' ``Flow`` interface.
+
+    normflows' ``inverse`` runs data -> latent and returns :math:`\log|\det \partial z/\partial u|`;
+    ``forward`` runs latent -> data and returns :math:`\log|\det \partial u/\partial z|`.
+    """
+
+    def __init__(self, transform: zuko.flows.LazyTransform) -> None:
+        super().__init__()
+        self.transform = transform
+
+    def inverse(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.transform().call_and_ladj(u)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        transform = self.transform()
+        u = transform.inv(z)
+        return u, -transform.log_abs_det_jacobian(u, z)
+
+
+def _autoregressive_layers(dim: int, n_layers: int, hidden_units: int, spline: bool) -> list[nf.flows.Flow]:
+    """Masked autoregressive layers (affine or spline), alternating the variable order,
+    each initialised to the identity (zero last layer of its conditioner)."""
+    from zuko.flows import MaskedAutoregressiveTransform
+    from zuko.transforms import MonotonicRQSTransform
+
+    univariate = (
+        {"univariate": MonotonicRQSTransform, "shapes": [(SPLINE_BINS,), (SPLINE_BINS,), (SPLINE_BINS - 1,)]}
+        if spline
+        else {}
+    )
+    layers: list[nf.flows.Flow] = []
+    for i in range(n_layers):
+        order = torch.arange(dim) if i % 2 == 0 else torch.arange(dim).flip(0)
+        transform = MaskedAutoregressiveTransform(
+            features=dim, order=order, hidden_features=(hidden_units, hidden_units), **univariate
+        )
+        nn.init.zeros_(transform.hyper[-1].weight)
+        nn.init.zeros_(transform.hyper[-1].bias)
+        layers.append(ZukoLayer(transform))
+    return layers
+
+
 class StandardisedFlow(nn.Module):
     """A normflows flow acting on standardised coordinates :math:`u = (\\theta - m)/s`."""
 
@@ -128,6 +198,18 @@ class StandardisedFlow(nn.Module):
         u, _ = self.flow.sample(n)
         return u * self.scale + self.shift
 
+    def log_density(self, theta: np.ndarray, chunk: int = 65536) -> np.ndarray:
+        with torch.no_grad():
+            parts = [
+                self.log_prob(torch.as_tensor(theta[i : i + chunk], dtype=torch.float32)).double().numpy()
+                for i in range(0, len(theta), chunk)
+            ]
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    def draw(self, n: int, seed: int) -> np.ndarray:
+        torch.manual_seed(seed)
+        return self.sample(n).numpy().astype(float)
+
 
 def build_flow(spec: FlowSpec, shift: np.ndarray, scale: np.ndarray, base_init: BaseInit) -> StandardisedFlow:
     """Construct the flow of ``spec`` (float32) with its base set from ``base_init``."""
@@ -135,26 +217,38 @@ def build_flow(spec: FlowSpec, shift: np.ndarray, scale: np.ndarray, base_init: 
     base = nf.distributions.GaussianMixture(
         spec.n_modes, dim, loc=base_init.loc, scale=base_init.scale, weights=base_init.weights, trainable=True
     )
-    flow = nf.NormalizingFlow(base, _realnvp_layers(dim, spec.n_layers, spec.hidden_units))
+    if spec.arch == "realnvp":
+        layers = _realnvp_layers(dim, spec.n_layers, spec.hidden_units)
+    elif spec.arch in ("maf", "nsf"):
+        layers = _autoregressive_layers(dim, spec.n_layers, spec.hidden_units, spline=spec.arch == "nsf")
+    else:
+        raise ValueError(f"{spec.arch!r} is not a trained flow; build it with lwflow.rbig")
+    flow = nf.NormalizingFlow(base, layers)
     return StandardisedFlow(flow.float(), shift, scale)
 
 
-def save_checkpoint(path: Path, model: StandardisedFlow, spec: FlowSpec) -> None:
+def save_checkpoint(path: Path, model: StandardisedFlow | RBIG, spec: FlowSpec) -> None:
     """Tensors and plain values only, so :func:`load_checkpoint` can use ``weights_only=True``."""
     from lwflow.artefacts import atomic_path
 
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state = (
+        model.state_tensors()
+        if isinstance(model, RBIG)
+        else {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    )
     buffer = io.BytesIO()  # not the temporary file: torch.save records a file's name in the archive
     torch.save({"spec": asdict(spec), "state_dict": state}, buffer)
     with atomic_path(Path(path)) as tmp:
         tmp.write_bytes(buffer.getvalue())
 
 
-def load_checkpoint(path: Path) -> StandardisedFlow:
-    """Rebuild a flow from :func:`save_checkpoint` output without unpickling arbitrary objects."""
+def load_checkpoint(path: Path) -> StandardisedFlow | RBIG:
+    """Rebuild a model from :func:`save_checkpoint` output without unpickling arbitrary objects."""
     payload = torch.load(path, weights_only=True, map_location="cpu")
     spec = FlowSpec(**payload["spec"])
     state = payload["state_dict"]
+    if spec.arch == "rbig":
+        return RBIG.from_state_tensors(state)
     dim = state["shift"].numel()
     placeholder = BaseInit(np.zeros((spec.n_modes, dim)), np.ones((spec.n_modes, dim)), np.ones(spec.n_modes))
     model = build_flow(spec, np.zeros(dim), np.ones(dim), placeholder)

@@ -33,7 +33,7 @@ from lwflow.artefacts import (
 from lwflow.problems import problem_from_spec
 from lwflow.weights import clip_with_report, weights_from_log_likelihood
 
-STREAMS = {"prior": 0, "truth": 1, "model_samples": 2, "diagnostics": 3}
+STREAMS = {"prior": 0, "truth": 1, "model_samples": 2, "diagnostics": 3, "target": 4, "fresh": 5, "mixture": 6}
 
 
 def rng_for(seed: int, stream: str) -> np.random.Generator:
@@ -70,6 +70,23 @@ def sample_prior(name: str, spec: dict[str, Any], seed: int, output: Path, prove
     print(f"{len(theta)} prior samples in {problem.dim} dimensions")
 
 
+def sample_target(
+    name: str, spec: dict[str, Any], n_samples: int, seed: int, output: Path, provenance: Provenance
+) -> None:
+    """``theta``: ``n_samples`` exact draws of the target (the ``samples`` training mode, paper B)."""
+    truth = _truth_of(name, spec)
+    theta = truth.sample(n_samples, rng_for(seed, "target"))
+    write_npz(output, {"theta": theta}, provenance)
+    print(f"{len(theta)} exact target samples in {theta.shape[1]} dimensions")
+
+
+def _truth_of(name: str, spec: dict[str, Any]) -> Any:
+    truth = problem_from_spec(name, spec).truth
+    if truth is None:
+        raise ValueError(f"problem {name!r} has no exact sampler; it can only be trained with fit: likelihood")
+    return truth
+
+
 def evaluate_likelihood(name: str, spec: dict[str, Any], prior: Path, output: Path, provenance: Provenance) -> None:
     """``log_likelihood`` of every prior sample, checked: NaN, +inf, wrong shape or all -inf stop here."""
     problem = problem_from_spec(name, spec)
@@ -103,25 +120,27 @@ def clip_weights(
 
 
 def train(
-    prior: Path,
-    weights: Path,
+    theta_path: Path,
+    weights_path: Path | None,
     flow: dict[str, Any],
     training: dict[str, Any],
+    rbig: dict[str, Any],
     mode_selection: dict[str, Any],
     n_samples: int,
     seed: int,
     outputs: dict[str, Path],
     provenance: Provenance,
 ) -> None:
-    """Train one flow; write its checkpoint, loss history, ``n_samples`` model samples and the
-    number of base modes (``flow['n_modes'] == 'auto'``: chosen by :mod:`lwflow.modes`)."""
-    import torch
-
+    """Train one model on ``theta`` with weights (all equal without ``weights_path``); write its
+    checkpoint, loss history, ``n_samples`` model samples and the number of base modes
+    (``flow['n_modes'] == 'auto'``: chosen by :mod:`lwflow.modes`).  ``rbig`` is fitted."""
     from lwflow.flows import FlowSpec, save_checkpoint, weighted_standardisation
     from lwflow.modes import select_n_modes
+    from lwflow.rbig import RBIG, RBIGConfig
     from lwflow.train import TrainConfig, train_flow
 
-    theta, w = read_npz(prior)["theta"], read_npz(weights)["weights"]
+    theta = read_npz(theta_path)["theta"]
+    w = read_npz(weights_path)["weights"] if weights_path is not None else np.ones(len(theta))
     if flow["n_modes"] == "auto":
         keep = w > 0
         shift, scale = weighted_standardisation(theta[keep], w[keep])
@@ -132,15 +151,20 @@ def train(
         record = {"rule": "fixed", "n_modes": flow["n_modes"]}
     write_json(outputs["modes"], record, provenance)
     spec = FlowSpec(**flow)
-    result = train_flow(theta, w, spec, TrainConfig(**training), seed)
-    save_checkpoint(outputs["model"], result.model, spec)
-    provenance.extra = {"best_step": result.best_step, "stopped_early": result.stopped_early}
+    if spec.arch == "rbig":
+        model, layers = RBIG.fit(theta, w, seed, RBIGConfig(**rbig))
+        history = pd.DataFrame({"step": [r["layer"] for r in layers], "val_loss": [r["val_loss"] for r in layers]})
+        provenance.extra = {"n_layers": model.n_layers}
+    else:
+        result = train_flow(theta, w, spec, TrainConfig(**training), seed)
+        model, history = result.model, result.history
+        provenance.extra = {"best_step": result.best_step, "stopped_early": result.stopped_early}
+    save_checkpoint(outputs["model"], model, spec)
     write_sidecar(outputs["model"], provenance)
-    write_csv(outputs["loss"], result.history, provenance)
-    torch.manual_seed(seed + 10_000 * STREAMS["model_samples"])
-    samples = result.model.sample(n_samples).numpy().astype(float)
+    write_csv(outputs["loss"], history, provenance)
+    samples = model.draw(n_samples, seed + 10_000 * STREAMS["model_samples"])
     write_npz(outputs["samples"], {"samples": samples}, provenance)
-    print(result.history.tail().to_string(index=False))
+    print(history.tail().to_string(index=False))
 
 
 def truth_reference(
@@ -155,18 +179,32 @@ def truth_reference(
     """Two independent exact posterior samples: one to score models, one for the floors."""
     from lwflow.metrics import bridge_mass, log_density_maximum, sample_metrics
 
-    truth = problem_from_spec(name, spec).truth
-    if truth is None:
-        raise ValueError(f"problem {name!r} has no exact posterior; ground-truth metrics need one")
+    truth = _truth_of(name, spec)
     rng = rng_for(seed, "truth")
     n = int(evaluation["n_samples"])
     reference, independent = truth.sample(n, rng), truth.sample(n, rng)
     log_p, log_p_independent = truth.log_prob(reference), truth.log_prob(independent)
     log_p_max = log_density_maximum(truth.log_prob, reference)
-    floor = sample_metrics(independent, reference, evaluation["n_projections"], evaluation["projection_seed"])
+    floor = sample_metrics(independent, reference, evaluation)
+    floor["nll"], floor["kl"] = float(-log_p_independent.mean()), 0.0
     floor["bridge_mass"] = bridge_mass(log_p_independent, log_p_max, evaluation["bridge_fraction"])
     write_npz(reference_out, {"samples": reference, "log_p": log_p, "log_p_max": np.array(log_p_max)}, provenance)
     write_json(floor_out, floor, provenance)
+
+
+def _score(
+    truth: Any, log_q: np.ndarray, q_samples: np.ndarray, ref: dict[str, np.ndarray], evaluation: dict[str, Any]
+) -> dict[str, float]:
+    """Every metric of one model from its log-density on the reference and its own samples."""
+    from lwflow.metrics import bridge_mass, kl_divergence, negative_log_likelihood, sample_metrics
+
+    kl, kl_se = kl_divergence(ref["log_p"], log_q)
+    result = {"kl": kl, "kl_se": kl_se, "nll": negative_log_likelihood(log_q), "n_samples": len(q_samples)}
+    result |= sample_metrics(q_samples, ref["samples"], evaluation)
+    result["bridge_mass"] = bridge_mass(
+        truth.log_prob(q_samples), float(ref["log_p_max"]), evaluation["bridge_fraction"]
+    )
+    return result
 
 
 def model_metrics(
@@ -177,26 +215,101 @@ def model_metrics(
     reference: Path,
     evaluation: dict[str, Any],
     output: Path,
+    log_q_out: Path,
     provenance: Provenance,
 ) -> None:
-    """KL, W1,avg, sliced W1 and bridge mass of one trained model against the exact posterior."""
-    import torch
-
+    """NLL, KL, W1,avg, sliced W1, W2, MMD^2 and bridge mass of one trained model against the
+    exact posterior; also its log-density on the reference sample (for the mixtures)."""
     from lwflow.flows import load_checkpoint
-    from lwflow.metrics import bridge_mass, kl_divergence, sample_metrics
 
-    truth = problem_from_spec(name, spec).truth
     ref = read_npz(reference)
-    q_samples = read_npz(samples)["samples"]
-    flow = load_checkpoint(model)
-    with torch.no_grad():
-        log_q = flow.log_prob(torch.as_tensor(ref["samples"], dtype=torch.float32)).double().numpy()
-    kl, kl_se = kl_divergence(ref["log_p"], log_q)
-    result = {"kl": kl, "kl_se": kl_se, "n_samples": len(q_samples)}
-    result |= sample_metrics(q_samples, ref["samples"], evaluation["n_projections"], evaluation["projection_seed"])
-    result["bridge_mass"] = bridge_mass(
-        truth.log_prob(q_samples), float(ref["log_p_max"]), evaluation["bridge_fraction"]
-    )
+    log_q = load_checkpoint(model).log_density(ref["samples"])
+    result = _score(_truth_of(name, spec), log_q, read_npz(samples)["samples"], ref, evaluation)
+    write_npz(log_q_out, {"log_q": log_q}, provenance)
+    write_json(output, result, provenance)
+    print(result)
+
+
+def amfvi_weights(
+    name: str,
+    spec: dict[str, Any],
+    fit: str,
+    experts: dict[str, Path],
+    amfvi: dict[str, Any],
+    seed: int,
+    output: Path,
+    trajectory_out: Path,
+    provenance: Provenance,
+) -> None:
+    """AMF-VI (EMA) and EM mixture weights over the frozen ``experts`` (arch -> checkpoint).
+
+    Fresh batches are exact target draws (``fit == 'samples'``) or fresh prior draws with
+    self-normalised likelihood weights (``fit == 'likelihood'``); EM uses all of them.
+    """
+    from lwflow.flows import load_checkpoint
+    from lwflow.metrics import effective_number
+    from lwflow.mixture import em_weights, ema_weights
+    from lwflow.weights import weights_from_log_likelihood
+
+    problem = problem_from_spec(name, spec)
+    models = {arch: load_checkpoint(path) for arch, path in experts.items()}
+    rng = rng_for(seed, "fresh")
+    batches, batch_weights = [], []
+    for _ in range(int(amfvi["n_batches"])):
+        if fit == "samples":
+            x = _truth_of(name, spec).sample(int(amfvi["batch_size"]), rng)
+            w = np.ones(len(x))
+        else:
+            x = problem.prior.sample(int(amfvi["batch_size"]), rng)
+            w = weights_from_log_likelihood(np.asarray(problem.log_likelihood(x), dtype=float))
+            x, w = x[w > 0], w[w > 0]
+        batches.append(np.column_stack([models[a].log_density(x) for a in models]))
+        batch_weights.append(w)
+    trajectory = ema_weights(batches, float(amfvi["beta"]), batch_weights)
+    em = em_weights(np.concatenate(batches), np.concatenate([w / w.sum() for w in batch_weights]))
+    archs = list(models)
+    result = {
+        "experts": archs,
+        "ema": dict(zip(archs, trajectory[-1].tolist())),
+        "em": dict(zip(archs, em.tolist())),
+        "n_eff_ema": effective_number(trajectory[-1]),
+        "n_eff_em": effective_number(em),
+        "beta": float(amfvi["beta"]),
+        "n_batches": len(batches),
+    }
+    write_json(output, result, provenance)
+    write_csv(trajectory_out, pd.DataFrame(trajectory, columns=archs).rename_axis("update").reset_index(), provenance)
+    print(result)
+
+
+def mixture_metrics(
+    name: str,
+    spec: dict[str, Any],
+    weights: Path,
+    log_q: dict[str, Path],
+    samples: dict[str, Path],
+    reference: Path,
+    evaluation: dict[str, Any],
+    seed: int,
+    output: Path,
+    provenance: Provenance,
+) -> None:
+    """Every metric of the AMF-VI and EM mixtures (their log-density from the experts' on the
+    reference; their samples drawn from the experts' samples by multinomial counts)."""
+    from lwflow.metrics import effective_number
+    from lwflow.mixture import mixture_log_density, mixture_samples
+
+    truth, ref, mix = _truth_of(name, spec), read_npz(reference), read_json(weights)
+    archs = mix["experts"]
+    expert_log_q = np.column_stack([read_npz(log_q[a])["log_q"] for a in archs])
+    expert_samples = [read_npz(samples[a])["samples"] for a in archs]
+    rng = rng_for(seed, "mixture")
+    result = {}
+    for method in ("ema", "em"):
+        pi = np.array([mix[method][a] for a in archs])
+        draws = mixture_samples(expert_samples, pi, min(len(s) for s in expert_samples), rng)
+        result[method] = _score(truth, mixture_log_density(expert_log_q, pi), draws, ref, evaluation)
+        result[method]["n_eff"] = effective_number(pi)
     write_json(output, result, provenance)
     print(result)
 

@@ -5,6 +5,11 @@
 * W1,avg: mean over coordinates of the 1D Wasserstein-1 distance between marginals.
 * Sliced W1: mean over ``n_projections`` fixed random unit directions (seeded) of the 1D
   Wasserstein-1 distance between the projected samples.
+* NLL: :math:`-\\frac1n \\sum_i \\log q(x_i)` over held-out exact draws (= H(p) + KL).
+* W2: exact optimal transport (POT ``emd2``) with squared Euclidean cost between the
+  first ``n`` points of each sample (uniform weights), square-rooted.
+* MMD^2 with the RBF kernel :math:`k(x, y) = \\exp(-\\lVert x - y\\rVert^2 / 2\\ell^2)` on the
+  first ``n`` points: unbiased (U-statistic, diagonal terms dropped) and biased (V-statistic).
 * Bridge mass: :math:`q\\{x : p(x) < f \\max p\\}`, the probability the model puts where the
   truth is below a fraction ``f`` of its maximum (the paper's "spurious bridges").
 * Floors: a sample-based metric between two independent exact samples of the same size;
@@ -73,9 +78,55 @@ def bridge_mass(log_p_at_samples: np.ndarray, log_p_max: float, fraction: float)
     return float(np.mean(np.asarray(log_p_at_samples) < log_p_max + np.log(fraction)))
 
 
-def sample_metrics(x: np.ndarray, y: np.ndarray, n_projections: int, projection_seed: int) -> dict[str, float]:
-    """The sample-based metrics between two samples (a model's and the truth's, or two truths')."""
+def wasserstein2(x: np.ndarray, y: np.ndarray, n: int) -> float:
+    """:math:`W_2` between the first ``n`` points of ``x`` and ``y`` by exact optimal transport."""
+    import ot
+
+    x, y = x[:n], y[:n]
+    cost = ot.dist(x, y, metric="sqeuclidean")
+    return float(np.sqrt(ot.emd2(np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y)), cost, numItermax=10**7)))
+
+
+def mmd_squared(x: np.ndarray, y: np.ndarray, n: int, bandwidth: float) -> tuple[float, float]:
+    """Unbiased and biased :math:`\\mathrm{MMD}^2` (RBF kernel, length scale ``bandwidth``) on ``n`` points each."""
+    x, y = x[:n], y[:n]
+
+    def gram(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        sq = (a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2 * a @ b.T
+        return np.exp(-np.maximum(sq, 0.0) / (2 * bandwidth**2))
+
+    kxx, kyy, kxy = gram(x, x), gram(y, y), gram(x, y)
+    m, k = len(x), len(y)
+    unbiased = (
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (k * (k - 1)) - 2 * kxy.mean()
+    )
+    biased = kxx.mean() + kyy.mean() - 2 * kxy.mean()
+    return float(unbiased), float(biased)
+
+
+def negative_log_likelihood(log_q_at_p: np.ndarray) -> float:
+    """:math:`-\\mathbb E_p[\\log q]` over held-out exact draws."""
+    return float(-np.mean(log_q_at_p))
+
+
+def effective_number(weights: np.ndarray) -> float:
+    """:math:`N_{\\rm eff} = \\exp(-\\sum_k \\pi_k \\log \\pi_k)`: 1 for one expert, K for uniform weights."""
+    w = np.asarray(weights, dtype=float)
+    w = w[w > 0] / w.sum()
+    return float(np.exp(-(w * np.log(w)).sum()))
+
+
+def sample_metrics(x: np.ndarray, y: np.ndarray, evaluation: dict) -> dict[str, float]:
+    """The sample-based metrics between two samples (a model's and the truth's, or two truths').
+
+    ``evaluation`` holds ``n_projections, projection_seed`` (sliced W1), ``w2_points``
+    and ``mmd_points, mmd_bandwidth``.
+    """
+    mmd_u, mmd_b = mmd_squared(x, y, evaluation["mmd_points"], evaluation["mmd_bandwidth"])
     return {
         "w1_avg": average_marginal_w1(x, y),
-        "sliced_w1": sliced_w1(x, y, n_projections, projection_seed),
+        "sliced_w1": sliced_w1(x, y, evaluation["n_projections"], evaluation["projection_seed"]),
+        "w2": wasserstein2(x, y, evaluation["w2_points"]),
+        "mmd_u": mmd_u,
+        "mmd_b": mmd_b,
     }

@@ -27,6 +27,8 @@ import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
+from lwflow.shapes import Banana, Rings, TwoMoons
+
 
 class Prior(Protocol):
     """What lwflow needs from a prior: its dimension, a sampler, a log-density, a box."""
@@ -190,7 +192,7 @@ class TruncatedToBox:
     Sampling is by rejection from the target; ``t(B)`` comes from ``target.box_mass``.
     """
 
-    target: GaussianMixture | ProductOfMarginals
+    target: GaussianMixture | ProductOfMarginals | Banana | TwoMoons | Rings
     box: UniformBox
     log_mass: float = field(init=False)
 
@@ -290,9 +292,37 @@ def trimodal_product_problem(
     return Problem(name, box, target.log_prob, TruncatedToBox(target, box), n_modes=len(mode_locations))
 
 
+def _shape_problem(
+    name: str, low: list[float], high: list[float], target: Banana | TwoMoons | Rings, n_modes: int | None
+) -> Problem:
+    """Uniform prior on the box ``[low, high]`` and one of paper B's 2D shapes as likelihood."""
+    box = UniformBox(np.asarray(low, dtype=float), np.asarray(high, dtype=float))
+    return Problem(name, box, target.log_prob, TruncatedToBox(target, box), n_modes=n_modes)
+
+
+def banana_problem(
+    name: str, low: list[float], high: list[float], x1_std: float, curvature: float, x2_std: float
+) -> Problem:
+    """Paper B's banana (one curved mode): :class:`lwflow.shapes.Banana`."""
+    return _shape_problem(name, low, high, Banana(x1_std, curvature, x2_std), n_modes=1)
+
+
+def two_moons_problem(name: str, low: list[float], high: list[float], noise: float) -> Problem:
+    """Paper B's two moons: :class:`lwflow.shapes.TwoMoons` (no clean mode count)."""
+    return _shape_problem(name, low, high, TwoMoons(noise), n_modes=None)
+
+
+def rings_problem(name: str, low: list[float], high: list[float], radii: list[float], noise: float) -> Problem:
+    """Paper B's concentric rings: :class:`lwflow.shapes.Rings` (a continuum of maxima, no mode count)."""
+    return _shape_problem(name, low, high, Rings(tuple(radii), noise), n_modes=None)
+
+
 BUILTIN_KINDS: dict[str, Callable[..., Problem]] = {
     "gaussian_mixture": gaussian_mixture_problem,
     "trimodal_product": trimodal_product_problem,
+    "banana": banana_problem,
+    "two_moons": two_moons_problem,
+    "rings": rings_problem,
 }
 
 
