@@ -1,4 +1,4 @@
-# lwflow: likelihood-weighted normalizing flows, reproducing paper A end to end.
+# lwflow: likelihood-weighted normalizing flows and AMF-VI mixtures, reproducing papers A and B end to end.
 # Run: snakemake --cores 8   (config.yaml; see README)
 
 
@@ -18,5 +18,7 @@ rule all:
         metric_outputs(),
         diagnostics_outputs(),
         paper_a_outputs(),
+        mixture_outputs(),
+        paper_b_outputs(),
         loss_figure_outputs(),
     default_target: True

@@ -50,6 +50,73 @@ def save_figure(fig: plt.Figure, paths: list[Path], provenance: Provenance) -> N
     plt.close(fig)
 
 
+def _draw_panel(ax: plt.Axes, panel: Panel, pair: tuple[int, int], extent: list[np.ndarray]) -> plt.Artist:
+    """Exact density on a grid or a 2D histogram of samples, both normalised to their maximum."""
+    i, j = pair
+    if panel.log_density is not None:
+        xs, ys = np.linspace(*extent[0], 300), np.linspace(*extent[1], 300)
+        gx, gy = np.meshgrid(xs, ys)
+        density = np.exp(panel.log_density(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(gx.shape)
+        density /= density.max()
+        image = ax.pcolormesh(gx, gy, np.maximum(density, 1e-5), norm=LogNorm(1e-4, 1), cmap="viridis", shading="auto")
+    else:
+        counts, xe, ye = np.histogram2d(panel.samples[:, i], panel.samples[:, j], bins=150, range=extent)
+        counts = counts / counts.max()
+        image = ax.pcolormesh(xe, ye, np.maximum(counts.T, 1e-5), norm=LogNorm(1e-4, 1), cmap="viridis")
+    ax.set_xlabel(AXIS_NAMES[i])
+    ax.set_ylabel(AXIS_NAMES[j])
+    return image
+
+
+def sample_grid_figure(rows: list[tuple[str, list[Panel]]], suptitle: str) -> plt.Figure:
+    """One row per 2D target (its own limits), one column per panel (truth, then models)."""
+    n_cols = max(len(panels) for _, panels in rows)
+    fig, axes = plt.subplots(
+        len(rows), n_cols, figsize=(2.6 * n_cols, 2.5 * len(rows)), squeeze=False, constrained_layout=True
+    )
+    image = None
+    for r, (label, panels) in enumerate(rows):
+        limits = shared_limits([p.samples for p in panels if p.samples is not None])
+        for c, panel in enumerate(panels):
+            image = _draw_panel(axes[r, c], panel, (0, 1), [limits[0], limits[1]])
+            axes[r, c].set_title(f"{label}: {panel.title}" if c == 0 else panel.title, fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.6, label="density / max (log scale)")
+    fig.suptitle(suptitle)
+    return fig
+
+
+def weights_figure(weights: pd.DataFrame, published: dict[str, dict[str, float]], suptitle: str) -> plt.Figure:
+    """Mixture weight per expert and dataset, AMF-VI (EMA) and EM side by side, mean ± std over
+    seeds (columns ``dataset, method, expert, seed, weight``); published AMF-VI weights as black marks."""
+    datasets = list(dict.fromkeys(weights["dataset"]))
+    experts = list(dict.fromkeys(weights["expert"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(2.6 * len(datasets), 3.2), squeeze=False, sharey=True)
+    width = 0.38
+    for ax, dataset in zip(axes[0], datasets):
+        for offset, (method, colour) in zip((-width / 2, width / 2), (("ema", "tab:blue"), ("em", "tab:orange"))):
+            rows = weights[(weights["dataset"] == dataset) & (weights["method"] == method)]
+            stats = rows.groupby("expert")["weight"].agg(["mean", "std"]).reindex(experts)
+            ax.bar(
+                np.arange(len(experts)) + offset,
+                stats["mean"],
+                width,
+                yerr=stats["std"],
+                color=colour,
+                label="AMF-VI (EMA)" if method == "ema" else "EM",
+            )
+        for k, expert in enumerate(experts):
+            if expert in published.get(dataset, {}):
+                ax.plot(k - width / 2, published[dataset][expert], "k_", markersize=14)
+        ax.set_xticks(np.arange(len(experts)), experts, rotation=45)
+        ax.set_title(dataset)
+        ax.set_ylim(0, 1)
+    axes[0, 0].set_ylabel("mixture weight")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
 def projection_figure(
     panels: list[Panel], projections: list[tuple[int, int]], limits: np.ndarray, suptitle: str
 ) -> plt.Figure:
@@ -69,21 +136,7 @@ def projection_figure(
     for r, (i, j) in enumerate(projections):
         for c, panel in enumerate(panels):
             ax = axes[0, r] if single else axes[r, c]
-            extent = [limits[i], limits[j]]
-            if panel.log_density is not None:
-                xs, ys = np.linspace(*extent[0], 300), np.linspace(*extent[1], 300)
-                gx, gy = np.meshgrid(xs, ys)
-                density = np.exp(panel.log_density(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(gx.shape)
-                density /= density.max()
-                image = ax.pcolormesh(
-                    gx, gy, np.maximum(density, 1e-5), norm=LogNorm(1e-4, 1), cmap="viridis", shading="auto"
-                )
-            else:
-                counts, xe, ye = np.histogram2d(panel.samples[:, i], panel.samples[:, j], bins=150, range=extent)
-                counts = counts / counts.max()
-                image = ax.pcolormesh(xe, ye, np.maximum(counts.T, 1e-5), norm=LogNorm(1e-4, 1), cmap="viridis")
-            ax.set_xlabel(AXIS_NAMES[i])
-            ax.set_ylabel(AXIS_NAMES[j])
+            image = _draw_panel(ax, panel, (i, j), [limits[i], limits[j]])
             if r == 0 or single:
                 ax.set_title(panel.title)
     fig.colorbar(image, ax=axes, shrink=0.85, label="density / max (log scale)")

@@ -292,6 +292,7 @@ def mixture_metrics(
     evaluation: dict[str, Any],
     seed: int,
     output: Path,
+    samples_out: Path,
     provenance: Provenance,
 ) -> None:
     """Every metric of the AMF-VI and EM mixtures (their log-density from the experts' on the
@@ -304,12 +305,13 @@ def mixture_metrics(
     expert_log_q = np.column_stack([read_npz(log_q[a])["log_q"] for a in archs])
     expert_samples = [read_npz(samples[a])["samples"] for a in archs]
     rng = rng_for(seed, "mixture")
-    result = {}
+    result, draws = {}, {}
     for method in ("ema", "em"):
         pi = np.array([mix[method][a] for a in archs])
-        draws = mixture_samples(expert_samples, pi, min(len(s) for s in expert_samples), rng)
-        result[method] = _score(truth, mixture_log_density(expert_log_q, pi), draws, ref, evaluation)
+        draws[method] = mixture_samples(expert_samples, pi, min(len(s) for s in expert_samples), rng)
+        result[method] = _score(truth, mixture_log_density(expert_log_q, pi), draws[method], ref, evaluation)
         result[method]["n_eff"] = effective_number(pi)
+    write_npz(samples_out, draws, provenance)
     write_json(output, result, provenance)
     print(result)
 
@@ -322,12 +324,13 @@ def paper_table(
     markdown_out: Path,
     provenance: Provenance,
 ) -> None:
-    """A long-format table from per-seed metrics; ``rows`` carry label, published, metrics, floors paths."""
+    """A long-format table from per-seed metrics; ``rows`` carry label, published, metrics, floors
+    paths, and optionally ``key``: the metrics sit under that key of each JSON (mixtures)."""
     from lwflow.tables import summarise, to_markdown
 
     records = []
     for row in rows:
-        metrics = [read_json(p) for p in row["metrics"]]
+        metrics = [read_json(p)[row["key"]] if row.get("key") else read_json(p) for p in row["metrics"]]
         floors = [read_json(p) for p in row["floors"]]
         records += summarise(table, row["label"], metrics, floors, row["published"], metric_names)
     frame = pd.DataFrame.from_records(records)
@@ -387,3 +390,39 @@ def model_diagnostics(
         chosen = rng_for(seed, "diagnostics").choice(len(theta), size=50_000, p=weights / weights.sum())
         points, what = theta[chosen], "weighted prior samples"
     save_figure(pair_figure(model, points, what, label), [png], provenance)
+
+
+def paper_b_weights_figure(weights: dict[str, list[Path]], png: Path, pdf: Path, provenance: Provenance) -> None:
+    """Paper B, Figure 1: AMF-VI (EMA) and EM weights per dataset (``weights``: dataset -> per-seed JSONs)."""
+    from lwflow.figures import save_figure, weights_figure
+    from lwflow.paper_b import PUBLISHED_WEIGHTS, TITLES
+
+    records = [
+        {"dataset": TITLES.get(dataset, dataset), "method": method, "expert": expert, "seed": seed, "weight": value}
+        for dataset, paths in weights.items()
+        for seed, path in enumerate(paths)
+        for method in ("ema", "em")
+        for expert, value in read_json(path)[method].items()
+    ]
+    published = {TITLES[d]: w for d, w in PUBLISHED_WEIGHTS.items()}
+    title = "Mixture weights per dataset: AMF-VI moving average vs maximum likelihood (EM); black: paper"
+    save_figure(weights_figure(pd.DataFrame.from_records(records), published, title), [png, pdf], provenance)
+
+
+def paper_b_samples_figure(rows: list[dict[str, Any]], png: Path, pdf: Path, provenance: Provenance) -> None:
+    """Paper B, Figure 2: per target, exact samples then each expert's and AMF-VI's samples.
+
+    Each entry of ``rows`` has ``title, reference`` and ``models`` (label -> samples path,
+    or ``(path, key)`` for a mixture's samples)."""
+    from lwflow.figures import Panel, sample_grid_figure, save_figure
+
+    n = 20000
+    grid = []
+    for row in rows:
+        panels = [Panel("exact", samples=read_npz(row["reference"])["samples"][:n])]
+        for label, source in row["models"].items():
+            path, key = source if isinstance(source, (list, tuple)) else (source, "samples")
+            panels.append(Panel(label, samples=read_npz(path)[key][:n]))
+        grid.append((row["title"], panels))
+    fig = sample_grid_figure(grid, "Exact samples and model samples (log-scale 2D histograms)")
+    save_figure(fig, [png, pdf], provenance)

@@ -352,6 +352,7 @@ def problem_from_spec(name: str, spec: dict[str, Any]) -> Problem:
     spec = dict(spec)
     kind = spec.pop("kind")
     spec.pop("n_prior_samples", None)
+    spec.pop("n_target_samples", None)
     if kind == "user":
         return load_user_problem(spec["target"])
     if kind not in BUILTIN_KINDS:

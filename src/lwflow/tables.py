@@ -31,6 +31,8 @@ def summarise(
     """Mean and standard deviation over seeds of each metric, beside published and floor."""
     records = []
     for name in metric_names:
+        if not all(name in m for m in metrics):
+            continue  # e.g. N_eff exists for mixtures only
         values = np.array([m[name] for m in metrics], dtype=float)
         floor_values = np.array([f.get(name, math.nan) for f in floors], dtype=float)
         records.append(

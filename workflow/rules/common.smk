@@ -3,7 +3,7 @@ import itertools
 
 from snakemake.utils import min_version, validate
 
-from lwflow import paper_a
+from lwflow import paper_a, paper_b
 from lwflow.problems import load_user_problem
 
 min_version("9.0")
@@ -28,34 +28,59 @@ def _check_config():
                 load_user_problem(spec["target"])
             except ValueError as error:
                 raise ValueError(f"config: problems.{name}.target: {error}") from None
-    if config["outputs"]["paper_a"]:
-        missing = [p for p in paper_a.PROBLEMS if p not in problems]
-        if missing:
+    for block in config["experiments"]:
+        users = [name for name in block["problems"] if problems[name]["kind"] == "user"]
+        if block["fit"] == "samples" and users:
             raise ValueError(
-                f"config: outputs.paper_a is true but problems {missing} are not configured; "
-                "add them or set outputs.paper_a: false"
+                f"config: experiments with fit: samples need exact target draws, which user problems "
+                f"{users} do not have; use fit: likelihood for them"
             )
-        if config["outputs"]["figure_seed"] not in config["seeds"]:
-            raise ValueError("config: outputs.figure_seed must be one of the seeds")
+    for paper, module in (("paper_a", paper_a), ("paper_b", paper_b)):
+        missing = [p for p in module.PROBLEMS if p not in problems]
+        if config["outputs"][paper] and missing:
+            raise ValueError(
+                f"config: outputs.{paper} is true but problems {missing} are not configured; "
+                f"add them or set outputs.{paper}: false"
+            )
+    if config["outputs"]["figure_seed"] not in config["seeds"]:
+        raise ValueError("config: outputs.figure_seed must be one of the seeds")
 
 
 _check_config()
 
+def expert_modes(arch, modes):
+    """Base modes a model is trained with: rbig Gaussianises to a single standard normal."""
+    return "1" if arch == "rbig" else str(modes)
+
+
 SEEDS = config["seeds"]
-MODELS = sorted(
-    {
-        (problem, arch, str(modes))
-        for block in config["experiments"]
-        for problem, arch, modes in itertools.product(block["problems"], block["archs"], block["modes"])
-    }
-)
+MODELS = {
+    (block["fit"], problem, arch, expert_modes(arch, modes))
+    for block in config["experiments"]
+    for problem, arch, modes in itertools.product(block["problems"], block["archs"], block["modes"])
+}
 if config["outputs"]["paper_a"]:
-    MODELS = sorted(set(MODELS) | {(p, paper_a.ARCH, str(k)) for p, k in paper_a.models_needed()})
+    MODELS |= {("likelihood", p, paper_a.ARCH, str(k)) for p, k in paper_a.models_needed()}
+if config["outputs"]["paper_b"]:
+    MODELS |= {("samples", p, a, "1") for p in paper_b.PROBLEMS for a in paper_b.EXPERTS}
+MODELS = sorted(MODELS)
+
+# (fit, problem, modes) -> the archs whose AMF-VI / EM mixture is estimated
+MIXTURES = {}
+for block in config["experiments"]:
+    if block["mixture"]:
+        for problem, modes in itertools.product(block["problems"], block["modes"]):
+            MIXTURES.setdefault((block["fit"], problem, str(modes)), set()).update(block["archs"])
+if config["outputs"]["paper_b"]:
+    for problem in paper_b.PROBLEMS:
+        MIXTURES.setdefault(("samples", problem, "1"), set()).update(paper_b.EXPERTS)
+MIXTURES = {key: sorted(archs) for key, archs in sorted(MIXTURES.items())}
 TRUTH_PROBLEMS = sorted(p for p, spec in config["problems"].items() if spec["kind"] != "user")
 
 
 wildcard_constraints:
     problem=r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*",
+    fit=r"likelihood|samples",
     arch=r"[a-z0-9]+",
     modes=r"[1-9][0-9]*|auto",
     seed=r"[0-9]+",
@@ -63,12 +88,16 @@ wildcard_constraints:
     figure=r"paper_a_fig[2-8]",
 
 
-def model_dir(problem, arch, modes, seed):
-    return f"results/models/{problem}/{arch}_K{modes}/seed{seed}"
+def model_dir(fit, problem, arch, modes, seed):
+    return f"results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}"
 
 
-def metrics_path(problem, arch, modes, seed):
-    return f"results/metrics/{problem}/{arch}_K{modes}/seed{seed}.json"
+def metrics_path(fit, problem, arch, modes, seed):
+    return f"results/metrics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.json"
+
+
+def mixture_dir(fit, problem, modes, seed):
+    return f"results/mixtures/{fit}/{problem}/K{modes}/seed{seed}"
 
 
 def model_outputs():
@@ -76,11 +105,30 @@ def model_outputs():
 
 
 def diagnostics_outputs():
-    return [f"results/figures/models/{p}/{a}_K{k}/seed{s}.png" for p, a, k in MODELS for s in SEEDS]
+    return [f"results/figures/models/{f}/{p}/{a}_K{k}/seed{s}.png" for f, p, a, k in MODELS for s in SEEDS]
 
 
 def metric_outputs():
-    return [metrics_path(*m, s) for m in MODELS if m[0] in TRUTH_PROBLEMS for s in SEEDS]
+    return [metrics_path(*m, s) for m in MODELS if m[1] in TRUTH_PROBLEMS for s in SEEDS]
+
+
+def mixture_outputs():
+    return [
+        f"{mixture_dir(*key, s)}/{name}"
+        for key in MIXTURES
+        for s in SEEDS
+        for name in (["weights.json", "metrics.json"] if key[1] in TRUTH_PROBLEMS else ["weights.json"])
+    ]
+
+
+def paper_b_outputs():
+    outputs = []
+    if config["outputs"]["paper_b"]:
+        outputs += ["results/tables/paper_b_table2.csv", "results/tables/paper_b_table2.md"]
+        outputs += expand("results/figures/paper_b_fig{n}.{ext}", n=[1, 2], ext=["png", "pdf"])
+    if any(fit == "likelihood" and problem in TRUTH_PROBLEMS for fit, problem, _ in MIXTURES):
+        outputs += ["results/tables/amfvi_likelihood.csv", "results/tables/amfvi_likelihood.md"]
+    return outputs
 
 
 def paper_a_outputs():
@@ -92,7 +140,7 @@ def paper_a_outputs():
 
 
 def loss_figure_outputs():
-    problems = sorted({m[0] for m in MODELS})
+    problems = sorted({m[1] for m in MODELS})
     return expand("results/figures/loss_{problem}.{ext}", problem=problems, ext=["png", "pdf"])
 
 

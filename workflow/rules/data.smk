@@ -1,4 +1,4 @@
-# Prior sampling -> likelihood evaluation -> weight clipping.
+# Prior sampling -> likelihood evaluation -> weight clipping; or exact target draws (fit: samples).
 
 
 rule sample_prior:
@@ -37,3 +37,14 @@ rule clip_weights:
         config_slice=lambda w: {"clipping": config["clipping"]},
     script:
         "../scripts/clip_weights.py"
+
+
+rule sample_target:
+    output:
+        "results/target/{problem}/seed{seed}.npz",
+    log:
+        "results/logs/sample_target/{problem}/seed{seed}.log",
+    params:
+        config_slice=lambda w: {"problem": problem_spec(w)},
+    script:
+        "../scripts/sample_target.py"

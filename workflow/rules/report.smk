@@ -1,4 +1,4 @@
-# Paper A's tables and figures, and loss curves, from artefacts only.
+# Paper A's and paper B's tables and figures, and loss curves, from artefacts only.
 
 
 def table_rows(wildcards):
@@ -6,7 +6,7 @@ def table_rows(wildcards):
         {
             "label": row.label,
             "published": row.published,
-            "metrics": [metrics_path(row.problem, paper_a.ARCH, row.modes, s) for s in SEEDS],
+            "metrics": [metrics_path("likelihood", row.problem, paper_a.ARCH, row.modes, s) for s in SEEDS],
             "floors": [f"results/floors/{row.problem}/seed{s}.json" for s in SEEDS],
         }
         for row in paper_a.TABLES[wildcards.table]
@@ -43,7 +43,7 @@ def figure_panels(wildcards):
             "reference": f"results/truth/{panel.problem}/seed{seed}.npz",
             "samples": None
             if panel.modes is None
-            else f"{model_dir(panel.problem, paper_a.ARCH, panel.modes, seed)}/samples.npz",
+            else f"{model_dir('likelihood', panel.problem, paper_a.ARCH, panel.modes, seed)}/samples.npz",
         }
         for panel in paper_a.FIGURES[wildcards.figure]
     ]
@@ -67,8 +67,8 @@ rule paper_a_figure:
 
 def loss_histories(wildcards):
     return {
-        f"{arch} K={modes}": [f"{model_dir(problem, arch, modes, s)}/loss.csv" for s in SEEDS]
-        for problem, arch, modes in MODELS
+        f"{arch} K={modes} ({fit})": [f"{model_dir(fit, problem, arch, modes, s)}/loss.csv" for s in SEEDS]
+        for fit, problem, arch, modes in MODELS
         if problem == wildcards.problem
     }
 
@@ -100,18 +100,159 @@ def diagnostics_background(wildcards):
 rule model_diagnostics:
     input:
         unpack(diagnostics_background),
-        samples="results/models/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
+        samples="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
     output:
         report(
-            "results/figures/models/{problem}/{arch}_K{modes}/seed{seed}.png",
+            "results/figures/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}.png",
             caption="../report/model_diagnostics.rst",
             category="Model diagnostics",
             subcategory="{problem}",
         ),
     log:
-        "results/logs/model_diagnostics/{problem}/{arch}_K{modes}/seed{seed}.log",
+        "results/logs/model_diagnostics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.log",
     params:
-        label=lambda w: f"{w.problem}, {w.arch} with {w.modes} base modes, seed {w.seed}",
+        label=lambda w: f"{w.problem}, {w.arch} with {w.modes} base modes, fit on {w.fit}, seed {w.seed}",
         config_slice=lambda w: {},
     script:
         "../scripts/model_diagnostics.py"
+
+
+def mixture_table_rows(fit, problems, modes_of, published):
+    """Rows ``problem/method``: the AMF-VI and EM mixtures, then each expert."""
+    rows = []
+    for problem in problems:
+        modes = modes_of(problem)
+        prefix = problem if fit == "samples" else f"{problem}/K{modes}"
+        floors = [f"results/floors/{problem}/seed{s}.json" for s in SEEDS]
+        for label, key in paper_b.MIXTURES.items():
+            rows.append(
+                {
+                    "label": f"{prefix}/{label}",
+                    "published": published(problem, label),
+                    "metrics": [f"{mixture_dir(fit, problem, modes, s)}/metrics.json" for s in SEEDS],
+                    "key": key,
+                    "floors": floors,
+                }
+            )
+        for arch in MIXTURES[(fit, problem, modes)]:
+            k = expert_modes(arch, modes)
+            rows.append(
+                {
+                    "label": f"{prefix}/{arch}",
+                    "published": published(problem, arch),
+                    "metrics": [metrics_path(fit, problem, arch, k, s) for s in SEEDS],
+                    "floors": floors,
+                }
+            )
+    return rows
+
+
+def paper_b_rows(wildcards=None):
+    return mixture_table_rows("samples", paper_b.PROBLEMS, lambda problem: "1", paper_b.published)
+
+
+def likelihood_mixtures():
+    """(problem, modes) of every likelihood-weighted mixture with an exact posterior."""
+    return [(p, k) for fit, p, k in MIXTURES if fit == "likelihood" and p in TRUTH_PROBLEMS]
+
+
+def amfvi_likelihood_rows(wildcards=None):
+    return [
+        row
+        for problem, modes in likelihood_mixtures()
+        for row in mixture_table_rows("likelihood", [problem], lambda _, k=modes: k, lambda *_: {})
+    ]
+
+
+def rows_inputs(rows):
+    return [path for row in rows for path in row["metrics"] + row["floors"]]
+
+
+rule paper_b_table:
+    input:
+        rows_inputs(paper_b_rows()) if config["outputs"]["paper_b"] else [],
+    output:
+        csv=report("results/tables/paper_b_table2.csv", caption="../report/paper_b_table.rst", category="Paper B"),
+        markdown="results/tables/paper_b_table2.md",
+    log:
+        "results/logs/paper_b_table/paper_b_table2.log",
+    params:
+        rows=paper_b_rows,
+        metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
+        config_slice=lambda w: {"seeds": SEEDS, "evaluation": config["evaluation"], "amfvi": config["amfvi"]},
+    script:
+        "../scripts/paper_b_table.py"
+
+
+rule amfvi_likelihood_table:
+    input:
+        rows_inputs(amfvi_likelihood_rows()),
+    output:
+        csv=report(
+            "results/tables/amfvi_likelihood.csv", caption="../report/amfvi_likelihood.rst", category="Paper B"
+        ),
+        markdown="results/tables/amfvi_likelihood.md",
+    log:
+        "results/logs/paper_b_table/amfvi_likelihood.log",
+    params:
+        rows=amfvi_likelihood_rows,
+        metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
+        config_slice=lambda w: {"seeds": SEEDS, "evaluation": config["evaluation"], "amfvi": config["amfvi"]},
+    script:
+        "../scripts/paper_b_table.py"
+
+
+def paper_b_weight_paths(wildcards=None):
+    return {
+        problem: [f"{mixture_dir('samples', problem, '1', s)}/weights.json" for s in SEEDS]
+        for problem in paper_b.PROBLEMS
+    }
+
+
+rule paper_b_fig1:
+    input:
+        lambda w: [p for paths in paper_b_weight_paths().values() for p in paths],
+    output:
+        png=report("results/figures/paper_b_fig1.png", caption="../report/paper_b_figure.rst", category="Paper B"),
+        pdf="results/figures/paper_b_fig1.pdf",
+    log:
+        "results/logs/paper_b_figure/paper_b_fig1.log",
+    params:
+        weights=paper_b_weight_paths,
+        config_slice=lambda w: {"seeds": SEEDS},
+    script:
+        "../scripts/paper_b_fig1.py"
+
+
+def paper_b_sample_rows(wildcards=None):
+    seed = config["outputs"]["figure_seed"]
+    return [
+        {
+            "title": paper_b.TITLES[problem],
+            "reference": f"results/truth/{problem}/seed{seed}.npz",
+            "models": {
+                **{arch: f"{model_dir('samples', problem, arch, '1', seed)}/samples.npz" for arch in paper_b.EXPERTS},
+                "AMF-VI": (f"{mixture_dir('samples', problem, '1', seed)}/samples.npz", "ema"),
+            },
+        }
+        for problem in paper_b.PROBLEMS
+    ]
+
+
+rule paper_b_fig2:
+    input:
+        lambda w: [
+            p
+            for row in paper_b_sample_rows()
+            for p in [row["reference"]] + [m if isinstance(m, str) else m[0] for m in row["models"].values()]
+        ],
+    output:
+        png=report("results/figures/paper_b_fig2.png", caption="../report/paper_b_figure.rst", category="Paper B"),
+        pdf="results/figures/paper_b_fig2.pdf",
+    log:
+        "results/logs/paper_b_figure/paper_b_fig2.log",
+    params:
+        rows=paper_b_sample_rows,
+        config_slice=lambda w: {"figure_seed": config["outputs"]["figure_seed"]},
+    script:
+        "../scripts/paper_b_fig2.py"

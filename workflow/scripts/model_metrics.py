@@ -1,4 +1,4 @@
-"""Rule model_metrics: KL, W1,avg, sliced W1 and bridge mass of one model."""
+"""Rule model_metrics: NLL, KL, W1,avg, sliced W1, W2, MMD^2 and bridge mass of one model."""
 
 import torch  # noqa: F401  (imported first so job_context sets its threads)
 
@@ -13,6 +13,7 @@ with jobs.job_context(snakemake) as provenance:  # noqa: F821
         snakemake.input.samples,  # noqa: F821
         snakemake.input.reference,  # noqa: F821
         cfg["evaluation"],
-        snakemake.output[0],  # noqa: F821
+        snakemake.output.metrics,  # noqa: F821
+        snakemake.output.log_q,  # noqa: F821
         provenance,
     )

@@ -1,4 +1,4 @@
-"""Rule train_flow: one likelihood-weighted flow."""
+"""Rule train_flow: one model, likelihood-weighted (fit likelihood) or on exact draws (fit samples)."""
 
 import torch  # noqa: F401  (imported first so job_context sets its threads)
 
@@ -7,10 +7,11 @@ from lwflow import jobs
 cfg = snakemake.params.config_slice  # noqa: F821
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.train(
-        snakemake.input.prior,  # noqa: F821
-        snakemake.input.weights,  # noqa: F821
+        snakemake.input.theta,  # noqa: F821
+        snakemake.input.get("weights"),  # noqa: F821
         cfg["flow"],
         cfg["training"],
+        cfg["rbig"],
         cfg["mode_selection"],
         cfg["n_samples"],
         int(snakemake.wildcards.seed),  # noqa: F821

@@ -1,0 +1,15 @@
+"""Rules paper_b_table and amfvi_likelihood_table: mixtures and experts, long format."""
+
+from pathlib import Path
+
+from lwflow import jobs
+
+with jobs.job_context(snakemake) as provenance:  # noqa: F821
+    jobs.paper_table(
+        Path(snakemake.output.csv).stem,  # noqa: F821
+        snakemake.params.rows,  # noqa: F821
+        tuple(snakemake.params.metrics),  # noqa: F821
+        snakemake.output.csv,  # noqa: F821
+        snakemake.output.markdown,  # noqa: F821
+        provenance,
+    )
