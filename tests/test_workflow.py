@@ -70,7 +70,9 @@ def test_every_artefact_has_a_sidecar_with_hashes(smoke_run):
     for artefact in artefacts:
         sidecar = json.loads(Path(f"{artefact}.json").read_text())
         assert sidecar["step"] and len(sidecar["sha256"]) == 64
-    model_sidecar = json.loads((smoke_run / "results/models/gmm2d_3mode/realnvp_K3/seed0/model.pt.json").read_text())
+    model_sidecar = json.loads(
+        (smoke_run / "results/models/likelihood/gmm2d_3mode/realnvp_K3/seed0/model.pt.json").read_text()
+    )
     assert set(model_sidecar["inputs"]) == {
         "results/prior/gmm2d_3mode/seed0.npz",
         "results/weights/gmm2d_3mode/seed0.npz",
@@ -81,12 +83,28 @@ def test_every_artefact_has_a_sidecar_with_hashes(smoke_run):
 def test_clip_report_and_benchmarks_are_written(smoke_run):
     report = json.loads((smoke_run / "results/weights/gmm2d_3mode/seed0_report.json").read_text())
     assert report["ess_after"] <= report["n_samples"] and report["ess_before"] > 0
-    assert (smoke_run / "results/benchmarks/train_flow/gmm2d_3mode/realnvp_K3/seed0.tsv").exists()
+    assert (smoke_run / "results/benchmarks/train_flow/likelihood/gmm2d_3mode/realnvp_K3/seed0.tsv").exists()
 
 
 def test_every_model_has_a_diagnostic_pair_plot(smoke_run):
     plots = list((smoke_run / "results/figures/models").rglob("seed*.png"))
-    assert len(plots) == 11 * 2  # 11 (problem, modes) models x 2 seeds
+    assert len(plots) == (11 + 4 + 1) * 2  # paper A's 11, two_moons' 4 experts, gmm2d_3mode's rbig; 2 seeds
+
+
+def test_smoke_run_estimates_mixture_weights_and_scores_the_mixtures(smoke_run):
+    for fit, problem, experts in (("samples", "two_moons", 4), ("likelihood", "gmm2d_3mode", 2)):
+        modes = "K1" if fit == "samples" else "K3"
+        mixture = smoke_run / f"results/mixtures/{fit}/{problem}/{modes}/seed0"
+        weights = json.loads((mixture / "weights.json").read_text())
+        for method in ("ema", "em"):
+            assert len(weights[method]) == experts and sum(weights[method].values()) == pytest.approx(1.0)
+        trajectory = pd.read_csv(mixture / "trajectory.csv")
+        assert len(trajectory) == 5 + 1  # uniform start + one update per fresh batch
+        metrics = json.loads((mixture / "metrics.json").read_text())
+        assert {"nll", "kl", "w2", "mmd_u", "mmd_b", "bridge_mass", "n_eff"} <= set(metrics["ema"])
+    table = pd.read_csv(smoke_run / "results/tables/amfvi_likelihood.csv")
+    assert {"gmm2d_3mode/K3/amfvi", "gmm2d_3mode/K3/em_mixture", "gmm2d_3mode/K3/rbig"} <= set(table["row"])
+    assert table.loc[table["metric"] == "nll", "floor"].notna().all()
 
 
 def test_the_smoke_tree_passes_the_audit(smoke_run):
@@ -134,7 +152,7 @@ def test_user_problem_with_auto_modes_runs_through_the_dag_without_truth_metrics
     (workdir / "my_model.py").write_text(USER_MODEL)
     result = run_snakemake(workdir, "--cores", "2", "--quiet")
     assert result.returncode == 0, result.stderr[-4000:]
-    samples = workdir / "results/models/bimodal/realnvp_Kauto/seed0/samples.npz"
+    samples = workdir / "results/models/likelihood/bimodal/realnvp_Kauto/seed0/samples.npz"
     assert samples.exists() and Path(f"{samples}.json").exists()
     assert json.loads((samples.parent / "modes.json").read_text())["n_modes"] == 2  # base_modes: auto
     assert (workdir / "results/figures/loss_bimodal.png").exists()

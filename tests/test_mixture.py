@@ -1,0 +1,58 @@
+"""AMF-VI moving-average weights and EM mixture weights."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from lwflow.metrics import effective_number
+from lwflow.mixture import em_weights, ema_weights, mixture_log_density, mixture_samples
+
+
+def test_ema_gives_nearly_all_weight_to_the_expert_that_is_the_truth():
+    rng = np.random.default_rng(0)
+    experts = [stats.norm(0, 1), stats.norm(3, 1), stats.norm(0, 0.3)]  # others 4.5 and 3.9 nats worse
+    batches = []
+    for _ in range(60):
+        x = rng.standard_normal(500)
+        batches.append(np.column_stack([e.logpdf(x) for e in experts]))
+    trajectory = ema_weights(batches, beta=0.9)
+    assert trajectory[0] == pytest.approx(np.full(3, 1 / 3))
+    assert trajectory[-1][0] > 0.95
+    assert trajectory.sum(1) == pytest.approx(np.ones(len(trajectory)))
+
+
+def test_ema_weighted_batches_use_the_self_normalised_mean():
+    log_q = np.array([[0.0, -1.0], [-10.0, 0.0]])
+    heavy_first = ema_weights([log_q], beta=0.0, batch_weights=[np.array([1.0, 0.0])])[-1]
+    assert heavy_first == pytest.approx(np.exp([0.0, -1.0]) / np.exp([0.0, -1.0]).sum())
+
+
+def test_em_matches_the_closed_form_two_component_case():
+    """Experts U(0,1) and U(1,2): the likelihood-maximising weights are the data fractions."""
+    x = np.concatenate([np.full(30, 0.5), np.full(70, 1.5)])
+    log_q = np.column_stack([stats.uniform(0, 1).logpdf(x), stats.uniform(1, 1).logpdf(x)])
+    assert em_weights(log_q) == pytest.approx([0.3, 0.7], abs=1e-8)
+    weights = np.where(x < 1, 2.0, 1.0)  # weighted: 60 vs 70
+    assert em_weights(log_q, weights) == pytest.approx([60 / 130, 70 / 130], abs=1e-8)
+
+
+def test_em_maximises_the_mixture_likelihood():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(-2, 1, 300), rng.normal(2, 1, 700)])
+    log_q = np.column_stack([stats.norm(-2, 1).logpdf(x), stats.norm(2, 1).logpdf(x)])
+    pi = em_weights(log_q)
+    best = mixture_log_density(log_q, pi).sum()
+    for other in ([0.25, 0.75], [0.35, 0.65], [0.5, 0.5]):
+        assert best >= mixture_log_density(log_q, np.array(other)).sum()
+
+
+def test_mixture_samples_follow_the_weights():
+    rng = np.random.default_rng(2)
+    experts = [np.zeros((5000, 1)), np.ones((5000, 1))]
+    draws = mixture_samples(experts, np.array([0.2, 0.8]), 5000, rng)
+    assert draws.mean() == pytest.approx(0.8, abs=0.02)
+
+
+def test_effective_number():
+    assert effective_number(np.full(4, 0.25)) == pytest.approx(4.0)
+    assert effective_number(np.array([1.0, 0.0, 0.0])) == pytest.approx(1.0)
