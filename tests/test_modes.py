@@ -62,6 +62,7 @@ def test_the_chosen_number_feeds_training(tmp_path):
         tmp_path / "weights.npz",
         flow,
         {"max_steps": 20, "eval_every": 10},
+        {},
         {"k_max": 5},
         100,
         0,

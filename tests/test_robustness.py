@@ -107,6 +107,7 @@ def test_same_seed_gives_byte_identical_training_artefacts(tmp_path):
             flow,
             training,
             {},
+            {},
             500,
             7,
             outputs,
