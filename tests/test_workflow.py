@@ -147,7 +147,7 @@ def test_user_problem_with_auto_modes_runs_through_the_dag_without_truth_metrics
     config["seeds"] = [0]
     config["problems"] = {"bimodal": {"kind": "user", "target": "my_model:problem", "n_prior_samples": 20000}}
     config["experiments"] = [{"problems": ["bimodal"], "archs": ["realnvp"], "modes": ["auto"]}]
-    config["outputs"] = {"paper_a": False}
+    config["outputs"] = {"paper_a": False, "paper_b": False}
     workdir = workflow_copy(tmp_path, config)
     (workdir / "my_model.py").write_text(USER_MODEL)
     result = run_snakemake(workdir, "--cores", "2", "--quiet")
