@@ -42,7 +42,6 @@ from torch import nn
 from lwflow.rbig import RBIG
 
 ARCHITECTURES = ("realnvp", "maf", "nsf", "rbig")
-TRAINED_ARCHITECTURES = ("realnvp", "maf", "nsf")
 SCALE_BOUND = 3.0
 SPLINE_BINS = 8
 

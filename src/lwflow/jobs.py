@@ -246,18 +246,19 @@ def amfvi_weights(
     Fresh batches are exact target draws (``fit == 'samples'``) or fresh prior draws with
     self-normalised likelihood weights (``fit == 'likelihood'``); EM uses all of them.
     """
-    from lwflow.flows import load_checkpoint
+    from lwflow.flows import DensityModel, load_checkpoint
     from lwflow.metrics import effective_number
     from lwflow.mixture import em_weights, ema_weights
     from lwflow.weights import weights_from_log_likelihood
 
     problem = problem_from_spec(name, spec)
-    models = {arch: load_checkpoint(path) for arch, path in experts.items()}
+    truth = _truth_of(name, spec) if fit == "samples" else None
+    models: dict[str, DensityModel] = {arch: load_checkpoint(path) for arch, path in experts.items()}
     rng = rng_for(seed, "fresh")
     batches, batch_weights = [], []
     for _ in range(int(amfvi["n_batches"])):
-        if fit == "samples":
-            x = _truth_of(name, spec).sample(int(amfvi["batch_size"]), rng)
+        if truth is not None:
+            x = truth.sample(int(amfvi["batch_size"]), rng)
             w = np.ones(len(x))
         else:
             x = problem.prior.sample(int(amfvi["batch_size"]), rng)

@@ -19,7 +19,6 @@ TITLES = {
     "rings": "Rings",
 }
 EXPERTS = ("realnvp", "maf", "rbig", "nsf")
-PAPER_EXPERTS = ("realnvp", "maf", "rbig")
 MIXTURES = {"amfvi": "ema", "em_mixture": "em"}  # table row -> key in the mixture metrics
 METRICS = ("nll", "kl", "w2", "mmd_u", "mmd_b")
 EXTRA_METRICS = ("bridge_mass", "w1_avg", "n_eff")
