@@ -93,7 +93,13 @@ class RBIG:
             z[tail] = np.where(
                 log_cdf < log_sf, ndtri_exp(np.minimum(log_cdf, -1e-300)), -ndtri_exp(np.minimum(log_sf, -1e-300))
             )
-        log_pdf = logsumexp(log_p - 0.5 * s**2 - np.log(h), axis=1)
+        kernel = np.exp(-0.5 * s**2)
+        pdf = kernel @ (np.exp(log_p) / h)
+        with np.errstate(divide="ignore"):
+            log_pdf = np.log(pdf)  # the 1/sqrt(2 pi) of F' and of phi(g) cancel
+        far = pdf < 1e-280  # every kernel underflows: the log-sum-exp of the exponents instead
+        if far.any():
+            log_pdf[far] = logsumexp(log_p - 0.5 * s[far] ** 2 - np.log(h), axis=1)
         return z, log_pdf + 0.5 * z**2
 
     def _layer_forward(self, layer: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,15 +112,24 @@ class RBIG:
     def _kernels(self, layer: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.centres[layer, j], self.bandwidths[layer, j], self.log_weights[layer, j]
 
-    def _marginal_inverse(self, z: np.ndarray, layer: int, j: int, newton_steps: int = 8) -> np.ndarray:
-        """Solve :math:`g(x) = z`: start from a tabulated inverse, then safeguarded Newton steps."""
+    def _marginal_inverse(
+        self, z: np.ndarray, layer: int, j: int, newton_steps: int = 8, tolerance: float = 1e-10
+    ) -> np.ndarray:
+        """Solve :math:`g(x) = z`: start from a tabulated inverse, then safeguarded Newton steps
+        on the points whose residual :math:`|g(x) - z|` still exceeds ``tolerance``."""
         centres, h, log_p = self._kernels(layer, j)
-        grid = np.linspace(centres.min() - 12 * h.max(), centres.max() + 12 * h.max(), 2048)
+        grid = np.linspace(centres.min() - 12 * h.max(), centres.max() + 12 * h.max(), 4096)
         table, _ = self._marginal(grid, centres, h, log_p)
         x = np.interp(z, table, grid)
+        active = np.arange(len(z))
         for _ in range(newton_steps):
-            value, log_slope = self._marginal(x, centres, h, log_p)
-            x = x - np.clip((value - z) / np.exp(log_slope), -h.max(), h.max())
+            value, log_slope = self._marginal(x[active], centres, h, log_p)
+            residual = value - z[active]
+            open_ = np.abs(residual) > tolerance
+            active, residual, log_slope = active[open_], residual[open_], log_slope[open_]
+            if not len(active):
+                break
+            x[active] -= np.clip(residual / np.exp(log_slope), -h.max(), h.max())
         return x
 
     def transform(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
