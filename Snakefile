@@ -20,5 +20,6 @@ rule all:
         paper_a_outputs(),
         mixture_outputs(),
         paper_b_outputs(),
+        auto_modes_outputs(),
         loss_figure_outputs(),
     default_target: True

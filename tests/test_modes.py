@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lwflow.modes import select_n_modes
+from lwflow.modes import density_maxima, select_n_modes
 
 
 def separated_mixture(centres: np.ndarray, n_per_mode: int, seed: int) -> np.ndarray:
@@ -72,3 +72,23 @@ def test_the_chosen_number_feeds_training(tmp_path):
     record = read_json(outputs["modes"])
     assert record["rule"] == "auto" and record["n_modes"] == 3 and len(record["bic"]) == 5
     assert load_checkpoint(outputs["model"]).flow.q0.n_modes == 3
+
+
+def test_density_maxima_counts_modes_not_components():
+    """Two Gaussians 4 sd apart are two modes; 1 sd apart they merge into one (the density
+    is unimodal below 2 sd for equal weights and variances); a crossing pair (same mean) is one."""
+    eye = np.eye(2)
+    assert len(density_maxima([1, 1], [[-2.0, 0], [2.0, 0]], [eye, eye])) == 2
+    assert len(density_maxima([1, 1], [[-0.5, 0], [0.5, 0]], [eye, eye])) == 1
+    crossing = [[[2.0, 1.8], [1.8, 2.0]], [[2.0, -1.8], [-1.8, 2.0]]]
+    maxima = density_maxima([1, 1], [[0.0, 0], [0.0, 0]], crossing)
+    assert len(maxima) == 1 and np.allclose(maxima[0], 0, atol=1e-8)
+
+
+def test_problem_true_modes_are_density_maxima():
+    """Paper B's 'five-mode' target has five components but three density maxima."""
+    from lwflow.problems import gaussian_mixture_problem
+
+    means = [[-0.5, -1.0], [0.5, 1.0], [2.0, 2.5], [0.5, -1.0], [-0.5, 1.0]]
+    covariances = [v * np.eye(2) for v in (0.71, 0.31, 1.01, 0.71, 0.31)]
+    assert gaussian_mixture_problem("five", (-6, 7), means, covariances).n_modes == 3

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lwflow import jobs
-from lwflow.artefacts import Provenance, write_npz
+from lwflow.artefacts import Provenance, read_npz, write_npz
 from lwflow.flows import FlowSpec, StandardisedFlow
 from lwflow.train import TrainConfig, TrainingDiverged, train_flow
 
@@ -81,8 +81,37 @@ def test_a_bad_likelihood_is_stopped_before_anything_is_written(tmp_path, monkey
     prior = tmp_path / "prior.npz"
     jobs.sample_prior("bad", spec, 0, prior, Provenance("test", [], {}))
     with pytest.raises(ValueError, match=message):
-        jobs.evaluate_likelihood("bad", spec, prior, tmp_path / "ll.npz", Provenance("test", [], {}))
+        jobs.evaluate_likelihood("bad", spec, prior, 0, 1, tmp_path / "ll.npz", Provenance("test", [], {}))
     assert not (tmp_path / "ll.npz").exists()
+
+
+def test_a_likelihood_all_zero_is_stopped_when_the_chunks_are_gathered(tmp_path):
+    """One chunk may have no compatible draw; all chunks together may not."""
+    ll = [tmp_path / f"chunk{i}.npz" for i in range(2)]
+    for path in ll:
+        write_npz(path, {"log_likelihood": np.full(10, -np.inf)}, Provenance("test", [], {}))
+    with pytest.raises(ValueError, match="-inf for all 20 samples"):
+        jobs.gather_likelihood(ll, tmp_path / "ll.npz", Provenance("test", [], {}))
+    assert not (tmp_path / "ll.npz").exists()
+
+
+def test_chunked_and_unchunked_likelihoods_give_identical_weights(tmp_path):
+    spec = {"kind": "gaussian_mixture", "n_prior_samples": 1001, "bounds": [-8, 8], "means": [[-3, 0], [3, 1]],
+            "covariances": [np.eye(2).tolist()] * 2}
+    provenance = Provenance("test", [], {})
+    prior = tmp_path / "prior.npz"
+    jobs.sample_prior("gm", spec, 0, prior, provenance)
+    weights = {}
+    for n_chunks in (1, 3):
+        chunks = [tmp_path / f"ll{n_chunks}_{i}.npz" for i in range(n_chunks)]
+        for i, path in enumerate(chunks):
+            jobs.evaluate_likelihood("gm", spec, prior, i, n_chunks, path, provenance)
+        jobs.gather_likelihood(chunks, tmp_path / f"ll{n_chunks}.npz", provenance)
+        jobs.clip_weights(tmp_path / f"ll{n_chunks}.npz", "max_share", 0.01, 10, tmp_path / f"w{n_chunks}.npz",
+                          tmp_path / f"r{n_chunks}.json", provenance)
+        weights[n_chunks] = read_npz(tmp_path / f"w{n_chunks}.npz")["weights"]
+    assert len(weights[1]) == 1001
+    np.testing.assert_array_equal(weights[1], weights[3])
 
 
 def digest(path: Path) -> str:

@@ -12,6 +12,7 @@ the same artefact: :data:`STREAMS` names them.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,14 +88,30 @@ def _truth_of(name: str, spec: dict[str, Any]) -> Any:
     return truth
 
 
-def evaluate_likelihood(name: str, spec: dict[str, Any], prior: Path, output: Path, provenance: Provenance) -> None:
-    """``log_likelihood`` of every prior sample, checked: NaN, +inf, wrong shape or all -inf stop here."""
+def evaluate_likelihood(
+    name: str, spec: dict[str, Any], prior: Path, chunk: int, n_chunks: int, output: Path, provenance: Provenance
+) -> None:
+    """``log_likelihood`` of chunk ``chunk`` of ``n_chunks`` of the prior draws (consecutive rows,
+    :func:`numpy.array_split`), checked for NaN, ``+inf`` and shape; one job per chunk, so an
+    expensive likelihood runs in parallel."""
+    from lwflow.weights import check_log_likelihood
+
+    if not 0 <= chunk < n_chunks:
+        raise ValueError(f"chunk {chunk} does not exist: problem {name!r} has likelihood_chunks {n_chunks}")
     problem = problem_from_spec(name, spec)
-    theta = read_npz(prior)["theta"]
-    log_likelihood = np.asarray(problem.log_likelihood(theta), dtype=float)
-    weights_from_log_likelihood(log_likelihood, n_samples=len(theta))
+    theta = np.array_split(read_npz(prior)["theta"], n_chunks)[chunk]
+    log_likelihood = check_log_likelihood(problem.log_likelihood(theta), n_samples=len(theta))
     write_npz(output, {"log_likelihood": log_likelihood}, provenance)
-    print(f"{np.isfinite(log_likelihood).sum()} of {len(theta)} samples have nonzero likelihood")
+    n_nonzero = np.isfinite(log_likelihood).sum()
+    print(f"chunk {chunk + 1}/{n_chunks}: {n_nonzero} of {len(theta)} samples have nonzero likelihood")
+
+
+def gather_likelihood(chunks: list[Path], output: Path, provenance: Provenance) -> None:
+    """The chunks' log-likelihoods in prior-draw order; stops if no draw has nonzero likelihood."""
+    log_likelihood = np.concatenate([read_npz(path)["log_likelihood"] for path in chunks])
+    weights_from_log_likelihood(log_likelihood)
+    write_npz(output, {"log_likelihood": log_likelihood}, provenance)
+    print(f"{np.isfinite(log_likelihood).sum()} of {len(log_likelihood)} samples have nonzero likelihood")
 
 
 def clip_weights(
@@ -326,14 +343,22 @@ def paper_table(
     provenance: Provenance,
 ) -> None:
     """A long-format table from per-seed metrics; ``rows`` carry label, published, metrics, floors
-    paths, and optionally ``key``: the metrics sit under that key of each JSON (mixtures)."""
+    paths, and optionally ``key`` (the metrics sit under that key of each JSON: mixtures),
+    ``true_modes`` and ``modes`` (per-seed ``modes.json`` paths: the chosen K, column ``chosen_k``)."""
     from lwflow.tables import summarise, to_markdown
 
     records = []
     for row in rows:
         metrics = [read_json(p)[row["key"]] if row.get("key") else read_json(p) for p in row["metrics"]]
         floors = [read_json(p) for p in row["floors"]]
-        records += summarise(table, row["label"], metrics, floors, row["published"], metric_names)
+        extra = {}
+        if "true_modes" in row:
+            extra["true_modes"] = row["true_modes"] if row["true_modes"] is not None else math.nan
+        if "modes" in row:
+            extra["chosen_k"] = " ".join(str(read_json(p)["n_modes"]) for p in row["modes"])
+        records += [
+            record | extra for record in summarise(table, row["label"], metrics, floors, row["published"], metric_names)
+        ]
     frame = pd.DataFrame.from_records(records)
     write_csv(csv_out, frame, provenance)
     write_text(markdown_out, to_markdown(frame), provenance)

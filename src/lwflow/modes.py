@@ -63,17 +63,36 @@ def _group_by_ascent(maxima: list[np.ndarray], log_q: np.ndarray, joined) -> lis
     return sorted(groups.values())
 
 
-def _climb(mixture, x: np.ndarray, n_steps: int = 200) -> np.ndarray:
+def _climb(
+    weights: np.ndarray, means: np.ndarray, precisions: np.ndarray, x: np.ndarray, n_steps: int = 500
+) -> np.ndarray:
     """Fixed-point ascent of a Gaussian mixture's density from ``x`` to a local maximum."""
-    precisions = mixture.precisions_
-    weighted_means = np.einsum("kij,kj->ki", precisions, mixture.means_)
+    weighted_means = np.einsum("kij,kj->ki", precisions, means)
+    log_norms = np.log(weights) + 0.5 * np.linalg.slogdet(precisions)[1]
     for _ in range(n_steps):
-        r = mixture.predict_proba(x[None, :])[0]
+        delta = x - means
+        log_r = log_norms - 0.5 * np.einsum("ki,kij,kj->k", delta, precisions, delta)
+        r = np.exp(log_r - log_r.max())
         new = np.linalg.solve(np.einsum("k,kij->ij", r, precisions), r @ weighted_means)
-        if np.linalg.norm(new - x) < 1e-8:
+        if np.linalg.norm(new - x) < 1e-10:
             break
         x = new
-    return x
+    return new
+
+
+def density_maxima(
+    weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, tolerance: float = 1e-4
+) -> np.ndarray:
+    """The distinct local maxima of a Gaussian mixture reached by ascent from its means
+    (its modes: the true number of modes of a Gaussian-mixture posterior)."""
+    weights, means = np.asarray(weights, dtype=float), np.asarray(means, dtype=float)
+    precisions = np.linalg.inv(np.asarray(covariances, dtype=float))
+    maxima: list[np.ndarray] = []
+    for mean in means:
+        peak = _climb(weights / weights.sum(), means, precisions, mean.copy())
+        if all(np.linalg.norm(peak - m) > tolerance for m in maxima):
+            maxima.append(peak)
+    return np.array(maxima)
 
 
 def _no_valley(mixture, a: np.ndarray, b: np.ndarray, valley_ratio: float, n_points: int = 25) -> bool:
@@ -102,7 +121,7 @@ def select_n_modes(
     bic = {k: float(fit.bic(points)) for k, fit in fits.items()}
     best_k = min(bic, key=bic.get)
     best = fits[best_k]
-    maxima = [_climb(best, mean) for mean in best.means_]
+    maxima = [_climb(best.weights_, best.means_, best.precisions_, mean.copy()) for mean in best.means_]
     heights = best.score_samples(np.stack(maxima))
     groups = _group_by_ascent(maxima, heights, lambda i, j: _no_valley(best, maxima[i], maxima[j], valley_ratio))
     return ModeSelection(n_modes=len(groups), bic_best_k=best_k, bic=bic, groups=groups)

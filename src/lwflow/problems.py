@@ -27,6 +27,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
+from lwflow.modes import density_maxima
 from lwflow.shapes import Banana, Rings, TwoMoons
 
 
@@ -227,7 +228,8 @@ class Problem:
 
     ``log_likelihood`` maps an ``(n, dim)`` array to ``(n,)`` log-likelihoods; ``-inf``
     is a valid zero likelihood.  ``truth`` (exact sampler + normalised log-density of
-    the posterior) and ``n_modes`` are known only for benchmarks.
+    the posterior) and ``n_modes`` (the number of local maxima of the posterior density,
+    None where they are not a finite set, e.g. a ring) are known only for benchmarks.
     """
 
     name: str
@@ -253,7 +255,8 @@ def gaussian_mixture_problem(
     dim = means_arr.shape[1]
     box = UniformBox(np.full(dim, bounds[0]), np.full(dim, bounds[1]))
     mixture = GaussianMixture(means_arr, np.asarray(covariances), np.asarray(weights or [1.0] * len(means_arr)))
-    return Problem(name, box, mixture.log_prob, TruncatedToBox(mixture, box), n_modes=len(means_arr))
+    n_modes = len(density_maxima(mixture.weights, mixture.means, mixture.covariances))
+    return Problem(name, box, mixture.log_prob, TruncatedToBox(mixture, box), n_modes=n_modes)
 
 
 def trimodal_product_problem(
@@ -353,6 +356,7 @@ def problem_from_spec(name: str, spec: dict[str, Any]) -> Problem:
     kind = spec.pop("kind")
     spec.pop("n_prior_samples", None)
     spec.pop("n_target_samples", None)
+    spec.pop("likelihood_chunks", None)
     if kind == "user":
         return load_user_problem(spec["target"])
     if kind not in BUILTIN_KINDS:

@@ -69,7 +69,9 @@ def to_markdown(frame: pd.DataFrame) -> str:
     lines = [header, "|" + "---|" * (len(metrics) + 1)]
     for row, group in frame.groupby("row", sort=False):
         by_metric = {r["metric"]: cell(r) for _, r in group.iterrows()}
-        lines.append(f"| {row} | " + " | ".join(by_metric.get(m, "") for m in metrics) + " |")
+        chosen = group["chosen_k"].iloc[0] if "chosen_k" in group else None
+        label = f"{row} (K per seed: {chosen})" if isinstance(chosen, str) else row
+        lines.append(f"| {label} | " + " | ".join(by_metric.get(m, "") for m in metrics) + " |")
     n_seeds = int(frame["n_seeds"].max())
     lines.append("")
     lines.append(f"Mean ± std over {n_seeds} seeds; 'floor' is the truth-vs-truth value at the same sample size.")

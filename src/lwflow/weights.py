@@ -22,12 +22,9 @@ class LikelihoodError(ValueError):
     """The log-likelihood values cannot be used as weights."""
 
 
-def weights_from_log_likelihood(log_likelihood: np.ndarray, n_samples: int | None = None) -> np.ndarray:
-    """Weights :math:`w_i = \\exp(\\ell_i - \\max_j \\ell_j)` in [0, 1], checked for bad values.
-
-    ``-inf`` is a valid zero weight; NaN, ``+inf``, a wrong shape or all ``-inf`` are errors
-    that say how many samples are affected and what to change.
-    """
+def check_log_likelihood(log_likelihood: np.ndarray, n_samples: int | None = None) -> np.ndarray:
+    """The log-likelihoods as floats, checked: NaN, ``+inf`` or a wrong shape are errors that
+    say how many samples are affected and what to change; ``-inf`` is a valid zero likelihood."""
     ll = np.asarray(log_likelihood, dtype=float)
     expected = (n_samples,) if n_samples is not None else (ll.shape[0],) if ll.ndim == 1 else None
     if ll.ndim != 1 or (expected is not None and ll.shape != expected):
@@ -46,6 +43,13 @@ def weights_from_log_likelihood(log_likelihood: np.ndarray, n_samples: int | Non
         raise LikelihoodError(
             f"the log-likelihood is +inf for {n_posinf} of {ll.size} samples; the likelihood must be finite"
         )
+    return ll
+
+
+def weights_from_log_likelihood(log_likelihood: np.ndarray, n_samples: int | None = None) -> np.ndarray:
+    """Weights :math:`w_i = \\exp(\\ell_i - \\max_j \\ell_j)` in [0, 1], checked for bad values
+    (:func:`check_log_likelihood`, and not all ``-inf``)."""
+    ll = check_log_likelihood(log_likelihood, n_samples)
     if not np.isfinite(ll).any():
         raise LikelihoodError(
             f"the log-likelihood is -inf for all {ll.size} samples: no prior sample is compatible with "

@@ -1,10 +1,11 @@
 # Config validation, the experiment grid and input functions.
+import functools
 import itertools
 
 from snakemake.utils import min_version, validate
 
 from lwflow import paper_a, paper_b
-from lwflow.problems import load_user_problem
+from lwflow.problems import load_user_problem, problem_from_spec
 
 min_version("9.0")
 
@@ -54,28 +55,62 @@ def expert_modes(arch, modes):
 
 
 SEEDS = config["seeds"]
-MODELS = {
-    (block["fit"], problem, arch, expert_modes(arch, modes))
-    for block in config["experiments"]
-    for problem, arch, modes in itertools.product(block["problems"], block["archs"], block["modes"])
-}
-if config["outputs"]["paper_a"]:
-    MODELS |= {("likelihood", p, paper_a.ARCH, str(k)) for p, k in paper_a.models_needed()}
-if config["outputs"]["paper_b"]:
-    MODELS |= {("samples", p, a, "1") for p in paper_b.PROBLEMS for a in paper_b.EXPERTS}
-MODELS = sorted(MODELS)
 
-# (fit, problem, modes) -> the archs whose AMF-VI / EM mixture is estimated
-MIXTURES = {}
+
+def block_seeds(block):
+    """Seeds of one experiment block: its own ``seeds``, else the global list."""
+    return block.get("seeds", SEEDS)
+
+
+TRUTH_PROBLEMS = sorted(p for p, spec in config["problems"].items() if spec["kind"] != "user")
+AUTO_MODES_PROBLEMS = TRUTH_PROBLEMS if config["outputs"]["auto_modes"] else []
+
+
+@functools.cache
+def true_modes(problem):
+    """Local maxima of the exact posterior density; None where they are no finite set."""
+    return problem_from_spec(problem, config["problems"][problem]).n_modes
+
+
+def auto_modes_compared(problem):
+    """Base modes set side by side in the auto-modes table: auto, 1 and the true count."""
+    k = true_modes(problem)
+    return ["auto", "1"] + ([str(k)] if k not in (None, 1) else [])
+
+
+# (fit, problem, arch, modes) -> the seeds it is trained for
+MODEL_SEEDS = {}
+for block in config["experiments"]:
+    for problem, arch, modes in itertools.product(block["problems"], block["archs"], block["modes"]):
+        MODEL_SEEDS.setdefault((block["fit"], problem, arch, expert_modes(arch, modes)), set()).update(
+            block_seeds(block)
+        )
+if config["outputs"]["paper_a"]:
+    for p, k in paper_a.models_needed():
+        MODEL_SEEDS.setdefault(("likelihood", p, paper_a.ARCH, str(k)), set()).update(SEEDS)
+for p in AUTO_MODES_PROBLEMS:
+    for k in auto_modes_compared(p):
+        MODEL_SEEDS.setdefault(("likelihood", p, paper_a.ARCH, k), set()).update(SEEDS)
+if config["outputs"]["paper_b"]:
+    for p, a in itertools.product(paper_b.PROBLEMS, paper_b.EXPERTS):
+        MODEL_SEEDS.setdefault(("samples", p, a, "1"), set()).update(SEEDS)
+MODEL_SEEDS = {key: sorted(seeds) for key, seeds in sorted(MODEL_SEEDS.items())}
+MODELS = list(MODEL_SEEDS)
+
+# (fit, problem, modes) -> the archs whose AMF-VI / EM mixture is estimated, and its seeds
+MIXTURES, MIXTURE_SEEDS = {}, {}
 for block in config["experiments"]:
     if block["mixture"]:
         for problem, modes in itertools.product(block["problems"], block["modes"]):
-            MIXTURES.setdefault((block["fit"], problem, str(modes)), set()).update(block["archs"])
+            key = (block["fit"], problem, str(modes))
+            MIXTURES.setdefault(key, set()).update(block["archs"])
+            MIXTURE_SEEDS.setdefault(key, set()).update(block_seeds(block))
 if config["outputs"]["paper_b"]:
     for problem in paper_b.PROBLEMS:
         MIXTURES.setdefault(("samples", problem, "1"), set()).update(paper_b.EXPERTS)
+        MIXTURE_SEEDS.setdefault(("samples", problem, "1"), set()).update(SEEDS)
 MIXTURES = {key: sorted(archs) for key, archs in sorted(MIXTURES.items())}
-TRUTH_PROBLEMS = sorted(p for p, spec in config["problems"].items() if spec["kind"] != "user")
+MIXTURE_SEEDS = {key: sorted(seeds) for key, seeds in MIXTURE_SEEDS.items()}
 
 
 wildcard_constraints:
@@ -84,6 +119,7 @@ wildcard_constraints:
     arch=r"[a-z0-9]+",
     modes=r"[1-9][0-9]*|auto",
     seed=r"[0-9]+",
+    chunk=r"[0-9]+",
     table=r"paper_a_table[1-3]",
     figure=r"paper_a_fig[2-8]",
 
@@ -101,22 +137,22 @@ def mixture_dir(fit, problem, modes, seed):
 
 
 def model_outputs():
-    return [f"{model_dir(*m, s)}/samples.npz" for m in MODELS for s in SEEDS]
+    return [f"{model_dir(*m, s)}/samples.npz" for m in MODELS for s in MODEL_SEEDS[m]]
 
 
 def diagnostics_outputs():
-    return [f"results/figures/models/{f}/{p}/{a}_K{k}/seed{s}.png" for f, p, a, k in MODELS for s in SEEDS]
+    return [f"results/figures/models/{m[0]}/{m[1]}/{m[2]}_K{m[3]}/seed{s}.png" for m in MODELS for s in MODEL_SEEDS[m]]
 
 
 def metric_outputs():
-    return [metrics_path(*m, s) for m in MODELS if m[1] in TRUTH_PROBLEMS for s in SEEDS]
+    return [metrics_path(*m, s) for m in MODELS if m[1] in TRUTH_PROBLEMS for s in MODEL_SEEDS[m]]
 
 
 def mixture_outputs():
     return [
         f"{mixture_dir(*key, s)}/{name}"
         for key in MIXTURES
-        for s in SEEDS
+        for s in MIXTURE_SEEDS[key]
         for name in (["weights.json", "metrics.json"] if key[1] in TRUTH_PROBLEMS else ["weights.json"])
     ]
 
@@ -129,6 +165,10 @@ def paper_b_outputs():
     if any(fit == "likelihood" and problem in TRUTH_PROBLEMS for fit, problem, _ in MIXTURES):
         outputs += ["results/tables/amfvi_likelihood.csv", "results/tables/amfvi_likelihood.md"]
     return outputs
+
+
+def auto_modes_outputs():
+    return ["results/tables/auto_modes.csv", "results/tables/auto_modes.md"] if AUTO_MODES_PROBLEMS else []
 
 
 def paper_a_outputs():

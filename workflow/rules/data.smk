@@ -12,17 +12,35 @@ rule sample_prior:
         "../scripts/sample_prior.py"
 
 
+def likelihood_chunks(wildcards):
+    n = config["problems"][wildcards.problem]["likelihood_chunks"]
+    return [f"results/likelihood/{wildcards.problem}/seed{wildcards.seed}/chunk{i}.npz" for i in range(n)]
+
+
 rule evaluate_likelihood:
     input:
         "results/prior/{problem}/seed{seed}.npz",
     output:
-        "results/likelihood/{problem}/seed{seed}.npz",
+        "results/likelihood/{problem}/seed{seed}/chunk{chunk}.npz",
     log:
-        "results/logs/evaluate_likelihood/{problem}/seed{seed}.log",
+        "results/logs/evaluate_likelihood/{problem}/seed{seed}/chunk{chunk}.log",
     params:
         config_slice=lambda w: {"problem": problem_spec(w)},
     script:
         "../scripts/evaluate_likelihood.py"
+
+
+rule gather_likelihood:
+    input:
+        likelihood_chunks,
+    output:
+        "results/likelihood/{problem}/seed{seed}.npz",
+    log:
+        "results/logs/gather_likelihood/{problem}/seed{seed}.log",
+    params:
+        config_slice=lambda w: {},
+    script:
+        "../scripts/gather_likelihood.py"
 
 
 rule clip_weights:

@@ -30,7 +30,7 @@ rule paper_a_table:
         metrics=paper_a.METRICS,
         config_slice=lambda w: {"seeds": SEEDS, "evaluation": config["evaluation"]},
     script:
-        "../scripts/paper_a_table.py"
+        "../scripts/summary_table.py"
 
 
 def figure_panels(wildcards):
@@ -67,7 +67,9 @@ rule paper_a_figure:
 
 def loss_histories(wildcards):
     return {
-        f"{arch} K={modes} ({fit})": [f"{model_dir(fit, problem, arch, modes, s)}/loss.csv" for s in SEEDS]
+        f"{arch} K={modes} ({fit})": [
+            f"{model_dir(fit, problem, arch, modes, s)}/loss.csv" for s in MODEL_SEEDS[fit, problem, arch, modes]
+        ]
         for fit, problem, arch, modes in MODELS
         if problem == wildcards.problem
     }
@@ -123,13 +125,14 @@ def mixture_table_rows(fit, problems, modes_of, published):
     for problem in problems:
         modes = modes_of(problem)
         prefix = problem if fit == "samples" else f"{problem}/K{modes}"
-        floors = [f"results/floors/{problem}/seed{s}.json" for s in SEEDS]
+        seeds = MIXTURE_SEEDS[(fit, problem, modes)]
+        floors = [f"results/floors/{problem}/seed{s}.json" for s in seeds]
         for label, key in paper_b.MIXTURES.items():
             rows.append(
                 {
                     "label": f"{prefix}/{label}",
                     "published": published(problem, label),
-                    "metrics": [f"{mixture_dir(fit, problem, modes, s)}/metrics.json" for s in SEEDS],
+                    "metrics": [f"{mixture_dir(fit, problem, modes, s)}/metrics.json" for s in seeds],
                     "key": key,
                     "floors": floors,
                 }
@@ -140,7 +143,7 @@ def mixture_table_rows(fit, problems, modes_of, published):
                 {
                     "label": f"{prefix}/{arch}",
                     "published": published(problem, arch),
-                    "metrics": [metrics_path(fit, problem, arch, k, s) for s in SEEDS],
+                    "metrics": [metrics_path(fit, problem, arch, k, s) for s in seeds],
                     "floors": floors,
                 }
             )
@@ -154,6 +157,10 @@ def paper_b_rows(wildcards=None):
 def likelihood_mixtures():
     """(problem, modes) of every likelihood-weighted mixture with an exact posterior."""
     return [(p, k) for fit, p, k in MIXTURES if fit == "likelihood" and p in TRUTH_PROBLEMS]
+
+
+def likelihood_mixture_seeds():
+    return sorted({s for p, k in likelihood_mixtures() for s in MIXTURE_SEEDS[("likelihood", p, k)]})
 
 
 def amfvi_likelihood_rows(wildcards=None):
@@ -181,7 +188,7 @@ rule paper_b_table:
         metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
         config_slice=lambda w: {"seeds": SEEDS, "evaluation": config["evaluation"], "amfvi": config["amfvi"]},
     script:
-        "../scripts/paper_b_table.py"
+        "../scripts/summary_table.py"
 
 
 rule amfvi_likelihood_table:
@@ -197,9 +204,9 @@ rule amfvi_likelihood_table:
     params:
         rows=amfvi_likelihood_rows,
         metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
-        config_slice=lambda w: {"seeds": SEEDS, "evaluation": config["evaluation"], "amfvi": config["amfvi"]},
+        config_slice=lambda w: {"seeds": likelihood_mixture_seeds(), "evaluation": config["evaluation"], "amfvi": config["amfvi"]},
     script:
-        "../scripts/paper_b_table.py"
+        "../scripts/summary_table.py"
 
 
 def paper_b_weight_paths(wildcards=None):
@@ -256,3 +263,38 @@ rule paper_b_fig2:
         config_slice=lambda w: {"figure_seed": config["outputs"]["figure_seed"]},
     script:
         "../scripts/paper_b_fig2.py"
+
+
+def auto_modes_rows(wildcards=None):
+    """Per built-in problem: base modes auto (with the K chosen per seed), 1 and the true count."""
+    rows = []
+    for problem in AUTO_MODES_PROBLEMS:
+        floors = [f"results/floors/{problem}/seed{s}.json" for s in SEEDS]
+        for modes in auto_modes_compared(problem):
+            row = {
+                "label": f"{problem}/K={modes}" + (" (true)" if modes == str(true_modes(problem)) else ""),
+                "published": {},
+                "metrics": [metrics_path("likelihood", problem, paper_a.ARCH, modes, s) for s in SEEDS],
+                "floors": floors,
+                "true_modes": true_modes(problem),
+            }
+            if modes == "auto":
+                row["modes"] = [f"{model_dir('likelihood', problem, paper_a.ARCH, modes, s)}/modes.json" for s in SEEDS]
+            rows.append(row)
+    return rows
+
+
+rule auto_modes_table:
+    input:
+        [p for row in auto_modes_rows() for p in row["metrics"] + row["floors"] + row.get("modes", [])],
+    output:
+        csv=report("results/tables/auto_modes.csv", caption="../report/auto_modes.rst", category="Base modes"),
+        markdown="results/tables/auto_modes.md",
+    log:
+        "results/logs/auto_modes_table/auto_modes.log",
+    params:
+        rows=auto_modes_rows,
+        metrics=("nll",) + paper_a.METRICS,
+        config_slice=lambda w: {"seeds": SEEDS, "evaluation": config["evaluation"], "mode_selection": config["mode_selection"]},
+    script:
+        "../scripts/summary_table.py"

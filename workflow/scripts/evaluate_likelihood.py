@@ -1,12 +1,15 @@
-"""Rule evaluate_likelihood: log-likelihood of every prior draw."""
+"""Rule evaluate_likelihood: log-likelihood of one chunk of the prior draws."""
 
 from lwflow import jobs
 
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
+    spec = snakemake.params.config_slice["problem"]  # noqa: F821
     jobs.evaluate_likelihood(
         snakemake.wildcards.problem,  # noqa: F821
-        snakemake.params.config_slice["problem"],  # noqa: F821
+        spec,
         snakemake.input[0],  # noqa: F821
+        int(snakemake.wildcards.chunk),  # noqa: F821
+        int(spec["likelihood_chunks"]),
         snakemake.output[0],  # noqa: F821
         provenance,
     )

@@ -1,10 +1,12 @@
-"""Rule paper_a_table: one of paper A's tables, reproduced beside the published values."""
+"""Rules paper_a_table, paper_b_table, amfvi_likelihood_table, auto_modes_table: long-format tables."""
+
+from pathlib import Path
 
 from lwflow import jobs
 
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.paper_table(
-        snakemake.wildcards.table,  # noqa: F821
+        Path(snakemake.output.csv).stem,  # noqa: F821
         snakemake.params.rows,  # noqa: F821
         tuple(snakemake.params.metrics),  # noqa: F821
         snakemake.output.csv,  # noqa: F821
