@@ -9,7 +9,7 @@ import torch
 from lwflow.flows import FlowSpec, init_mixture_base, load_checkpoint, save_checkpoint
 from lwflow.metrics import kl_divergence
 from lwflow.problems import gaussian_mixture_problem
-from lwflow.train import TrainConfig, train_flow
+from lwflow.train import TrainConfig, resolve_device, train_flow
 from lwflow.weights import weights_from_log_likelihood
 
 SMALL_FLOW = FlowSpec(arch="realnvp", n_modes=1, n_layers=4, hidden_units=32)
@@ -87,3 +87,23 @@ def test_bad_spec_is_rejected():
         FlowSpec(arch="realnvp", n_modes=0, n_layers=2, hidden_units=8)
     with pytest.raises(ValueError, match="unknown architecture"):
         FlowSpec(arch="glow", n_modes=1, n_layers=2, hidden_units=8)
+
+
+def test_device_auto_is_the_cpu_without_a_gpu_and_cuda_without_one_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ValueError, match="sees no GPU: request one"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="training.device must be one of"):
+        TrainConfig(device="tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+
+
+def test_device_auto_on_the_cpu_trains_the_same_model_as_device_cpu(gaussian_fit, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    _, theta, weights, _ = gaussian_fit
+    short = {"batch_size": 128, "max_steps": 60, "eval_every": 20}
+    a = train_flow(theta, weights, SMALL_FLOW, TrainConfig(**short, device="auto"), seed=3).model.state_dict()
+    b = train_flow(theta, weights, SMALL_FLOW, TrainConfig(**short, device="cpu"), seed=3).model.state_dict()
+    assert all(a[k].device.type == "cpu" and torch.equal(a[k], b[k]) for k in a)

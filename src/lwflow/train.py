@@ -17,6 +17,9 @@ Zero-weight samples are dropped first (``0 \\cdot -\\infty`` is NaN).  Adam with
 learning-rate decay, gradient-norm clipping, and early stopping on a held-out weighted
 NLL (10% of samples) with patience; the best validation state is returned.  A non-finite
 loss restores the best state and halves the learning rate, at most ``max_recoveries`` times.
+``device`` ``auto`` trains on the GPU the job was given (CUDA visible, e.g. SLURM's
+``--gpus``), else on the CPU; minibatch indices are drawn on the CPU either way and the
+returned model lives on the CPU.
 """
 
 from __future__ import annotations
@@ -32,6 +35,21 @@ import torch
 from lwflow.flows import FlowSpec, StandardisedFlow, build_flow, init_mixture_base, weighted_standardisation
 
 BATCH_SAMPLING = ("weighted", "uniform")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA if this process sees a GPU, else the CPU; ``cuda`` without one is an error."""
+    if name not in DEVICES:
+        raise ValueError(f"training.device must be one of {DEVICES}, got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "training.device is 'cuda' but this job sees no GPU: request one (resource gpu: 1, see "
+            "profiles/slurm) or set training.device: auto"
+        )
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 @dataclass(frozen=True)
@@ -49,10 +67,13 @@ class TrainConfig:
     validation_fraction: float = 0.1
     batch_sampling: str = "weighted"
     max_recoveries: int = 3
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.batch_sampling not in BATCH_SAMPLING:
             raise ValueError(f"batch_sampling must be one of {BATCH_SAMPLING}, got {self.batch_sampling!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"training.device must be one of {DEVICES}, got {self.device!r}")
 
 
 class TrainingDiverged(RuntimeError):
@@ -103,14 +124,15 @@ def train_flow(theta: np.ndarray, weights: np.ndarray, spec: FlowSpec, config: T
     shift, scale = weighted_standardisation(theta[train_idx], weights[train_idx])
     u_all = (theta - shift) / scale
     base_init = init_mixture_base(u_all[train_idx], weights[train_idx], spec.n_modes, seed)
-    model = build_flow(spec, shift, scale, base_init)
+    device = resolve_device(config.device)
+    model = build_flow(spec, shift, scale, base_init).to(device)
 
-    u_train = torch.as_tensor(u_all[train_idx], dtype=torch.float32)
+    u_train = torch.as_tensor(u_all[train_idx], dtype=torch.float32, device=device)
     w_train = torch.as_tensor(weights[train_idx], dtype=torch.float32)
-    u_val = torch.as_tensor(u_all[val_idx], dtype=torch.float32)
-    w_val = torch.as_tensor(weights[val_idx], dtype=torch.float32)
+    u_val = torch.as_tensor(u_all[val_idx], dtype=torch.float32, device=device)
+    w_val = torch.as_tensor(weights[val_idx], dtype=torch.float32, device=device)
     cumulative = torch.cumsum(w_train.double(), 0)
-    mean_weight = w_train.mean()
+    w_train, mean_weight = w_train.to(device), w_train.mean().to(device)
     generator = torch.Generator().manual_seed(seed)
 
     parameters = list(model.parameters())
@@ -128,10 +150,10 @@ def train_flow(theta: np.ndarray, weights: np.ndarray, spec: FlowSpec, config: T
     for step in range(1, config.max_steps + 1):
         if config.batch_sampling == "weighted":
             draws = torch.rand(config.batch_size, generator=generator, dtype=torch.float64) * cumulative[-1]
-            idx = torch.searchsorted(cumulative, draws).clamp_max(len(cumulative) - 1)
+            idx = torch.searchsorted(cumulative, draws).clamp_max(len(cumulative) - 1).to(device)
             loss = -model.log_prob_standardised(u_train[idx]).mean()
         else:
-            idx = torch.randint(len(u_train), (config.batch_size,), generator=generator)
+            idx = torch.randint(len(u_train), (config.batch_size,), generator=generator).to(device)
             loss = -(w_train[idx] / mean_weight * model.log_prob_standardised(u_train[idx])).mean()
         if not torch.isfinite(loss):
             recoveries += 1
@@ -167,4 +189,4 @@ def train_flow(theta: np.ndarray, weights: np.ndarray, spec: FlowSpec, config: T
                 stopped_early = True
                 break
     model.load_state_dict(best_state)
-    return TrainResult(model, pd.DataFrame.from_records(records), best_step, stopped_early)
+    return TrainResult(model.cpu(), pd.DataFrame.from_records(records), best_step, stopped_early)
