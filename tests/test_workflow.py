@@ -107,6 +107,18 @@ def test_smoke_run_estimates_mixture_weights_and_scores_the_mixtures(smoke_run):
     assert table.loc[table["metric"] == "nll", "floor"].notna().all()
 
 
+def test_smoke_run_sets_auto_modes_beside_one_and_the_true_count(smoke_run):
+    table = pd.read_csv(smoke_run / "results/tables/auto_modes.csv")
+    rows = set(table["row"])
+    assert {"gmm2d_3mode/K=auto", "gmm2d_3mode/K=1", "gmm2d_3mode/K=3 (true)", "gmm2d_1mode/K=1 (true)"} <= rows
+    assert {"two_moons/K=auto", "two_moons/K=1"} <= rows and not any(r.startswith("two_moons/K=2") for r in rows)
+    assert {"nll", "kl", "w1_avg", "sliced_w1", "bridge_mass"} <= set(table["metric"])
+    auto = table[table["row"] == "gmm2d_3mode/K=auto"]
+    assert auto["chosen_k"].iloc[0].split() == ["3", "3"]  # three separated modes, both seeds
+    assert (table.loc[table["row"].str.startswith("gmm2d_3mode"), "true_modes"] == 3).all()
+    assert table.loc[table["row"].str.startswith("two_moons"), "true_modes"].isna().all()
+
+
 def test_the_smoke_tree_passes_the_audit(smoke_run):
     result = subprocess.run(
         [sys.executable, "-m", "lwflow.audit", "results"], cwd=smoke_run, capture_output=True, text=True

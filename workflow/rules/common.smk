@@ -184,5 +184,14 @@ def loss_figure_outputs():
     return expand("results/figures/loss_{problem}.{ext}", problem=problems, ext=["png", "pdf"])
 
 
+# Settings that change how a job computes, not what: kept out of the params (a rerun trigger).
+COMPUTE_ONLY = {"problem": ("likelihood_chunks",), "training": ("device",)}
+
+
 def problem_spec(wildcards):
-    return config["problems"][wildcards.problem]
+    spec = config["problems"][wildcards.problem]
+    return {k: v for k, v in spec.items() if k not in COMPUTE_ONLY["problem"]}
+
+
+def training_settings():
+    return {k: v for k, v in config["training"].items() if k not in COMPUTE_ONLY["training"]}

@@ -25,7 +25,10 @@ rule evaluate_likelihood:
     log:
         "results/logs/evaluate_likelihood/{problem}/seed{seed}/chunk{chunk}.log",
     params:
-        config_slice=lambda w: {"problem": problem_spec(w)},
+        config_slice=lambda w: {
+            "problem": problem_spec(w),
+            "likelihood_chunks": config["problems"][w.problem]["likelihood_chunks"],
+        },
     script:
         "../scripts/evaluate_likelihood.py"
 

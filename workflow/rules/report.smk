@@ -85,7 +85,7 @@ rule loss_curves:
         "results/logs/loss_curves/{problem}.log",
     params:
         histories=loss_histories,
-        config_slice=lambda w: {"training": config["training"]},
+        config_slice=lambda w: {"training": training_settings()},
     script:
         "../scripts/loss_curves.py"
 

@@ -10,7 +10,7 @@ with jobs.job_context(snakemake) as provenance:  # noqa: F821
         snakemake.input.theta,  # noqa: F821
         snakemake.input.get("weights"),  # noqa: F821
         cfg["flow"],
-        cfg["training"],
+        {**cfg["training"], "device": snakemake.config["training"]["device"]},  # noqa: F821
         cfg["rbig"],
         cfg["mode_selection"],
         cfg["n_samples"],
