@@ -154,7 +154,7 @@ def train(
     from lwflow.flows import FlowSpec, save_checkpoint, weighted_standardisation
     from lwflow.modes import select_n_modes
     from lwflow.rbig import RBIG, RBIGConfig
-    from lwflow.train import TrainConfig, resolve_device, train_flow
+    from lwflow.train import TrainConfig, train_flow
 
     theta = read_npz(theta_path)["theta"]
     w = read_npz(weights_path)["weights"] if weights_path is not None else np.ones(len(theta))
@@ -173,11 +173,13 @@ def train(
         history = pd.DataFrame({"step": [r["layer"] for r in layers], "val_loss": [r["val_loss"] for r in layers]})
         provenance.extra = {"n_layers": model.n_layers}
     else:
-        config = TrainConfig(**training)
-        result = train_flow(theta, w, spec, config, seed)
+        result = train_flow(theta, w, spec, TrainConfig(**training), seed)
         model, history = result.model, result.history
-        device = str(resolve_device(config.device))
-        provenance.extra = {"best_step": result.best_step, "stopped_early": result.stopped_early, "device": device}
+        provenance.extra = {
+            "best_step": result.best_step,
+            "stopped_early": result.stopped_early,
+            "device": result.device,
+        }
     save_checkpoint(outputs["model"], model, spec)
     write_sidecar(outputs["model"], provenance)
     write_csv(outputs["loss"], history, provenance)

@@ -39,9 +39,8 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto``: CUDA if this process sees a GPU, else the CPU; ``cuda`` without one is an error."""
-    if name not in DEVICES:
-        raise ValueError(f"training.device must be one of {DEVICES}, got {name!r}")
+    """``auto``: CUDA if this process sees a GPU, else the CPU; ``cuda`` without one is an error.
+    ``name`` is one of :data:`DEVICES` (checked by :class:`TrainConfig`)."""
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             "training.device is 'cuda' but this job sees no GPU: request one (resource gpu: 1, see "
@@ -86,6 +85,7 @@ class TrainResult:
     history: pd.DataFrame
     best_step: int
     stopped_early: bool
+    device: str
 
 
 def _split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -189,4 +189,4 @@ def train_flow(theta: np.ndarray, weights: np.ndarray, spec: FlowSpec, config: T
                 stopped_early = True
                 break
     model.load_state_dict(best_state)
-    return TrainResult(model.cpu(), pd.DataFrame.from_records(records), best_step, stopped_early)
+    return TrainResult(model.cpu(), pd.DataFrame.from_records(records), best_step, stopped_early, str(device))
