@@ -6,6 +6,7 @@ import pytest
 from lwflow.metrics import (
     average_marginal_w1,
     bridge_mass,
+    component_masses,
     kl_divergence,
     log_density_maximum,
     projection_directions,
@@ -85,3 +86,13 @@ def test_density_maximum_is_found():
     samples = mixture.sample(500, np.random.default_rng(0))
     expected = np.log(0.5) - np.log(2 * np.pi)
     assert log_density_maximum(mixture.log_prob, samples) == pytest.approx(expected, abs=1e-6)
+
+
+def test_component_masses_recover_the_mixture_shares():
+    means = np.array([[-6.0, 0.0], [6.0, 0.0], [0.0, 8.0]])
+    mixture = GaussianMixture(means, np.stack([np.eye(2)] * 3), np.array([0.5, 0.3, 0.2]))
+    components = (mixture.weights, mixture.means, mixture.covariances)
+    samples = mixture.sample(20000, np.random.default_rng(0))
+    np.testing.assert_allclose(component_masses(samples, *components), [0.5, 0.3, 0.2], atol=0.01)
+    one_mode = samples[np.linalg.norm(samples - means[0], axis=1) < 3]  # a sampler stuck in mode 0
+    np.testing.assert_array_equal(component_masses(one_mode, *components), [1, 0, 0])

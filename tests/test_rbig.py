@@ -25,7 +25,7 @@ def test_inverse_is_exact(banana_rbig):
 
 def test_density_integrates_to_one_in_2d(banana_rbig):
     _, model, _ = banana_rbig
-    n = 500
+    n = 300
     xs, ys = np.linspace(-10, 10, n), np.linspace(-8, 30, n)
     gx, gy = np.meshgrid(xs, ys)
     density = np.exp(model.log_density(np.column_stack([gx.ravel(), gy.ravel()])))

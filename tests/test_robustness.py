@@ -96,8 +96,13 @@ def test_a_likelihood_all_zero_is_stopped_when_the_chunks_are_gathered(tmp_path)
 
 
 def test_chunked_and_unchunked_likelihoods_give_identical_weights(tmp_path):
-    spec = {"kind": "gaussian_mixture", "n_prior_samples": 1001, "bounds": [-8, 8], "means": [[-3, 0], [3, 1]],
-            "covariances": [np.eye(2).tolist()] * 2}
+    spec = {
+        "kind": "gaussian_mixture",
+        "n_prior_samples": 1001,
+        "bounds": [-8, 8],
+        "means": [[-3, 0], [3, 1]],
+        "covariances": [np.eye(2).tolist()] * 2,
+    }
     provenance = Provenance("test", [], {})
     prior = tmp_path / "prior.npz"
     jobs.sample_prior("gm", spec, 0, prior, provenance)
@@ -107,8 +112,15 @@ def test_chunked_and_unchunked_likelihoods_give_identical_weights(tmp_path):
         for i, path in enumerate(chunks):
             jobs.evaluate_likelihood("gm", spec, prior, i, n_chunks, path, provenance)
         jobs.gather_likelihood(chunks, tmp_path / f"ll{n_chunks}.npz", provenance)
-        jobs.clip_weights(tmp_path / f"ll{n_chunks}.npz", "max_share", 0.01, 10, tmp_path / f"w{n_chunks}.npz",
-                          tmp_path / f"r{n_chunks}.json", provenance)
+        jobs.clip_weights(
+            tmp_path / f"ll{n_chunks}.npz",
+            "max_share",
+            0.01,
+            10,
+            tmp_path / f"w{n_chunks}.npz",
+            tmp_path / f"r{n_chunks}.json",
+            provenance,
+        )
         weights[n_chunks] = read_npz(tmp_path / f"w{n_chunks}.npz")["weights"]
     assert len(weights[1]) == 1001
     np.testing.assert_array_equal(weights[1], weights[3])

@@ -129,19 +129,34 @@ def slurm_config(seeds: list[int]) -> dict:
     return config
 
 
-def run_on_slurm(workdir: Path) -> subprocess.CompletedProcess:
+def run_on_slurm(workdir: Path, *targets: str) -> subprocess.CompletedProcess:
     """The shipped profile, overridden where this one-node test cluster differs: no accounting
-    database (squeue for status, no account), and group jobs stacked to fit its cores."""
+    database (squeue for status, no account), one CPU per job.  Each seed's chain (draws,
+    likelihood chunks, weights, training) goes as one group job: the plugin polls SLURM at
+    growing intervals (+10 s after every poll that finds nothing finished), so the run time
+    is set by the number of submission rounds, not by the work."""
+    chain = ["sample_prior", "evaluate_likelihood", "gather_likelihood", "clip_weights", "train_flow"]
     return run_snakemake(
         workdir,
+        *targets,
         "--profile",
         str(workdir / "profiles" / "slurm"),
         "--slurm-status-command",
         "squeue",
         "--slurm-no-account",
+        "--groups",
+        *[f"{rule}=chain" for rule in chain],
+        "--group-components",
+        "chain=1",
+        "--set-resources",
+        "train_flow:cpus_per_task=1",
+        "--set-threads",
+        "train_flow=1",
         "--cores",
-        str(os.cpu_count()),
+        "1",
         "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--seconds-between-status-checks",
         "2",
         "--latency-wait",
         "5",
@@ -150,12 +165,14 @@ def run_on_slurm(workdir: Path) -> subprocess.CompletedProcess:
         "--jobs",
         "8",
         timeout=600,
+        slurm=True,
     )
 
 
 def test_every_training_job_runs_as_a_slurm_job(slurm_cluster, tmp_path):
     workdir = workflow_copy(tmp_path, slurm_config([0, 1, 2, 3]))
-    result = run_on_slurm(workdir)
+    models = [f"results/models/likelihood/gmm2d_2mode/realnvp_K2/seed{seed}/model.pt" for seed in range(4)]
+    result = run_on_slurm(workdir, *models)  # the DAG up to the trained models: data, chunks, training
     assert result.returncode == 0, result.stderr[-4000:]
     sidecars = sorted(workdir.glob("results/models/likelihood/gmm2d_2mode/realnvp_K2/seed*/model.pt.json"))
     assert len(sidecars) == 4

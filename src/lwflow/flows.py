@@ -110,7 +110,7 @@ def init_mixture_base(u: np.ndarray, weights: np.ndarray, n_modes: int, seed: in
     return BaseInit(loc=loc, scale=scale, weights=shares)
 
 
-def _realnvp_layers(dim: int, n_layers: int, hidden_units: int) -> list[nf.flows.Flow]:
+def realnvp_layers(dim: int, n_layers: int, hidden_units: int) -> list[nf.flows.Flow]:
     """Affine coupling blocks (sigmoid scale) alternating with a half swap of coordinates."""
     conditioner, transformed = (dim + 1) // 2, dim // 2
     layers: list[nf.flows.Flow] = []
@@ -217,7 +217,7 @@ def build_flow(spec: FlowSpec, shift: np.ndarray, scale: np.ndarray, base_init: 
         spec.n_modes, dim, loc=base_init.loc, scale=base_init.scale, weights=base_init.weights, trainable=True
     )
     if spec.arch == "realnvp":
-        layers = _realnvp_layers(dim, spec.n_layers, spec.hidden_units)
+        layers = realnvp_layers(dim, spec.n_layers, spec.hidden_units)
     elif spec.arch in ("maf", "nsf"):
         layers = _autoregressive_layers(dim, spec.n_layers, spec.hidden_units, spline=spec.arch == "nsf")
     else:

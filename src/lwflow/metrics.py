@@ -12,6 +12,8 @@
   first ``n`` points: unbiased (U-statistic, diagonal terms dropped) and biased (V-statistic).
 * Bridge mass: :math:`q\\{x : p(x) < f \\max p\\}`, the probability the model puts where the
   truth is below a fraction ``f`` of its maximum (the paper's "spurious bridges").
+* Per-mode mass: each sample goes to the mixture component of largest responsibility
+  :math:`w_k \\mathcal N(x; \\mu_k, \\Sigma_k)`; the shares are compared with the true ones.
 * Floors: a sample-based metric between two independent exact samples of the same size;
   a model can be no better than this at that sample size.
 """
@@ -22,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy import optimize
-from scipy.stats import wasserstein_distance
+from scipy.stats import multivariate_normal, wasserstein_distance
 
 LogDensity = Callable[[np.ndarray], np.ndarray]
 
@@ -76,6 +78,20 @@ def log_density_maximum(log_p: LogDensity, samples: np.ndarray, n_starts: int = 
 def bridge_mass(log_p_at_samples: np.ndarray, log_p_max: float, fraction: float) -> float:
     """Share of samples where :math:`p < f \\max p`: on ``q``'s samples, the bridge mass of ``q``."""
     return float(np.mean(np.asarray(log_p_at_samples) < log_p_max + np.log(fraction)))
+
+
+def component_masses(
+    samples: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray
+) -> np.ndarray:
+    """Share of ``samples`` assigned to each Gaussian component :math:`k` by
+    :math:`\arg\\max_k \\log w_k + \\log \\mathcal N(x; \\mu_k, \\Sigma_k)`."""
+    scores = np.stack(
+        [
+            np.log(w) + multivariate_normal(m, c).logpdf(samples).reshape(-1)
+            for w, m, c in zip(weights, means, covariances, strict=True)
+        ]
+    )
+    return np.bincount(scores.argmax(0), minlength=len(weights)) / len(samples)
 
 
 def wasserstein2(x: np.ndarray, y: np.ndarray, n: int) -> float:

@@ -43,6 +43,14 @@ def _check_config():
                 f"config: outputs.{paper} is true but problems {missing} are not configured; "
                 f"add them or set outputs.{paper}: false"
             )
+    auto = config["outputs"]["auto_modes"]
+    if isinstance(auto, list):
+        unusable = [p for p in auto if p not in problems or problems[p]["kind"] == "user"]
+        if unusable:
+            raise ValueError(
+                f"config: outputs.auto_modes names {unusable}, which are not built-in problems under "
+                f"'problems' (the table needs the true mode count); list only built-in problems"
+            )
     if config["outputs"]["figure_seed"] not in config["seeds"]:
         raise ValueError("config: outputs.figure_seed must be one of the seeds")
 
@@ -63,7 +71,8 @@ def block_seeds(block):
 
 
 TRUTH_PROBLEMS = sorted(p for p, spec in config["problems"].items() if spec["kind"] != "user")
-AUTO_MODES_PROBLEMS = TRUTH_PROBLEMS if config["outputs"]["auto_modes"] else []
+_auto = config["outputs"]["auto_modes"]
+AUTO_MODES_PROBLEMS = sorted(_auto) if isinstance(_auto, list) else TRUTH_PROBLEMS if _auto else []
 
 
 @functools.cache

@@ -6,6 +6,8 @@ rule sample_prior:
         "results/prior/{problem}/seed{seed}.npz",
     log:
         "results/logs/sample_prior/{problem}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/sample_prior/{problem}/seed{seed}.tsv"
     params:
         config_slice=lambda w: {"problem": problem_spec(w)},
     script:
@@ -24,6 +26,8 @@ rule evaluate_likelihood:
         "results/likelihood/{problem}/seed{seed}/chunk{chunk}.npz",
     log:
         "results/logs/evaluate_likelihood/{problem}/seed{seed}/chunk{chunk}.log",
+    benchmark:
+        "results/benchmarks/evaluate_likelihood/{problem}/seed{seed}/chunk{chunk}.tsv"
     params:
         config_slice=lambda w: {
             "problem": problem_spec(w),
@@ -40,6 +44,8 @@ rule gather_likelihood:
         "results/likelihood/{problem}/seed{seed}.npz",
     log:
         "results/logs/gather_likelihood/{problem}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/gather_likelihood/{problem}/seed{seed}.tsv"
     params:
         config_slice=lambda w: {},
     script:
@@ -54,6 +60,8 @@ rule clip_weights:
         report="results/weights/{problem}/seed{seed}_report.json",
     log:
         "results/logs/clip_weights/{problem}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/clip_weights/{problem}/seed{seed}.tsv"
     params:
         config_slice=lambda w: {"clipping": config["clipping"]},
     script:
@@ -65,6 +73,8 @@ rule sample_target:
         "results/target/{problem}/seed{seed}.npz",
     log:
         "results/logs/sample_target/{problem}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/sample_target/{problem}/seed{seed}.tsv"
     params:
         config_slice=lambda w: {"problem": problem_spec(w)},
     script:

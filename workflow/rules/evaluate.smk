@@ -7,6 +7,8 @@ rule truth_reference:
         floor="results/floors/{problem}/seed{seed}.json",
     log:
         "results/logs/truth_reference/{problem}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/truth_reference/{problem}/seed{seed}.tsv"
     params:
         config_slice=lambda w: {"problem": problem_spec(w), "evaluation": config["evaluation"]},
     script:
@@ -23,6 +25,8 @@ rule model_metrics:
         log_q="results/metrics/{fit}/{problem}/{arch}_K{modes}/seed{seed}_log_q.npz",
     log:
         "results/logs/model_metrics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/model_metrics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.tsv"
     threads: 1
     params:
         config_slice=lambda w: {"problem": problem_spec(w), "evaluation": config["evaluation"]},
@@ -47,6 +51,8 @@ rule amfvi_weights:
         trajectory="results/mixtures/{fit}/{problem}/K{modes}/seed{seed}/trajectory.csv",
     log:
         "results/logs/amfvi_weights/{fit}/{problem}/K{modes}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/amfvi_weights/{fit}/{problem}/K{modes}/seed{seed}.tsv"
     threads: 1
     params:
         experts=lambda w: {arch: f"{d}/model.pt" for arch, d in mixture_experts(w).items()},
@@ -82,6 +88,8 @@ rule mixture_metrics:
         samples="results/mixtures/{fit}/{problem}/K{modes}/seed{seed}/samples.npz",
     log:
         "results/logs/mixture_metrics/{fit}/{problem}/K{modes}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/mixture_metrics/{fit}/{problem}/K{modes}/seed{seed}.tsv"
     params:
         paths=mixture_metric_inputs,
         config_slice=lambda w: {"problem": problem_spec(w), "evaluation": config["evaluation"]},

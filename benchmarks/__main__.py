@@ -1,0 +1,126 @@
+"""``python -m benchmarks [which ...] [--quick]``: run benchmarks, write
+``results/benchmarks/<name>.csv`` and ``results/benchmarks/summary.md``.
+
+* ``throughput``: lwflow's trainer against a plain normflows loop (:mod:`benchmarks.throughput`);
+* ``baselines``: dynesty, emcee, importance resampling and likelihood-weighted flows on the
+  2D and 3D three-mode problems (:mod:`benchmarks.baselines`);
+* ``scaling``: the same on a two-mode mixture in 2, 5 and 10 dimensions (:mod:`benchmarks.scaling`);
+* ``reproduction``: per-rule time of a workflow run from its ``benchmark:`` files, and with
+  ``--reproduce-in DIR`` the wall time of a fresh ``snakemake --cores N`` run there.
+
+Settings (flow, training, clipping, problems) come from ``--config`` (the workflow's).
+``--quick`` is the tiny version the test suite runs; its numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+
+from benchmarks import baselines, reproduction, scaling, throughput
+from lwflow.problems import problem_from_spec
+
+NAMES = ("throughput", "baselines", "scaling", "reproduction")
+BASELINE_PROBLEMS = ("gmm2d_3mode", "gmm3d_3mode")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A pipe table; floats to 4 significant digits, missing values blank."""
+
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return "" if pd.isna(value) else f"{value:.4g}"
+        return str(value)
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def machine_line() -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return (
+        f"{datetime.date.today().isoformat()}, commit {commit or 'unknown'}, {platform.machine()} "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} torch threads"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("which", nargs="*", default=list(NAMES), help=f"any of {', '.join(NAMES)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="tiny budgets (the test suite's version)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--config", type=Path, default=Path("config.yaml"))
+    parser.add_argument("--out", type=Path, default=Path("results/benchmarks"))
+    parser.add_argument("--results", type=Path, default=Path("results"), help="a workflow run's results folder")
+    parser.add_argument("--reproduce-in", type=Path, help="an empty folder for a fresh, timed workflow run")
+    parser.add_argument("--cores", type=int, default=8, help="snakemake --cores of the timed run")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.which) - set(NAMES))
+    if unknown:
+        parser.error(f"unknown benchmarks {unknown}; choose from {', '.join(NAMES)}")
+    torch.set_num_threads(args.threads)
+    config = yaml.safe_load(args.config.read_text())
+    flow, training, clipping = config["flow"], config["training"], config["clipping"]
+    if args.quick:
+        flow = {"n_layers": 2, "hidden_units": 16}
+        training = {**training, "max_steps": 40, "eval_every": 20}
+    args.out.mkdir(parents=True, exist_ok=True)
+    tables: dict[str, pd.DataFrame] = {}
+
+    if "throughput" in args.which:
+        settings = throughput.ThroughputSettings.quick() if args.quick else throughput.ThroughputSettings()
+        problem = problem_from_spec("gmm2d_3mode", config["problems"]["gmm2d_3mode"])
+        tables["throughput"], curve = throughput.compare_trainers(problem, flow, training, clipping, settings)
+        curve.to_csv(args.out / "throughput_curve.csv", index=False)
+    settings = baselines.BaselineSettings.quick() if args.quick else baselines.BaselineSettings()
+    if "baselines" in args.which:
+        problems = {p: problem_from_spec(p, config["problems"][p]) for p in BASELINE_PROBLEMS}
+        runs = baselines.compare(problems, args.seeds, settings, flow, training, clipping)
+        runs.to_csv(args.out / "baselines_runs.csv", index=False)
+        tables["baselines"] = baselines.summarise(runs)
+    if "scaling" in args.which:
+        dims = [2, 5] if args.quick else [2, 5, 10]
+        runs = scaling.scaling(dims, args.seeds, settings, flow, training, clipping)
+        runs.to_csv(args.out / "scaling_runs.csv", index=False)
+        tables["scaling"] = baselines.summarise(runs)
+    if "reproduction" in args.which:
+        results = args.results
+        if args.reproduce_in is not None:
+            wall = reproduction.timed_run(args.reproduce_in, args.config, args.cores)
+            results = args.reproduce_in / "results"
+        tables["reproduction"] = reproduction.rule_times(results)
+        if args.reproduce_in is not None:
+            job_seconds = tables["reproduction"]["total_s"].sum()
+            run = {"cores": args.cores, "cpus": os.cpu_count(), "wall_s": wall, "job_s": job_seconds}
+            tables["reproduction_run"] = pd.DataFrame(
+                [run | {"lower_bound_s": job_seconds / min(args.cores, os.cpu_count())}]
+            )
+
+    for name, table in tables.items():
+        table.to_csv(args.out / f"{name}.csv", index=False)
+    write_summary(args.out, args.quick)
+
+
+def write_summary(out: Path, quick: bool) -> None:
+    """``summary.md`` from every benchmark table in ``out`` (also those of earlier runs)."""
+    sections = [f"# Benchmarks\n\n{machine_line()}{' (quick: numbers mean nothing)' if quick else ''}"]
+    for name in (*NAMES, "reproduction_run"):
+        if (out / f"{name}.csv").exists():
+            sections.append(f"## {name}\n\n{markdown_table(pd.read_csv(out / f'{name}.csv'))}")
+    (out / "summary.md").write_text("\n\n".join(sections) + "\n")
+    print((out / "summary.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Posterior samplers side by side: each returns equally weighted draws, its likelihood calls
+and its wall time, on a :class:`lwflow.problems.Problem` with a uniform-box prior.
+
+* ``importance``: prior draws resampled with probability proportional to the likelihood.
+* ``flow_K{k}``: lwflow's likelihood-weighted flow (paper A) on the same prior draws,
+  weights clipped, ``k`` base modes; draws from the trained flow.
+* ``dynesty_{nlive}``: static nested sampling (dynesty), posterior draws by equal-weight
+  resampling, and the log-evidence :math:`\\log Z` with its error.
+* ``emcee``: affine-invariant ensemble MCMC (32 walkers started from the prior), after
+  burn-in, thinned to the requested number of draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from benchmarks.timing import CountingLikelihood, timed
+from lwflow.flows import FlowSpec
+from lwflow.problems import Problem
+from lwflow.train import TrainConfig, train_flow
+from lwflow.weights import clip_with_report, weights_from_log_likelihood
+
+
+@dataclass
+class MethodResult:
+    draws: np.ndarray
+    likelihood_calls: int
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _box(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    low, high = problem.prior.support()
+    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+
+
+def _weighted_prior_draws(
+    problem: Problem, n_prior: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """``n_prior`` prior draws, their likelihood weights and the likelihood calls spent."""
+    likelihood = CountingLikelihood(problem.log_likelihood)
+    theta = problem.prior.sample(n_prior, rng)
+    weights = weights_from_log_likelihood(likelihood(theta))
+    return theta, weights, likelihood.calls
+
+
+def importance(problem: Problem, n_prior: int, n_draws: int, seed: int) -> MethodResult:
+    def run() -> tuple[np.ndarray, int, float]:
+        rng = np.random.default_rng(seed)
+        theta, weights, calls = _weighted_prior_draws(problem, n_prior, rng)
+        draws = theta[rng.choice(n_prior, size=n_draws, p=weights / weights.sum())]
+        return draws, calls, float(weights.sum() ** 2 / (weights**2).sum())
+
+    (draws, calls, ess), seconds = timed(run)
+    return MethodResult(draws, calls, seconds, {"prior_ess": ess})
+
+
+def likelihood_flow(
+    problem: Problem,
+    n_prior: int,
+    n_modes: int,
+    n_draws: int,
+    seed: int,
+    flow: dict[str, Any],
+    training: dict[str, Any],
+    clipping: dict[str, Any],
+) -> MethodResult:
+    def run() -> tuple[np.ndarray, int]:
+        rng = np.random.default_rng(seed)
+        theta, weights, calls = _weighted_prior_draws(problem, n_prior, rng)
+        clipped, _ = clip_with_report(weights, clipping["strategy"], clipping["threshold"])
+        spec = FlowSpec(arch="realnvp", n_modes=n_modes, **flow)
+        model = train_flow(theta, clipped, spec, TrainConfig(**training), seed).model
+        return model.draw(n_draws, seed), calls
+
+    (draws, calls), seconds = timed(run)
+    return MethodResult(draws, calls, seconds)
+
+
+def dynesty_static(problem: Problem, nlive: int, n_draws: int, seed: int) -> MethodResult:
+    """Nested sampling over the unit cube mapped onto the prior box."""
+    import dynesty
+
+    low, high = _box(problem)
+    likelihood = CountingLikelihood(problem.log_likelihood)
+
+    def run() -> Any:
+        sampler = dynesty.NestedSampler(
+            lambda x: float(likelihood(x)[0]),
+            lambda u: low + u * (high - low),
+            len(low),
+            nlive=nlive,
+            rstate=np.random.default_rng(seed),
+        )
+        sampler.run_nested(print_progress=False)
+        return sampler.results
+
+    results, seconds = timed(run)
+    equal = results.samples_equal(rstate=np.random.default_rng(seed))
+    draws = equal[np.random.default_rng(seed).choice(len(equal), size=n_draws, replace=len(equal) < n_draws)]
+    extra = {"log_z": float(results.logz[-1]), "log_z_err": float(results.logzerr[-1])}
+    return MethodResult(draws, likelihood.calls, seconds, extra)
+
+
+def emcee_ensemble(
+    problem: Problem, n_walkers: int, n_steps: int, burn_in: int, n_draws: int, seed: int
+) -> MethodResult:
+    """Walkers start uniformly in the prior box; the log-posterior is the log-likelihood inside it."""
+    import emcee
+
+    low, high = _box(problem)
+    likelihood = CountingLikelihood(problem.log_likelihood)
+
+    def log_posterior(theta: np.ndarray) -> np.ndarray:
+        inside = np.all((theta >= low) & (theta <= high), axis=1)
+        out = np.full(len(theta), -np.inf)
+        if inside.any():
+            out[inside] = likelihood(theta[inside])
+        return out
+
+    def run() -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        sampler = emcee.EnsembleSampler(n_walkers, len(low), log_posterior, vectorize=True)
+        sampler.random_state = np.random.RandomState(seed).get_state()  # emcee's documented seed hook
+        sampler.run_mcmc(rng.uniform(low, high, size=(n_walkers, len(low))), n_steps, progress=False)
+        chain = sampler.get_chain(discard=burn_in, flat=True)
+        return chain[np.linspace(0, len(chain) - 1, n_draws).astype(int)]
+
+    draws, seconds = timed(run)
+    return MethodResult(draws, likelihood.calls, seconds)

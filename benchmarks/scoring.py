@@ -1,0 +1,65 @@
+"""Accuracy of equally weighted posterior draws against the exact posterior of a
+Gaussian-mixture problem (lwflow's metric definitions; see :mod:`lwflow.metrics`).
+
+* ``w1_avg``, ``sliced_w1``: against an exact reference sample of the same size;
+* ``mode_mass_error``: :math:`\\max_k |\\hat m_k - m_k|` between the share of draws
+  assigned to component :math:`k` and its exact share inside the prior box;
+* ``bridge_mass``: share of draws where the exact density is below ``bridge_fraction``
+  times its maximum.
+
+``floor_row`` scores a second exact sample the same way: no method can beat it at this size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lwflow.metrics import average_marginal_w1, bridge_mass, component_masses, log_density_maximum, sliced_w1
+from lwflow.problems import GaussianMixture, Problem
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Exact draws, the density maximum and the exact per-component shares of one problem."""
+
+    problem: Problem
+    samples: np.ndarray
+    log_p_max: float
+    true_masses: np.ndarray
+
+    @classmethod
+    def of(cls, problem: Problem, n: int, seed: int) -> Reference:
+        truth = problem.truth
+        mixture = getattr(truth, "target", None)
+        if not isinstance(mixture, GaussianMixture):
+            raise ValueError(f"{problem.name}: the benchmarks need a Gaussian-mixture problem with its exact posterior")
+        samples = truth.sample(n, np.random.default_rng(seed))
+        exact = truth.sample(200_000, np.random.default_rng(seed + 1))  # shares inside the box, to ~0.002
+        masses = component_masses(exact, mixture.weights, mixture.means, mixture.covariances)
+        return cls(problem, samples, log_density_maximum(truth.log_prob, samples), masses)
+
+    def masses(self, draws: np.ndarray) -> np.ndarray:
+        mixture = self.problem.truth.target
+        return component_masses(draws, mixture.weights, mixture.means, mixture.covariances)
+
+    def score(self, draws: np.ndarray, bridge_fraction: float, n_projections: int = 100) -> dict[str, float | str]:
+        draws = draws[np.all(np.isfinite(draws), axis=1)]
+        masses = self.masses(draws)
+        return {
+            "w1_avg": average_marginal_w1(draws, self.samples),
+            "sliced_w1": sliced_w1(draws, self.samples, n_projections),
+            "mode_mass_error": float(np.abs(masses - self.true_masses).max()),
+            "mode_masses": " ".join(f"{m:.3f}" for m in masses),
+            "bridge_mass": bridge_mass(self.problem.truth.log_prob(draws), self.log_p_max, bridge_fraction),
+        }
+
+    def floor_row(self, seed: int, bridge_fraction: float) -> dict[str, float | str]:
+        independent = self.problem.truth.sample(len(self.samples), np.random.default_rng(seed + 2))
+        return self.score(independent, bridge_fraction)
+
+    def log_evidence(self) -> float:
+        """:math:`\\log Z = \\log t(B) - \\log|B|`: a normalised likelihood ``t``, a uniform prior on the box ``B``."""
+        low, high = self.problem.prior.support()
+        return float(self.problem.truth.log_mass - np.log(np.asarray(high) - np.asarray(low)).sum())

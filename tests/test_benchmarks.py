@@ -1,0 +1,67 @@
+"""The benchmark harness in its tiny version (``--quick``), so that it cannot rot."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+from test_workflow import ROOT, smoke_config, snakemake_env
+
+from benchmarks.reproduction import rule_times, timed_run
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("benchmarks")
+    command = [sys.executable, "-W", "ignore", "-m", "benchmarks", "throughput", "baselines", "scaling", "--quick"]
+    result = subprocess.run(command + ["--seeds", "0", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_throughput_compares_both_trainers_and_reports_the_ratio(quick_run):
+    table = pd.read_csv(quick_run / "throughput.csv").set_index("trainer")
+    assert {"plain normflows", "lwflow K=1", "lwflow K=3", "speed-up: lwflow K=1 over plain"} <= set(table.index)
+    assert (table.loc[["plain normflows", "lwflow K=1"], "steps_per_second"] > 0).all()
+    ratio = table.loc["lwflow K=1", "steps_per_second"] / table.loc["plain normflows", "steps_per_second"]
+    assert table.loc["speed-up: lwflow K=1 over plain", "steps_per_second"] == pytest.approx(ratio)
+    curve = pd.read_csv(quick_run / "throughput_curve.csv")
+    assert set(curve["trainer"]) == {"plain normflows", "lwflow K=1", "lwflow K=3"}
+
+
+def test_baselines_score_every_method_against_the_exact_posterior(quick_run):
+    runs = pd.read_csv(quick_run / "baselines_runs.csv")
+    methods = {"exact (floor)", "importance", "flow_K1", "flow_K3", "dynesty_50", "emcee_32"}
+    for problem in ("gmm2d_3mode", "gmm3d_3mode"):
+        assert set(runs.loc[runs["problem"] == problem, "method"]) == methods
+    scored = runs[runs["method"] != "exact (floor)"]
+    assert (scored["likelihood_calls"] > 0).all() and (scored["seconds"] > 0).all()
+    assert scored[["w1_avg", "sliced_w1", "mode_mass_error", "bridge_mass"]].notna().all().all()
+    dynesty = runs[runs["method"] == "dynesty_50"]
+    assert dynesty["log_z_error"].abs().lt(3 * dynesty["log_z_err_reported"] + 0.5).all()
+    assert (quick_run / "summary.md").read_text().count("## ") == 3
+
+
+def test_scaling_grows_the_dimension_and_records_the_prior_ess(quick_run):
+    runs = pd.read_csv(quick_run / "scaling_runs.csv")
+    assert set(runs["dim"]) == {2, 5}
+    ess = runs[runs["method"] == "importance"].set_index("dim")["prior_ess"]
+    assert ess[5] < ess[2] / 10  # prior sampling degrades geometrically with the dimension
+
+
+def test_reproduction_times_a_fresh_run_and_aggregates_its_rule_benchmarks(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLURM_CONF", str(snakemake_env(tmp_path)["SLURM_CONF"]))  # see snakemake_env
+    config = smoke_config()
+    config["seeds"] = [0]
+    config["problems"] = {"gmm2d_1mode": {**config["problems"]["gmm2d_1mode"], "n_prior_samples": 5000}}
+    config["experiments"] = [{"problems": ["gmm2d_1mode"], "archs": ["realnvp"], "modes": [1]}]
+    config["outputs"] = {"paper_a": False, "paper_b": False, "auto_modes": False}
+    config_path = tmp_path / "tiny.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    wall = timed_run(tmp_path / "run", config_path, cores=2)
+    table = rule_times(tmp_path / "run" / "results").set_index("rule")
+    assert {"sample_prior", "evaluate_likelihood", "clip_weights", "train_flow", "model_metrics"} <= set(table.index)
+    assert (table["jobs"] == 1).all()
+    assert table["share"].sum() == pytest.approx(1.0)
+    assert wall > table["total_s"].max()  # the whole run outlasts its longest job
