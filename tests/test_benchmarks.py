@@ -61,7 +61,7 @@ def test_reproduction_times_a_fresh_run_and_aggregates_its_rule_benchmarks(tmp_p
     config_path.write_text(yaml.safe_dump(config))
     wall = timed_run(tmp_path / "run", config_path, cores=2)
     table = rule_times(tmp_path / "run" / "results").set_index("rule")
-    assert {"sample_prior", "evaluate_likelihood", "clip_weights", "train_flow", "model_metrics"} <= set(table.index)
+    assert {"sample_prior", "evaluate_likelihood", "train_flow", "truth_reference", "model_metrics"} <= set(table.index)
     assert (table["jobs"] == 1).all()
     assert table["share"].sum() == pytest.approx(1.0)
     assert wall > table["total_s"].max()  # the whole run outlasts its longest job

@@ -129,7 +129,7 @@ def slurm_config(seeds: list[int]) -> dict:
     return config
 
 
-def run_on_slurm(workdir: Path, *targets: str) -> subprocess.CompletedProcess:
+def run_on_slurm(workdir: Path, *arguments: str) -> subprocess.CompletedProcess:
     """The shipped profile, overridden where this one-node test cluster differs: no accounting
     database (squeue for status, no account), one CPU per job.  Each seed's chain (draws,
     likelihood chunks, weights, training) goes as one group job: the plugin polls SLURM at
@@ -138,7 +138,7 @@ def run_on_slurm(workdir: Path, *targets: str) -> subprocess.CompletedProcess:
     chain = ["sample_prior", "evaluate_likelihood", "gather_likelihood", "clip_weights", "train_flow"]
     return run_snakemake(
         workdir,
-        *targets,
+        *arguments,
         "--profile",
         str(workdir / "profiles" / "slurm"),
         "--slurm-status-command",
@@ -169,11 +169,30 @@ def run_on_slurm(workdir: Path, *targets: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_every_training_job_runs_as_a_slurm_job(slurm_cluster, tmp_path):
-    workdir = workflow_copy(tmp_path, slurm_config([0, 1, 2, 3]))
+FAILING_MODEL = """\
+from lwflow.problems import Problem, UniformBox
+def log_likelihood(theta):
+    raise RuntimeError('deliberate failure')
+problem = Problem('failing', UniformBox([-1, -1], [1, 1]), log_likelihood)
+"""
+
+
+@pytest.fixture(scope="module")
+def slurm_run(slurm_cluster, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One cluster run: 4 seeds of a good problem and, beside them, a user problem whose
+    likelihood raises; ``--keep-going`` lets the good chains finish after the failure."""
+    config = slurm_config([0, 1, 2, 3])
+    config["problems"]["failing"] = {"kind": "user", "target": "failing_model:problem", "n_prior_samples": 1000}
+    config["experiments"].append({"problems": ["failing"], "archs": ["realnvp"], "modes": [1], "seeds": [0]})
+    workdir = workflow_copy(tmp_path_factory.mktemp("slurm_run"), config)
+    (workdir / "failing_model.py").write_text(FAILING_MODEL)
     models = [f"results/models/likelihood/gmm2d_2mode/realnvp_K2/seed{seed}/model.pt" for seed in range(4)]
-    result = run_on_slurm(workdir, *models)  # the DAG up to the trained models: data, chunks, training
-    assert result.returncode == 0, result.stderr[-4000:]
+    models.append("results/models/likelihood/failing/realnvp_K1/seed0/model.pt")
+    return workdir, run_on_slurm(workdir, "--keep-going", *models)  # the DAG up to the trained models
+
+
+def test_every_training_job_runs_as_a_slurm_job(slurm_run):
+    workdir, _ = slurm_run
     sidecars = sorted(workdir.glob("results/models/likelihood/gmm2d_2mode/realnvp_K2/seed*/model.pt.json"))
     assert len(sidecars) == 4
     job_ids = [json.loads(path.read_text())["slurm_job_id"] for path in sidecars]
@@ -183,21 +202,12 @@ def test_every_training_job_runs_as_a_slurm_job(slurm_cluster, tmp_path):
     assert any((workdir / "results/logs/slurm").rglob("*.log"))  # the SLURM logs are kept
 
 
-def test_a_failing_slurm_job_makes_snakemake_fail(slurm_cluster, tmp_path):
-    config = slurm_config([0])
-    (tmp_path / "failing_model.py").write_text(
-        "from lwflow.problems import Problem, UniformBox\n"
-        "def log_likelihood(theta):\n"
-        "    raise RuntimeError('deliberate failure')\n"
-        "problem = Problem('failing', UniformBox([-1, -1], [1, 1]), log_likelihood)\n"
-    )
-    config["problems"] = {"failing": {"kind": "user", "target": "failing_model:problem", "n_prior_samples": 1000}}
-    config["experiments"] = [{"problems": ["failing"], "archs": ["realnvp"], "modes": [1]}]
-    workdir = workflow_copy(tmp_path, config)
-    result = run_on_slurm(workdir)
+def test_a_failing_slurm_job_makes_snakemake_fail(slurm_run):
+    workdir, result = slurm_run
     assert result.returncode != 0
     assert "evaluate_likelihood" in result.stderr
     assert not (workdir / "results/likelihood/failing/seed0/chunk0.npz").exists()
+    assert not (workdir / "results/models/likelihood/failing").exists()
 
 
 def test_the_profile_documents_every_key():
