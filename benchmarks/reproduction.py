@@ -1,9 +1,6 @@
 """The full-reproduction budget: the wall time of one Snakemake run from an empty results
 folder, and the per-rule time from Snakemake's ``benchmark:`` files
-(``results/benchmarks/<rule>/...tsv``, one per job) in one table.  The rules that compute
-(draws, likelihood, truth, training, metrics, mixtures) carry a ``benchmark:``; the
-bookkeeping and report rules do not, because Snakemake's sampling (psutil twice a second)
-made a DAG of short jobs about a fifth slower (smoke test: 238 s -> 286 s).
+(``results/benchmarks/<rule>/...tsv``, one per job) in one table.
 
 ``jobs``, ``total_s`` (sum of job wall times), ``median_s``, ``max_s``, ``cpu_s`` (sum of
 CPU seconds) and ``share`` (of all job seconds) per rule.  With ``c`` cores the run

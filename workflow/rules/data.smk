@@ -44,6 +44,8 @@ rule gather_likelihood:
         "results/likelihood/{problem}/seed{seed}.npz",
     log:
         "results/logs/gather_likelihood/{problem}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/gather_likelihood/{problem}/seed{seed}.tsv"
     params:
         config_slice=lambda w: {},
     script:
@@ -58,6 +60,8 @@ rule clip_weights:
         report="results/weights/{problem}/seed{seed}_report.json",
     log:
         "results/logs/clip_weights/{problem}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/clip_weights/{problem}/seed{seed}.tsv"
     params:
         config_slice=lambda w: {"clipping": config["clipping"]},
     script:

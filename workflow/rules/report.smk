@@ -25,6 +25,8 @@ rule paper_a_table:
         markdown="results/tables/{table}.md",
     log:
         "results/logs/paper_a_table/{table}.log",
+    benchmark:
+        "results/benchmarks/paper_a_table/{table}.tsv"
     params:
         rows=table_rows,
         metrics=paper_a.METRICS,
@@ -57,6 +59,8 @@ rule paper_a_figure:
         pdf="results/figures/{figure}.pdf",
     log:
         "results/logs/paper_a_figure/{figure}.log",
+    benchmark:
+        "results/benchmarks/paper_a_figure/{figure}.tsv"
     params:
         panels=figure_panels,
         title=lambda w: paper_a.FIGURE_TITLES[w.figure],
@@ -83,6 +87,8 @@ rule loss_curves:
         pdf="results/figures/loss_{problem}.pdf",
     log:
         "results/logs/loss_curves/{problem}.log",
+    benchmark:
+        "results/benchmarks/loss_curves/{problem}.tsv"
     params:
         histories=loss_histories,
         config_slice=lambda w: {"training": training_settings()},
@@ -112,6 +118,8 @@ rule model_diagnostics:
         ),
     log:
         "results/logs/model_diagnostics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/model_diagnostics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.tsv"
     params:
         label=lambda w: f"{w.problem}, {w.arch} with {w.modes} base modes, fit on {w.fit}, seed {w.seed}",
         config_slice=lambda w: {},
@@ -183,6 +191,8 @@ rule paper_b_table:
         markdown="results/tables/paper_b_table2.md",
     log:
         "results/logs/paper_b_table/paper_b_table2.log",
+    benchmark:
+        "results/benchmarks/paper_b_table/paper_b_table2.tsv"
     params:
         rows=paper_b_rows,
         metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
@@ -201,6 +211,8 @@ rule amfvi_likelihood_table:
         markdown="results/tables/amfvi_likelihood.md",
     log:
         "results/logs/paper_b_table/amfvi_likelihood.log",
+    benchmark:
+        "results/benchmarks/amfvi_likelihood_table/amfvi_likelihood.tsv"
     params:
         rows=amfvi_likelihood_rows,
         metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
@@ -224,6 +236,8 @@ rule paper_b_fig1:
         pdf="results/figures/paper_b_fig1.pdf",
     log:
         "results/logs/paper_b_figure/paper_b_fig1.log",
+    benchmark:
+        "results/benchmarks/paper_b_fig1/paper_b_fig1.tsv"
     params:
         weights=paper_b_weight_paths,
         config_slice=lambda w: {"seeds": SEEDS},
@@ -258,6 +272,8 @@ rule paper_b_fig2:
         pdf="results/figures/paper_b_fig2.pdf",
     log:
         "results/logs/paper_b_figure/paper_b_fig2.log",
+    benchmark:
+        "results/benchmarks/paper_b_fig2/paper_b_fig2.tsv"
     params:
         rows=paper_b_sample_rows,
         config_slice=lambda w: {"figure_seed": config["outputs"]["figure_seed"]},
@@ -292,6 +308,8 @@ rule auto_modes_table:
         markdown="results/tables/auto_modes.md",
     log:
         "results/logs/auto_modes_table/auto_modes.log",
+    benchmark:
+        "results/benchmarks/auto_modes_table/auto_modes.tsv"
     params:
         rows=auto_modes_rows,
         metrics=("nll",) + paper_a.METRICS,
