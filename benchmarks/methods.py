@@ -21,7 +21,7 @@ from benchmarks.timing import CountingLikelihood, timed
 from lwflow.flows import FlowSpec
 from lwflow.problems import Problem
 from lwflow.train import TrainConfig, train_flow
-from lwflow.weights import clip_with_report, weights_from_log_likelihood
+from lwflow.weights import clip_with_report, effective_sample_size, weights_from_log_likelihood
 
 
 @dataclass
@@ -52,7 +52,7 @@ def importance(problem: Problem, n_prior: int, n_draws: int, seed: int) -> Metho
         rng = np.random.default_rng(seed)
         theta, weights, calls = _weighted_prior_draws(problem, n_prior, rng)
         draws = theta[rng.choice(n_prior, size=n_draws, p=weights / weights.sum())]
-        return draws, calls, float(weights.sum() ** 2 / (weights**2).sum())
+        return draws, calls, effective_sample_size(weights)
 
     (draws, calls, ess), seconds = timed(run)
     return MethodResult(draws, calls, seconds, {"prior_ess": ess})

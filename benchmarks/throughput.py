@@ -31,6 +31,7 @@ import torch
 
 from benchmarks.timing import median_time, timed
 from lwflow.flows import FlowSpec, realnvp_layers
+from lwflow.metrics import kl_divergence
 from lwflow.problems import Problem
 from lwflow.train import TrainConfig, train_flow
 from lwflow.weights import clip_with_report, weights_from_log_likelihood
@@ -83,7 +84,7 @@ def plain_loop(
 
 def _kl(log_p: np.ndarray, log_q: Callable[[np.ndarray], np.ndarray], reference: np.ndarray) -> float:
     with torch.no_grad():
-        return float(np.mean(log_p - log_q(reference)))
+        return kl_divergence(log_p, log_q(reference))[0]
 
 
 def compare_trainers(
