@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lwflow.modes import density_maxima, select_n_modes
+from lwflow.modes import density_maxima, select_n_modes, separated_mode_count
 
 
 def separated_mixture(centres: np.ndarray, n_per_mode: int, seed: int) -> np.ndarray:
@@ -85,10 +85,25 @@ def test_density_maxima_counts_modes_not_components():
     assert len(maxima) == 1 and np.allclose(maxima[0], 0, atol=1e-8)
 
 
-def test_problem_true_modes_are_density_maxima():
-    """Paper B's 'five-mode' target has five components but three density maxima."""
+def test_separated_mode_count_groups_maxima_without_a_deep_valley():
+    """Equal unit Gaussians 4 sd apart: the density at the midpoint is 2 exp(-2) / (1 + exp(-8))
+    = 0.27 of a peak, a deep valley, so two modes.  2.6 sd apart the density is still bimodal
+    (two maxima) but dips only to 0.83 of a peak: one mode for the base."""
+    eye = np.eye(2)
+    assert separated_mode_count([1, 1], [[-2.0, 0], [2.0, 0]], [eye, eye]) == 2
+    assert len(density_maxima([1, 1], [[-1.3, 0], [1.3, 0]], [eye, eye])) == 2
+    assert separated_mode_count([1, 1], [[-1.3, 0], [1.3, 0]], [eye, eye]) == 1
+    assert separated_mode_count([1, 1], [[-1.3, 0], [1.3, 0]], [eye, eye], valley_ratio=0.9) == 2
+
+
+def test_problem_true_modes_are_separated_density_maxima():
+    """Paper B's 'five-mode' target has five components, three density maxima, and dips of
+    only 10-19 % between them: one separated mode."""
     from lwflow.problems import gaussian_mixture_problem
 
     means = [[-0.5, -1.0], [0.5, 1.0], [2.0, 2.5], [0.5, -1.0], [-0.5, 1.0]]
     covariances = [v * np.eye(2) for v in (0.71, 0.31, 1.01, 0.71, 0.31)]
-    assert gaussian_mixture_problem("five", (-6, 7), means, covariances).n_modes == 3
+    five = gaussian_mixture_problem("five", (-6, 7), means, covariances)
+    assert (five.n_density_maxima, five.n_modes) == (3, 1)
+    three = gaussian_mixture_problem("three", (-12, 12), [[-6, 6], [6, 6], [0, -6]], [np.eye(2)] * 3)
+    assert (three.n_density_maxima, three.n_modes) == (3, 3)

@@ -348,16 +348,18 @@ def paper_table(
 ) -> None:
     """A long-format table from per-seed metrics; ``rows`` carry label, published, metrics, floors
     paths, and optionally ``key`` (the metrics sit under that key of each JSON: mixtures),
-    ``true_modes`` and ``modes`` (per-seed ``modes.json`` paths: the chosen K, column ``chosen_k``)."""
+    ``true_modes``, ``density_maxima`` and ``modes`` (per-seed ``modes.json`` paths: the chosen K, column ``chosen_k``)."""
     from lwflow.tables import summarise, to_markdown
 
     records = []
     for row in rows:
         metrics = [read_json(p)[row["key"]] if row.get("key") else read_json(p) for p in row["metrics"]]
         floors = [read_json(p) for p in row["floors"]]
-        extra = {}
-        if "true_modes" in row:
-            extra["true_modes"] = row["true_modes"] if row["true_modes"] is not None else math.nan
+        extra = {
+            column: math.nan if row[column] is None else row[column]
+            for column in ("true_modes", "density_maxima")
+            if column in row
+        }
         if "modes" in row:
             extra["chosen_k"] = " ".join(str(read_json(p)["n_modes"]) for p in row["modes"])
         records += [

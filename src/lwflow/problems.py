@@ -27,7 +27,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
-from lwflow.modes import density_maxima
+from lwflow.modes import density_maxima, separated_mode_count
 from lwflow.shapes import Banana, Rings, TwoMoons
 
 
@@ -228,8 +228,10 @@ class Problem:
 
     ``log_likelihood`` maps an ``(n, dim)`` array to ``(n,)`` log-likelihoods; ``-inf``
     is a valid zero likelihood.  ``truth`` (exact sampler + normalised log-density of
-    the posterior) and ``n_modes`` (the number of local maxima of the posterior density,
-    None where they are not a finite set, e.g. a ring) are known only for benchmarks.
+    the posterior), ``n_density_maxima`` (the local maxima of the posterior density, None
+    where they are not a finite set, e.g. a ring) and ``n_modes`` (those maxima separated
+    by a valley deeper than :data:`lwflow.modes.VALLEY_RATIO`: the base modes the flow
+    should get) are known only for benchmarks.
     """
 
     name: str
@@ -237,6 +239,7 @@ class Problem:
     log_likelihood: Callable[[np.ndarray], np.ndarray]
     truth: Target | None = None
     n_modes: int | None = None
+    n_density_maxima: int | None = None
 
     @property
     def dim(self) -> int:
@@ -255,8 +258,15 @@ def gaussian_mixture_problem(
     dim = means_arr.shape[1]
     box = UniformBox(np.full(dim, bounds[0]), np.full(dim, bounds[1]))
     mixture = GaussianMixture(means_arr, np.asarray(covariances), np.asarray(weights or [1.0] * len(means_arr)))
-    n_modes = len(density_maxima(mixture.weights, mixture.means, mixture.covariances))
-    return Problem(name, box, mixture.log_prob, TruncatedToBox(mixture, box), n_modes=n_modes)
+    parameters = (mixture.weights, mixture.means, mixture.covariances)
+    return Problem(
+        name,
+        box,
+        mixture.log_prob,
+        TruncatedToBox(mixture, box),
+        n_modes=separated_mode_count(*parameters),
+        n_density_maxima=len(density_maxima(*parameters)),
+    )
 
 
 def trimodal_product_problem(
@@ -292,7 +302,8 @@ def trimodal_product_problem(
         )
     )
     box = UniformBox(np.full(3, bounds[0]), np.full(3, bounds[1]))
-    return Problem(name, box, target.log_prob, TruncatedToBox(target, box), n_modes=len(mode_locations))
+    n_modes = len(mode_locations)
+    return Problem(name, box, target.log_prob, TruncatedToBox(target, box), n_modes, n_density_maxima=n_modes)
 
 
 def _shape_problem(
@@ -300,7 +311,7 @@ def _shape_problem(
 ) -> Problem:
     """Uniform prior on the box ``[low, high]`` and one of paper B's 2D shapes as likelihood."""
     box = UniformBox(np.asarray(low, dtype=float), np.asarray(high, dtype=float))
-    return Problem(name, box, target.log_prob, TruncatedToBox(target, box), n_modes=n_modes)
+    return Problem(name, box, target.log_prob, TruncatedToBox(target, box), n_modes, n_density_maxima=n_modes)
 
 
 def banana_problem(

@@ -76,15 +76,18 @@ AUTO_MODES_PROBLEMS = sorted(_auto) if isinstance(_auto, list) else TRUTH_PROBLE
 
 
 @functools.cache
-def true_modes(problem):
-    """Local maxima of the exact posterior density; None where they are no finite set."""
-    return problem_from_spec(problem, config["problems"][problem]).n_modes
+def mode_counts(problem):
+    """(true modes, density maxima) of the exact posterior; None where they are no finite set.
+    True modes are the maxima separated by a valley deeper than lwflow.modes.VALLEY_RATIO."""
+    truth = problem_from_spec(problem, config["problems"][problem])
+    return truth.n_modes, truth.n_density_maxima
 
 
 def auto_modes_compared(problem):
-    """Base modes set side by side in the auto-modes table: auto, 1 and the true count."""
-    k = true_modes(problem)
-    return ["auto", "1"] + ([str(k)] if k not in (None, 1) else [])
+    """Base modes set side by side in the auto-modes table: auto, 1, the true count and,
+    where more, the number of density maxima."""
+    counts = [str(k) for k in dict.fromkeys(mode_counts(problem)) if k not in (None, 1)]
+    return ["auto", "1"] + counts
 
 
 # (fit, problem, arch, modes) -> the seeds it is trained for

@@ -286,13 +286,16 @@ def auto_modes_rows(wildcards=None):
     rows = []
     for problem in AUTO_MODES_PROBLEMS:
         floors = [f"results/floors/{problem}/seed{s}.json" for s in SEEDS]
+        n_modes, n_maxima = mode_counts(problem)
         for modes in auto_modes_compared(problem):
+            note = " (true)" if modes == str(n_modes) else " (density maxima)" if modes == str(n_maxima) else ""
             row = {
-                "label": f"{problem}/K={modes}" + (" (true)" if modes == str(true_modes(problem)) else ""),
+                "label": f"{problem}/K={modes}{note}",
                 "published": {},
                 "metrics": [metrics_path("likelihood", problem, paper_a.ARCH, modes, s) for s in SEEDS],
                 "floors": floors,
-                "true_modes": true_modes(problem),
+                "true_modes": n_modes,
+                "density_maxima": n_maxima,
             }
             if modes == "auto":
                 row["modes"] = [f"{model_dir('likelihood', problem, paper_a.ARCH, modes, s)}/modes.json" for s in SEEDS]
