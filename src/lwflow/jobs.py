@@ -348,7 +348,8 @@ def paper_table(
 ) -> None:
     """A long-format table from per-seed metrics; ``rows`` carry label, published, metrics, floors
     paths, and optionally ``key`` (the metrics sit under that key of each JSON: mixtures),
-    ``true_modes``, ``density_maxima`` and ``modes`` (per-seed ``modes.json`` paths: the chosen K, column ``chosen_k``)."""
+    ``true_modes``, ``density_maxima`` and ``modes`` (per-seed ``modes.json`` paths: the
+    chosen K, column ``chosen_k``)."""
     from lwflow.tables import summarise, to_markdown
 
     records = []

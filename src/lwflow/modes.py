@@ -106,18 +106,17 @@ def density_maxima(
     return np.array(maxima)
 
 
-def _no_valley(
-    log_density: Callable[[np.ndarray], np.ndarray], a: np.ndarray, b: np.ndarray, valley_ratio: float, n_points: int = 25
-) -> bool:
+LogDensity = Callable[[np.ndarray], np.ndarray]
+
+
+def _no_valley(log_density: LogDensity, a: np.ndarray, b: np.ndarray, valley_ratio: float, n_points: int = 25) -> bool:
     """True if ``log_density`` stays above ``log(valley_ratio) + min(end points)`` on the segment a-b."""
     path = a + np.linspace(0, 1, n_points)[:, None] * (b - a)
     log_q = log_density(path)
     return bool(log_q.min() >= np.log(valley_ratio) + min(log_q[0], log_q[-1]))
 
 
-def _separated_groups(
-    log_density: Callable[[np.ndarray], np.ndarray], maxima: list[np.ndarray], valley_ratio: float
-) -> list[list[int]]:
+def _separated_groups(log_density: LogDensity, maxima: list[np.ndarray], valley_ratio: float) -> list[list[int]]:
     """Maxima grouped by ascent: one group per maximum not joined (no deep valley) to a higher one."""
     heights = log_density(np.stack(maxima))
     return _group_by_ascent(maxima, heights, lambda i, j: _no_valley(log_density, maxima[i], maxima[j], valley_ratio))
