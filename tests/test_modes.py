@@ -41,6 +41,30 @@ def test_a_curved_banana_is_one_mode_even_when_bic_splits_it():
     assert selection.n_modes == 1
 
 
+def test_mode_moments_merge_each_modes_components_into_one_gaussian():
+    """Three separated modes: one Gaussian each at its centre (share 1/3, covariance 0.25 I),
+    mapped back from standardised coordinates.  A banana that BIC splits: one Gaussian with
+    the sample's own mean and covariance (moment matching keeps the first two moments)."""
+    centres = np.array([[-4.0, 4.0], [4.0, 4.0], [0.0, -4.0]])
+    x = separated_mixture(centres, 4000, seed=0)
+    shift, scale = x.mean(0), x.std(0)
+    moments = select_n_modes((x - shift) / scale, np.ones(len(x)), seed=0).mode_moments(shift, scale)
+    order = np.argsort(moments.means[:, 0] + 0.1 * moments.means[:, 1])
+    assert np.allclose(moments.means[order], centres[[0, 2, 1]], atol=0.05)
+    assert np.allclose(moments.shares, 1 / 3, atol=0.02)
+    assert np.allclose(moments.covariances, 0.25 * np.eye(2), atol=0.03)
+
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((20_000, 2))
+    banana = np.column_stack([2.0 * z[:, 0], 0.4 * z[:, 1] + 0.5 * (2.0 * z[:, 0]) ** 2 / 2 - 1.0])
+    selection = select_n_modes(banana, np.ones(len(banana)), seed=0)
+    assert selection.bic_best_k > 1 and selection.n_modes == 1
+    one = selection.mode_moments()
+    assert one.shares == pytest.approx([1.0])
+    assert np.allclose(one.means[0], banana.mean(0), atol=0.1)
+    assert np.allclose(one.covariances[0], np.cov(banana.T), rtol=0.1, atol=0.1)
+
+
 def test_the_chosen_number_feeds_training(tmp_path):
     """jobs.train with n_modes 'auto' records the choice and builds a base with that many modes."""
     from lwflow import jobs
@@ -71,7 +95,23 @@ def test_the_chosen_number_feeds_training(tmp_path):
     )
     record = read_json(outputs["modes"])
     assert record["rule"] == "auto" and record["n_modes"] == 3 and len(record["bic"]) == 5
+    assert len(record["means"]) == record["bic_best_k"]  # the fit the base starts from
     assert load_checkpoint(outputs["model"]).flow.q0.n_modes == 3
+
+
+def test_the_base_starts_from_the_mode_moments():
+    """initial_base maps the moments to standardised coordinates; without them, k-means."""
+    from lwflow.modes import ModeMoments
+    from lwflow.train import initial_base
+
+    moments = ModeMoments(np.array([0.25, 0.75]), np.array([[-3.0, 3.0], [3.0, 3.0]]), np.stack([np.eye(2) * 4] * 2))
+    shift, scale = np.array([0.0, 3.0]), np.array([3.0, 2.0])
+    u = np.random.default_rng(0).standard_normal((500, 2))
+    base = initial_base(u, np.ones(500), 2, 0, shift, scale, moments)
+    assert np.allclose(base.loc, [[-1.0, 0.0], [1.0, 0.0]])
+    assert np.allclose(base.scale, [[2 / 3, 1.0], [2 / 3, 1.0]]) and np.allclose(base.weights, [0.25, 0.75])
+    with pytest.raises(ValueError, match="2 mode moments given for a base of 3 modes"):
+        initial_base(u, np.ones(500), 3, 0, shift, scale, moments)
 
 
 def test_density_maxima_counts_modes_not_components():

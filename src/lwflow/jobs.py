@@ -150,7 +150,8 @@ def train(
 ) -> None:
     """Train one model on ``theta`` with weights (all equal without ``weights_path``); write its
     checkpoint, loss history, ``n_samples`` model samples and the number of base modes
-    (``flow['n_modes'] == 'auto'``: chosen by :mod:`lwflow.modes`).  ``rbig`` is fitted."""
+    (``flow['n_modes'] == 'auto'``: chosen by :mod:`lwflow.modes`, the base started from
+    that fit).  ``rbig`` is fitted."""
     from lwflow.flows import FlowSpec, save_checkpoint, weighted_standardisation
     from lwflow.modes import select_n_modes
     from lwflow.rbig import RBIG, RBIGConfig
@@ -164,8 +165,10 @@ def train(
         selection = select_n_modes((theta[keep] - shift) / scale, w[keep], seed=seed, **mode_selection)
         record = {"rule": "auto", **selection.as_dict()}
         flow = {**flow, "n_modes": selection.n_modes}
+        mode_moments = selection.mode_moments(shift, scale)
     else:
         record = {"rule": "fixed", "n_modes": flow["n_modes"]}
+        mode_moments = None
     write_json(outputs["modes"], record, provenance)
     spec = FlowSpec(**flow)
     if spec.arch == "rbig":
@@ -173,7 +176,7 @@ def train(
         history = pd.DataFrame({"step": [r["layer"] for r in layers], "val_loss": [r["val_loss"] for r in layers]})
         provenance.extra = {"n_layers": model.n_layers}
     else:
-        result = train_flow(theta, w, spec, TrainConfig(**training), seed)
+        result = train_flow(theta, w, spec, TrainConfig(**training), seed, mode_moments)
         model, history = result.model, result.history
         provenance.extra = {
             "best_step": result.best_step,

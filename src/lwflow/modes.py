@@ -14,6 +14,8 @@ Rule (``base_modes: auto``):
    segment between them.  Each maximum hangs on the nearest higher maximum it is joined
    to; the maxima that hang on none are the modes (so a low bump between two modes, joined
    to both, cannot merge them).
+4. The base starts from the fit: each mode's components merged into one moment-matched
+   Gaussian (:meth:`ModeSelection.mode_moments`).
 
 The same valley rule defines the *true* number of modes of a Gaussian-mixture posterior
 (:func:`separated_mode_count`): its density maxima, grouped where no valley deeper than
@@ -24,7 +26,7 @@ for the base: it needs no low-density gap in the flow's image.
 Example::
 
     selection = select_n_modes(u, weights, k_max=6, seed=0)
-    selection.n_modes, selection.bic
+    selection.n_modes, selection.bic, selection.mode_moments()  # one Gaussian per mode
 """
 
 from __future__ import annotations
@@ -40,18 +42,55 @@ VALLEY_RATIO = 0.5
 
 
 @dataclass(frozen=True)
+class ModeMoments:
+    """One Gaussian per mode: shares (K,), means (K, d) and covariances (K, d, d)."""
+
+    shares: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+
+
+@dataclass(frozen=True)
 class ModeSelection:
-    """The chosen number of modes and the evidence for it."""
+    """The chosen number of modes, the evidence for it, and the BIC-best fit (its component
+    weights, means and covariances, in the coordinates the samples were given in)."""
 
     n_modes: int
     bic_best_k: int
     bic: dict[int, float]
     groups: list[list[int]]
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
 
     def as_dict(self) -> dict[str, object]:
         record = asdict(self)
         record["bic"] = {str(k): v for k, v in self.bic.items()}
+        for name in ("weights", "means", "covariances"):
+            record[name] = getattr(self, name).tolist()
         return record
+
+    def mode_moments(self, shift: np.ndarray | float = 0.0, scale: np.ndarray | float = 1.0) -> ModeMoments:
+        r"""Each mode (a group :math:`g` of fitted components) as one moment-matched Gaussian in
+        the coordinates :math:`\theta = \text{shift} + \text{scale} \cdot u`:
+
+        .. math::  s_g = \sum_{k \in g} \pi_k, \quad
+                   m_g = \frac{1}{s_g} \sum_{k \in g} \pi_k \mu_k, \quad
+                   S_g = \frac{1}{s_g} \sum_{k \in g} \pi_k \left(\Sigma_k
+                         + (\mu_k - m_g)(\mu_k - m_g)^T\right)
+        """
+        scale = np.broadcast_to(np.asarray(scale, dtype=float), self.means.shape[1:])
+        shares, means, covariances = [], [], []
+        for group in self.groups:
+            pi, mu, sigma = self.weights[group], self.means[group], self.covariances[group]
+            share = pi.sum()
+            mean = pi @ mu / share
+            spread = mu - mean
+            covariance = np.einsum("k,kij->ij", pi, sigma + spread[:, :, None] * spread[:, None, :]) / share
+            shares.append(share)
+            means.append(shift + scale * mean)
+            covariances.append(covariance * np.outer(scale, scale))
+        return ModeMoments(np.array(shares), np.array(means), np.array(covariances))
 
 
 def _group_by_ascent(maxima: list[np.ndarray], log_q: np.ndarray, joined) -> list[list[int]]:
@@ -159,4 +198,4 @@ def select_n_modes(
     best = fits[best_k]
     maxima = [_climb(best.weights_, best.means_, best.precisions_, mean.copy()) for mean in best.means_]
     groups = _separated_groups(best.score_samples, maxima, valley_ratio)
-    return ModeSelection(n_modes=len(groups), bic_best_k=best_k, bic=bic, groups=groups)
+    return ModeSelection(len(groups), best_k, bic, groups, best.weights_, best.means_, best.covariances_)

@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lwflow.flows import FlowSpec, StandardisedFlow, build_flow, init_mixture_base, weighted_standardisation
+from lwflow.flows import BaseInit, FlowSpec, StandardisedFlow, build_flow, init_mixture_base, weighted_standardisation
+from lwflow.modes import ModeMoments
 
 BATCH_SAMPLING = ("weighted", "uniform")
 DEVICES = ("auto", "cpu", "cuda")
@@ -111,8 +112,37 @@ def _weighted_nll(model: StandardisedFlow, u: torch.Tensor, w: torch.Tensor) -> 
         return float(-(w * model.log_prob_standardised(u)).sum() / w.sum())
 
 
-def train_flow(theta: np.ndarray, weights: np.ndarray, spec: FlowSpec, config: TrainConfig, seed: int) -> TrainResult:
-    """Fit ``spec`` to the weighted sample ``(theta, weights)``; deterministic given ``seed``."""
+def initial_base(
+    u: np.ndarray,
+    weights: np.ndarray,
+    n_modes: int,
+    seed: int,
+    shift: np.ndarray,
+    scale: np.ndarray,
+    mode_moments: ModeMoments | None,
+) -> BaseInit:
+    r"""The base's starting components in standardised coordinates :math:`u = (\theta - \text{shift}) / \text{scale}`:
+    from ``mode_moments`` (one Gaussian per mode in :math:`\theta`, e.g. the fit of
+    ``base_modes: auto``: mean :math:`(m - \text{shift}) / \text{scale}`, scale
+    :math:`\sqrt{\operatorname{diag} S} / \text{scale}`), else by k-means on ``u``."""
+    if mode_moments is None:
+        return init_mixture_base(u, weights, n_modes, seed)
+    if len(mode_moments.shares) != n_modes:
+        raise ValueError(f"{len(mode_moments.shares)} mode moments given for a base of {n_modes} modes")
+    sd = np.sqrt(np.diagonal(mode_moments.covariances, axis1=1, axis2=2))
+    return BaseInit(loc=(mode_moments.means - shift) / scale, scale=sd / scale, weights=mode_moments.shares)
+
+
+def train_flow(
+    theta: np.ndarray,
+    weights: np.ndarray,
+    spec: FlowSpec,
+    config: TrainConfig,
+    seed: int,
+    mode_moments: ModeMoments | None = None,
+) -> TrainResult:
+    """Fit ``spec`` to the weighted sample ``(theta, weights)``; deterministic given ``seed``.
+    The base starts from ``mode_moments`` where given (:func:`initial_base`)."""
     keep = weights > 0
     theta, weights = theta[keep], weights[keep]
     if len(theta) < 10:
@@ -123,7 +153,7 @@ def train_flow(theta: np.ndarray, weights: np.ndarray, spec: FlowSpec, config: T
     val_idx = _drop_negligible(weights, val_idx)
     shift, scale = weighted_standardisation(theta[train_idx], weights[train_idx])
     u_all = (theta - shift) / scale
-    base_init = init_mixture_base(u_all[train_idx], weights[train_idx], spec.n_modes, seed)
+    base_init = initial_base(u_all[train_idx], weights[train_idx], spec.n_modes, seed, shift, scale, mode_moments)
     device = resolve_device(config.device)
     model = build_flow(spec, shift, scale, base_init).to(device)
 
