@@ -129,11 +129,20 @@ def test_separated_mode_count_groups_maxima_without_a_deep_valley():
     """Equal unit Gaussians 4 sd apart: the density at the midpoint is 2 exp(-2) / (1 + exp(-8))
     = 0.27 of a peak, a deep valley, so two modes.  2.6 sd apart the density is still bimodal
     (two maxima) but dips only to 0.83 of a peak: one mode for the base."""
+    from lwflow.problems import GaussianMixture
+
+    def modes(half_distance: float, **valley) -> int:
+        pair = GaussianMixture(
+            np.array([[-half_distance, 0], [half_distance, 0]]), np.stack([np.eye(2)] * 2), np.ones(2)
+        )
+        maxima = density_maxima(pair.weights, pair.means, pair.covariances)
+        return separated_mode_count(maxima, pair.log_prob, **valley)
+
     eye = np.eye(2)
-    assert separated_mode_count([1, 1], [[-2.0, 0], [2.0, 0]], [eye, eye]) == 2
+    assert modes(2.0) == 2
     assert len(density_maxima([1, 1], [[-1.3, 0], [1.3, 0]], [eye, eye])) == 2
-    assert separated_mode_count([1, 1], [[-1.3, 0], [1.3, 0]], [eye, eye]) == 1
-    assert separated_mode_count([1, 1], [[-1.3, 0], [1.3, 0]], [eye, eye], valley_ratio=0.9) == 2
+    assert modes(1.3) == 1
+    assert modes(1.3, valley_ratio=0.9) == 2
 
 
 def test_problem_true_modes_are_separated_density_maxima():

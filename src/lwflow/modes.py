@@ -35,8 +35,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.special import logsumexp
-from scipy.stats import multivariate_normal
 
 VALLEY_RATIO = 0.5
 
@@ -161,19 +159,11 @@ def _separated_groups(log_density: LogDensity, maxima: list[np.ndarray], valley_
     return _group_by_ascent(maxima, heights, lambda i, j: _no_valley(log_density, maxima[i], maxima[j], valley_ratio))
 
 
-def separated_mode_count(
-    weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, valley_ratio: float = VALLEY_RATIO
-) -> int:
-    """Number of modes of a Gaussian mixture separated by a valley below ``valley_ratio`` times
-    the lower peak: :func:`density_maxima` grouped by the rule ``base_modes: auto`` applies."""
-    weights = np.asarray(weights, dtype=float) / np.sum(weights)
-    components = [multivariate_normal(m, c) for m, c in zip(np.asarray(means, float), np.asarray(covariances, float))]
-
-    def log_density(x: np.ndarray) -> np.ndarray:
-        return logsumexp([np.log(w) + np.atleast_1d(c.logpdf(x)) for w, c in zip(weights, components)], axis=0)
-
-    maxima = list(density_maxima(weights, means, covariances))
-    return len(_separated_groups(log_density, maxima, valley_ratio))
+def separated_mode_count(maxima: np.ndarray, log_density: LogDensity, valley_ratio: float = VALLEY_RATIO) -> int:
+    """Number of modes of a density: its ``maxima`` (e.g. :func:`density_maxima`) grouped by
+    the rule ``base_modes: auto`` applies, so that only maxima separated by a valley below
+    ``valley_ratio`` times the lower peak count apart."""
+    return len(_separated_groups(log_density, list(maxima), valley_ratio))
 
 
 def select_n_modes(

@@ -258,14 +258,14 @@ def gaussian_mixture_problem(
     dim = means_arr.shape[1]
     box = UniformBox(np.full(dim, bounds[0]), np.full(dim, bounds[1]))
     mixture = GaussianMixture(means_arr, np.asarray(covariances), np.asarray(weights or [1.0] * len(means_arr)))
-    parameters = (mixture.weights, mixture.means, mixture.covariances)
+    maxima = density_maxima(mixture.weights, mixture.means, mixture.covariances)
     return Problem(
         name,
         box,
         mixture.log_prob,
         TruncatedToBox(mixture, box),
-        n_modes=separated_mode_count(*parameters),
-        n_density_maxima=len(density_maxima(*parameters)),
+        n_modes=separated_mode_count(maxima, mixture.log_prob),
+        n_density_maxima=len(maxima),
     )
 
 
