@@ -105,6 +105,14 @@ def test_clip_report_and_benchmarks_are_written(smoke_run):
     assert (smoke_run / "results/benchmarks/train_flow/likelihood/gmm2d_3mode/realnvp_K3/seed0.tsv").exists()
 
 
+def test_a_block_max_steps_sets_its_models_step_budget(smoke_run):
+    def last_step(model):
+        return int(pd.read_csv(smoke_run / f"results/models/{model}/seed0/loss.csv")["step"].iloc[-1])
+
+    assert last_step("samples/two_moons/nsf_K1") == 20  # the block's max_steps
+    assert last_step("likelihood/gmm2d_1mode/realnvp_K1") == 40  # training.max_steps
+
+
 def test_every_model_has_a_diagnostic_pair_plot(smoke_run):
     plots = list((smoke_run / "results/figures/models").rglob("seed*.png"))
     # 2 seeds of paper A's 11 and (auto_modes) gmm2d_3mode's K=auto; seed 0 of two_moons' 4 experts
@@ -200,6 +208,7 @@ def test_user_problem_with_auto_modes_runs_through_the_dag_without_truth_metrics
         (lambda c: c["experiments"][0].update(problems=["nonexistent"]), "nonexistent"),
         (lambda c: c["problems"]["gmm2d_1mode"].update(kind="mystery"), "kind"),
         (lambda c: c["outputs"].update(auto_modes=["gmm2d_9mode"]), "auto_modes"),
+        (lambda c: c["experiments"].append({**c["experiments"][0], "max_steps": 7}), "max_steps"),
         (
             lambda c: c["problems"].update(
                 mine={"kind": "user", "target": "no_such_module:problem", "n_prior_samples": 1000}

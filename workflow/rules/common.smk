@@ -90,13 +90,20 @@ def auto_modes_compared(problem):
     return ["auto", "1"] + counts
 
 
-# (fit, problem, arch, modes) -> the seeds it is trained for
-MODEL_SEEDS = {}
-for block in config["experiments"]:
+# (fit, problem, arch, modes) -> the seeds it is trained for, and its step budget where a
+# block sets one (models no block names train for training.max_steps)
+MODEL_SEEDS, MODEL_MAX_STEPS = {}, {}
+for number, block in enumerate(config["experiments"], start=1):
     for problem, arch, modes in itertools.product(block["problems"], block["archs"], block["modes"]):
-        MODEL_SEEDS.setdefault((block["fit"], problem, arch, expert_modes(arch, modes)), set()).update(
-            block_seeds(block)
-        )
+        key = (block["fit"], problem, arch, expert_modes(arch, modes))
+        MODEL_SEEDS.setdefault(key, set()).update(block_seeds(block))
+        steps = block.get("max_steps", config["training"]["max_steps"])
+        if MODEL_MAX_STEPS.setdefault(key, steps) != steps:
+            raise ValueError(
+                f"config: experiments block {number} trains {key[2]} K={key[3]} on {problem} (fit {key[0]}) "
+                f"with max_steps {steps}, but an earlier block trains the same model with "
+                f"{MODEL_MAX_STEPS[key]}; give both blocks the same max_steps or drop the model from one"
+            )
 if config["outputs"]["paper_a"]:
     for p, k in paper_a.models_needed():
         MODEL_SEEDS.setdefault(("likelihood", p, paper_a.ARCH, str(k)), set()).update(SEEDS)
@@ -205,5 +212,10 @@ def problem_spec(wildcards):
     return {k: v for k, v in spec.items() if k not in COMPUTE_ONLY["problem"]}
 
 
-def training_settings():
-    return {k: v for k, v in config["training"].items() if k not in COMPUTE_ONLY["training"]}
+def training_settings(model=None):
+    """The training section without compute-only keys; with ``model`` (fit, problem, arch,
+    modes), its block's step budget."""
+    settings = {k: v for k, v in config["training"].items() if k not in COMPUTE_ONLY["training"]}
+    if model in MODEL_MAX_STEPS:
+        settings["max_steps"] = MODEL_MAX_STEPS[model]
+    return settings

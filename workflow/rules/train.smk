@@ -28,7 +28,7 @@ rule train_flow:
         config_slice=lambda w: {
             "flow": {"arch": w.arch, "n_modes": w.modes if w.modes == "auto" else int(w.modes), **config["flow"]},
             "mode_selection": config["mode_selection"],
-            "training": training_settings(),
+            "training": training_settings((w.fit, w.problem, w.arch, w.modes)),
             "rbig": config["rbig"],
             "n_samples": config["evaluation"]["n_samples"],
         },
