@@ -36,6 +36,13 @@ def test_em_matches_the_closed_form_two_component_case():
     assert em_weights(log_q, weights) == pytest.approx([60 / 130, 70 / 130], abs=1e-8)
 
 
+def test_em_rejects_a_draw_that_no_expert_can_explain():
+    log_q = np.array([[-1.0, -2.0], [-np.inf, -np.inf]])
+    with pytest.raises(ValueError, match="-inf"):
+        em_weights(log_q)
+    assert em_weights(log_q, np.array([1.0, 0.0])) == pytest.approx([1.0, 0.0], abs=1e-6)  # zero weight: ignored
+
+
 def test_em_maximises_the_mixture_likelihood():
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.normal(-2, 1, 300), rng.normal(2, 1, 700)])

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -113,11 +114,24 @@ def test_a_block_max_steps_sets_its_models_step_budget(smoke_run):
     assert last_step("likelihood/gmm2d_1mode/realnvp_K1") == 40  # training.max_steps
 
 
-def test_every_model_has_a_diagnostic_pair_plot(smoke_run):
+def test_every_model_of_the_figure_seed_has_a_diagnostic_pair_plot(smoke_run):
     plots = list((smoke_run / "results/figures/models").rglob("seed*.png"))
-    # 2 seeds of paper A's 11 and (auto_modes) gmm2d_3mode's K=auto; seed 0 of two_moons' 4 experts
-    # and gmm2d_3mode's rbig
-    assert len(plots) == (11 + 1) * 2 + 4 + 1
+    # outputs.pair_plots: figure_seed (seed 0): paper A's 11 models, gmm2d_3mode's K=auto (auto_modes),
+    # two_moons' 4 experts and gmm2d_3mode's rbig
+    assert len(plots) == 11 + 1 + 4 + 1
+    assert {p.name for p in plots} == {"seed0.png"}
+
+
+@pytest.mark.parametrize("local_cores", ["auto", 1])
+def test_local_runs_cap_cores_at_the_usable_cpus(tmp_path, local_cores):
+    config = smoke_config()
+    config["execution"] = {"local_cores": local_cores}
+    cap = len(os.sched_getaffinity(0)) if local_cores == "auto" else local_cores
+    workdir = workflow_copy(tmp_path, config)
+    result = run_snakemake(workdir, "--cores", str(cap + 1), "results/prior/gmm2d_1mode/seed0.npz", timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"running at most {cap} jobs at once, not {cap + 1}" in result.stderr
+    assert re.search(rf"Provided cores: {cap}\b", result.stderr)
 
 
 def test_smoke_run_estimates_mixture_weights_and_scores_the_mixtures(smoke_run):

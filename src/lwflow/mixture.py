@@ -55,17 +55,29 @@ def ema_weights(
 def em_weights(
     log_q: np.ndarray, weights: np.ndarray | None = None, max_iterations: int = 1000, tolerance: float = 1e-10
 ) -> np.ndarray:
-    """Maximum-likelihood mixture weights over frozen experts by EM (weighted by ``weights``)."""
+    """Maximum-likelihood mixture weights over frozen experts by EM (weighted by ``weights``).
+
+    Works on :math:`\\tilde q_{ik} = q_k(x_i) / \\max_j q_j(x_i)`, computed once: each row's
+    largest entry is 1, so :math:`m_i = \\sum_k \\pi_k \\tilde q_{ik}` cannot overflow and is at
+    least the weight of the expert best at :math:`x_i`; an iteration is two matrix-vector products,
+    :math:`\\pi_k \\leftarrow \\pi_k \\sum_i (\\bar w_i / m_i)\\, \\tilde q_{ik}`.
+    """
     w = _normalised(weights, len(log_q))
     keep = w > 0
     log_q, w = log_q[keep], w[keep]
+    row_max = log_q.max(axis=1, keepdims=True)
+    if not np.all(np.isfinite(row_max)):
+        raise ValueError(
+            "some weighted draws have log-density -inf (or +inf) under every expert; "
+            "drop those draws or the experts that cannot be evaluated there"
+        )
+    q = np.exp(log_q - row_max)
     pi = np.full(log_q.shape[1], 1.0 / log_q.shape[1])
     previous = -np.inf
     for _ in range(max_iterations):
-        joint = log_q + np.log(np.maximum(pi, 1e-300))
-        log_mix = logsumexp(joint, axis=1)
-        objective = float(w @ log_mix)
-        pi = w @ np.exp(joint - log_mix[:, None])
+        mix = np.maximum(q @ pi, np.finfo(float).tiny)
+        objective = float(w @ np.log(mix))  # the log-likelihood less the constant w @ row_max
+        pi = pi * ((w / mix) @ q)
         if objective - previous < tolerance:
             break
         previous = objective

@@ -1,7 +1,9 @@
 # Config validation, the experiment grid and input functions.
 import functools
 import itertools
+import os
 
+from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
 from lwflow import paper_a, paper_b
@@ -56,6 +58,22 @@ def _check_config():
 
 
 _check_config()
+
+
+def cap_local_cores():
+    """Local runs: lower ``--cores`` to ``execution.local_cores`` (auto: the CPUs this process
+    may use), so that one-thread jobs never outnumber the CPUs; cluster runs are left alone."""
+    wanted = config["execution"]["local_cores"]
+    cap = len(os.sched_getaffinity(0)) if wanted == "auto" else wanted
+    if workflow.local_exec and workflow._cores is not None and workflow._cores > cap:
+        logger.info(
+            f"lwflow: running at most {cap} jobs at once, not {workflow._cores}: --cores is capped at "
+            f"execution.local_cores ({wanted!r}); set it to an integer to change the cap"
+        )
+        workflow.global_resources["_cores"] = cap
+
+
+cap_local_cores()
 
 def expert_modes(arch, modes):
     """Base modes a model is trained with: rbig Gaussianises to a single standard normal."""
@@ -160,7 +178,14 @@ def model_outputs():
 
 
 def diagnostics_outputs():
-    return [f"results/figures/models/{m[0]}/{m[1]}/{m[2]}_K{m[3]}/seed{s}.png" for m in MODELS for s in MODEL_SEEDS[m]]
+    """Pair plots: of figure_seed's models, or of every model (``outputs.pair_plots: all``)."""
+    every = config["outputs"]["pair_plots"] == "all"
+    return [
+        f"results/figures/models/{m[0]}/{m[1]}/{m[2]}_K{m[3]}/seed{s}.png"
+        for m in MODELS
+        for s in MODEL_SEEDS[m]
+        if every or s == config["outputs"]["figure_seed"]
+    ]
 
 
 def metric_outputs():
