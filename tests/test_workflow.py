@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,6 +113,14 @@ def test_a_block_max_steps_sets_its_models_step_budget(smoke_run):
 
     assert last_step("samples/two_moons/nsf_K1") == 20  # the block's max_steps
     assert last_step("likelihood/gmm2d_1mode/realnvp_K1") == 40  # training.max_steps
+
+
+def test_nsf_stacks_flow_nsf_layers_and_the_others_flow_n_layers(smoke_run):
+    def layers(model):
+        payload = torch.load(smoke_run / f"results/models/samples/two_moons/{model}/seed0/model.pt", weights_only=True)
+        return payload["spec"]["n_layers"]
+
+    assert (layers("nsf_K1"), layers("maf_K1"), layers("realnvp_K1")) == (1, 2, 2)
 
 
 def test_every_model_of_the_figure_seed_has_a_diagnostic_pair_plot(smoke_run):

@@ -11,6 +11,17 @@ def training_data(wildcards):
     }
 
 
+def flow_settings(arch, modes):
+    """The FlowSpec fields of one model: nsf stacks flow.nsf_layers spline layers, realnvp and maf
+    flow.n_layers affine ones."""
+    return {
+        "arch": arch,
+        "n_modes": modes if modes == "auto" else int(modes),
+        "n_layers": config["flow"]["nsf_layers" if arch == "nsf" else "n_layers"],
+        "hidden_units": config["flow"]["hidden_units"],
+    }
+
+
 rule train_flow:
     input:
         unpack(training_data),
@@ -26,7 +37,7 @@ rule train_flow:
     threads: 1
     params:
         config_slice=lambda w: {
-            "flow": {"arch": w.arch, "n_modes": w.modes if w.modes == "auto" else int(w.modes), **config["flow"]},
+            "flow": flow_settings(w.arch, w.modes),
             "mode_selection": config["mode_selection"],
             "training": training_settings((w.fit, w.problem, w.arch, w.modes)),
             "rbig": config["rbig"],
