@@ -8,6 +8,7 @@ from lwflow.weights import (
     clip_weights,
     clip_with_report,
     effective_sample_size,
+    heaviest_share,
     max_weight_share,
     weights_from_log_likelihood,
 )
@@ -77,3 +78,10 @@ def test_bad_likelihood_values_say_what_to_change(values, message):
 def test_wrong_number_of_likelihood_values():
     with pytest.raises(LikelihoodError, match="expected"):
         weights_from_log_likelihood(np.zeros(3), n_samples=4)
+
+
+def test_heaviest_share_keeps_the_fewest_heaviest_indices_that_carry_all_but_the_tail():
+    weights = np.array([1e-9, 0.5, 1e-8, 0.3, 0.2, 1e-16])
+    assert heaviest_share(weights, np.arange(6), tail=1e-6).tolist() == [1, 3, 4]  # dropped: 1.1e-8 of 1
+    assert heaviest_share(weights, np.array([0, 2, 5]), tail=1e-6).tolist() == [2, 0]  # of 1.1e-8: 1e-16 goes
+    assert sorted(heaviest_share(np.ones(1000), np.arange(1000)).tolist()) == list(range(1000))

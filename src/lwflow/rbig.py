@@ -21,7 +21,10 @@ an exact log-Jacobian, and
 .. math::  \\log q(x) = \\log\\mathcal N(z_L; 0, I) + \\sum_{l,j} \\log g_{l,j}'(\\cdot).
 
 ``fit`` adds layers while the weighted NLL of a held-out split improves and keeps the
-best number (at most ``max_layers``; stop after ``patience`` layers without gain).
+best number (at most ``max_layers``; stop after ``patience`` layers without gain).  Each
+split keeps only its heaviest points that carry :math:`1 - 10^{-6}` of its weight
+(:func:`lwflow.weights.heaviest_share`): with likelihood weights on prior draws most points
+weigh almost nothing, and every layer transforms every kept point.
 
 Example::
 
@@ -37,6 +40,8 @@ import numpy as np
 import torch
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri, ndtri_exp
 from scipy.stats import special_ortho_group
+
+from lwflow.weights import heaviest_share
 
 _LOG_SQRT_2PI = 0.5 * float(np.log(2 * np.pi))
 
@@ -164,8 +169,9 @@ class RBIG:
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(x))
         n_val = max(1, int(round(config.validation_fraction * len(x))))
-        train, val = x[order[n_val:]], x[order[:n_val]]
-        w_train, w_val = weights[order[n_val:]], weights[order[:n_val]]
+        train_idx, val_idx = heaviest_share(weights, order[n_val:]), heaviest_share(weights, order[:n_val])
+        train, val = x[train_idx], x[val_idx]
+        w_train, w_val = weights[train_idx], weights[val_idx]
         w_val = w_val / w_val.sum()
         dim = x.shape[1]
         n_eff = w_train.sum() ** 2 / (w_train**2).sum()

@@ -34,6 +34,7 @@ import torch
 
 from lwflow.flows import BaseInit, FlowSpec, StandardisedFlow, build_flow, init_mixture_base, weighted_standardisation
 from lwflow.modes import ModeMoments
+from lwflow.weights import heaviest_share
 
 BATCH_SAMPLING = ("weighted", "uniform")
 DEVICES = ("auto", "cpu", "cuda")
@@ -95,18 +96,6 @@ def _split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarra
     return order[n_val:], order[:n_val]
 
 
-def _drop_negligible(weights: np.ndarray, index: np.ndarray, tail: float = 1e-6) -> np.ndarray:
-    """The fewest indices, heaviest first, that carry ``1 - tail`` of the weight of ``index``.
-
-    Used for the validation set: dropping a weight share of at most ``tail`` changes the
-    validation loss by at most about ``tail`` times its scale, and makes each evaluation
-    many times cheaper when most prior samples have negligible likelihood.
-    """
-    order = index[np.argsort(weights[index])[::-1]]
-    cumulative = np.cumsum(weights[order])
-    return order[: int(np.searchsorted(cumulative, (1 - tail) * cumulative[-1])) + 1]
-
-
 def _weighted_nll(model: StandardisedFlow, u: torch.Tensor, w: torch.Tensor) -> float:
     with torch.no_grad():
         return float(-(w * model.log_prob_standardised(u)).sum() / w.sum())
@@ -150,7 +139,7 @@ def train_flow(
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     train_idx, val_idx = _split(len(theta), config.validation_fraction, rng)
-    val_idx = _drop_negligible(weights, val_idx)
+    val_idx = heaviest_share(weights, val_idx)
     shift, scale = weighted_standardisation(theta[train_idx], weights[train_idx])
     u_all = (theta - shift) / scale
     base_init = initial_base(u_all[train_idx], weights[train_idx], spec.n_modes, seed, shift, scale, mode_moments)

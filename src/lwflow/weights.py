@@ -58,6 +58,19 @@ def weights_from_log_likelihood(log_likelihood: np.ndarray, n_samples: int | Non
     return np.exp(ll - ll.max())
 
 
+def heaviest_share(weights: np.ndarray, index: np.ndarray, tail: float = 1e-6) -> np.ndarray:
+    """The fewest indices, heaviest first, that carry ``1 - tail`` of the weight of ``index``.
+
+    Dropping a weight share of at most ``tail`` changes a weighted average (a validation
+    loss, a weighted quantile) by at most about ``tail`` times its scale, and makes it many
+    times cheaper when most prior samples have negligible likelihood.  Equal weights keep
+    every index (below a million of them).
+    """
+    order = index[np.argsort(weights[index])[::-1]]
+    cumulative = np.cumsum(weights[order])
+    return order[: int(np.searchsorted(cumulative, (1 - tail) * cumulative[-1])) + 1]
+
+
 def effective_sample_size(weights: np.ndarray) -> float:
     """Kish ESS, :math:`(\\sum w)^2 / \\sum w^2`; between 1 and the number of samples."""
     w = np.asarray(weights, dtype=float)
