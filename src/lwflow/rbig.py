@@ -169,7 +169,9 @@ class RBIG:
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(x))
         n_val = max(1, int(round(config.validation_fraction * len(x))))
-        train_idx, val_idx = heaviest_share(weights, order[n_val:]), heaviest_share(weights, order[:n_val])
+        train_idx, val_idx = (  # kept in the permuted order: equal weights give the plain split
+            idx[np.isin(idx, heaviest_share(weights, idx))] for idx in (order[n_val:], order[:n_val])
+        )
         train, val = x[train_idx], x[val_idx]
         w_train, w_val = weights[train_idx], weights[val_idx]
         w_val = w_val / w_val.sum()
