@@ -75,6 +75,7 @@ def cap_local_cores():
 
 cap_local_cores()
 
+
 def expert_modes(arch, modes):
     """Base modes a model is trained with: rbig Gaussianises to a single standard normal."""
     return "1" if arch == "rbig" else str(modes)
