@@ -38,12 +38,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.interpolate import CubicHermiteSpline
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri, ndtri_exp
 from scipy.stats import special_ortho_group
 
 from lwflow.weights import heaviest_share
 
 _LOG_SQRT_2PI = 0.5 * float(np.log(2 * np.pi))
+_SQRT_HALF = 0.5**0.5
+_EXP_FLOOR = -700.0  # exp() of less is subnormal (slow) and far below what the density resolves
+_BLOCK_ROWS = 1024  # rows of the (points, kernels) matrices evaluated at once
+_INVERSE_GRID = 4096  # nodes of the tabulated inverse of each marginal
 
 
 @dataclass(frozen=True)
@@ -86,25 +91,33 @@ class RBIG:
     def _marginal(
         x: np.ndarray, centres: np.ndarray, h: np.ndarray, log_p: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Gaussianised values :math:`g(x)` and log-derivatives :math:`\\log g'(x)` of one coordinate."""
-        s = (x[:, None] - centres[None]) / h
-        cdf = ndtr(s) @ np.exp(log_p)
+        """Gaussianised values :math:`g(x)` and log-derivatives :math:`\\log g'(x)` of one coordinate.
+
+        With :math:`t_i = -(x - c_i) / (\\sqrt2 h_i)`, :math:`\\Phi((x - c_i)/h_i) = \\tfrac12
+        \\operatorname{erfc}(t_i)` and the kernel is :math:`e^{-t_i^2}`: torch evaluates both on
+        blocks of rows that stay in cache (several times faster than ``scipy.special.ndtr``,
+        the same to 1e-12 relative)."""
+        scale = torch.from_numpy(-_SQRT_HALF / h)
+        half_p, p_over_h = torch.from_numpy(0.5 * np.exp(log_p)), torch.from_numpy(np.exp(log_p) / h)
+        cdf, pdf = np.empty(len(x)), np.empty(len(x))
+        for start in range(0, len(x), _BLOCK_ROWS):
+            t = (torch.from_numpy(x[start : start + _BLOCK_ROWS, None]) - torch.from_numpy(centres)).mul_(scale)
+            cdf[start : start + _BLOCK_ROWS] = (torch.special.erfc(t) @ half_p).numpy()
+            pdf[start : start + _BLOCK_ROWS] = (t.square_().neg_().clamp_(min=_EXP_FLOOR).exp_() @ p_over_h).numpy()
         z = ndtri(cdf)
-        tail = (cdf < 1e-12) | (cdf > 1 - 1e-12)  # Phi^-1 on the log scale where cdf rounds off
+        tail = (cdf < 1e-12) | (cdf > 1 - 1e-6)  # Phi^-1 on the log scale where 1 - cdf loses digits
         if tail.any():
-            st = s[tail]
+            st = (x[tail, None] - centres) / h
             log_cdf = logsumexp(log_p + log_ndtr(st), axis=1)
             log_sf = logsumexp(log_p + log_ndtr(-st), axis=1)
             z[tail] = np.where(
                 log_cdf < log_sf, ndtri_exp(np.minimum(log_cdf, -1e-300)), -ndtri_exp(np.minimum(log_sf, -1e-300))
             )
-        kernel = np.exp(-0.5 * s**2)
-        pdf = kernel @ (np.exp(log_p) / h)
         with np.errstate(divide="ignore"):
             log_pdf = np.log(pdf)  # the 1/sqrt(2 pi) of F' and of phi(g) cancel
         far = pdf < 1e-280  # every kernel underflows: the log-sum-exp of the exponents instead
         if far.any():
-            log_pdf[far] = logsumexp(log_p - 0.5 * s[far] ** 2 - np.log(h), axis=1)
+            log_pdf[far] = logsumexp(log_p - 0.5 * ((x[far, None] - centres) / h) ** 2 - np.log(h), axis=1)
         return z, log_pdf + 0.5 * z**2
 
     def _layer_forward(self, layer: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -120,20 +133,41 @@ class RBIG:
     def _marginal_inverse(
         self, z: np.ndarray, layer: int, j: int, newton_steps: int = 8, tolerance: float = 1e-10
     ) -> np.ndarray:
-        """Solve :math:`g(x) = z`: start from a tabulated inverse, then safeguarded Newton steps
-        on the points whose residual :math:`|g(x) - z|` still exceeds ``tolerance``."""
+        """Solve :math:`g(x) = z` to :math:`|g(x) - z| \\le` ``tolerance``.
+
+        :math:`g` is tabulated on a grid :math:`x_k` with its slopes, and :math:`x(z)` is the
+        cubic Hermite interpolant through :math:`(g(x_k), x_k)` with derivatives
+        :math:`1/g'(x_k)`.  Its error is measured at every interval's midpoint
+        :math:`\\bar x_k`, as :math:`|x(g(\\bar x_k)) - \\bar x_k|\\, g'(\\bar x_k)`; points in
+        intervals where that exceeds ``tolerance``, or outside the table, get safeguarded
+        Newton steps.  The cost grows with the grid, not with the number of points."""
         centres, h, log_p = self._kernels(layer, j)
-        grid = np.linspace(centres.min() - 12 * h.max(), centres.max() + 12 * h.max(), 4096)
-        table, _ = self._marginal(grid, centres, h, log_p)
-        x = np.interp(z, table, grid)
-        active = np.arange(len(z))
+        nodes = np.linspace(centres.min() - 4 * h.max(), centres.max() + 4 * h.max(), _INVERSE_GRID)
+        table, log_slope = self._marginal(nodes, centres, h, log_p)
+        increasing = table > np.maximum.accumulate(np.concatenate([[-np.inf], table[:-1]]))
+        nodes, table, log_slope = nodes[increasing], table[increasing], log_slope[increasing]
+        inverse = CubicHermiteSpline(table, nodes, np.exp(-log_slope), extrapolate=False)
+        midpoints = 0.5 * (nodes[1:] + nodes[:-1])
+        z_mid, log_slope_mid = self._marginal(midpoints, centres, h, log_p)
+        with np.errstate(invalid="ignore", over="ignore"):
+            interval_error = np.abs(inverse(z_mid) - midpoints) * np.exp(log_slope_mid)
+        x = inverse(z)
+        interval = np.clip(np.searchsorted(table, z) - 1, 0, len(interval_error) - 1)
+        unchecked = ~np.isfinite(x) | ~(interval_error[interval] <= tolerance)
+        end = np.where(z[unchecked] < table[0], 0, -1)  # beyond the table: the end's tangent
+        x[unchecked] = np.where(
+            (z[unchecked] < table[0]) | (z[unchecked] > table[-1]),
+            nodes[end] + (z[unchecked] - table[end]) * np.exp(-log_slope[end]),
+            np.interp(z[unchecked], table, nodes),
+        )
+        active = np.flatnonzero(unchecked)
         for _ in range(newton_steps):
+            if not len(active):
+                break
             value, log_slope = self._marginal(x[active], centres, h, log_p)
             residual = value - z[active]
             open_ = np.abs(residual) > tolerance
             active, residual, log_slope = active[open_], residual[open_], log_slope[open_]
-            if not len(active):
-                break
             x[active] -= np.clip(residual / np.exp(log_slope), -h.max(), h.max())
         return x
 
