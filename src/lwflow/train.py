@@ -57,10 +57,10 @@ def resolve_device(name: str) -> torch.device:
 class TrainConfig:
     """Optimisation settings; defaults are the ones in ``config.yaml``."""
 
-    batch_size: int = 512
-    learning_rate: float = 2e-3
+    batch_size: int = 1024
+    learning_rate: float = 3e-3
     final_learning_rate_fraction: float = 0.05
-    max_steps: int = 2500
+    max_steps: int = 1000
     eval_every: int = 100
     patience: int = 10
     min_improvement: float = 1e-3
