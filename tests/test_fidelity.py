@@ -21,7 +21,8 @@ def test_three_mode_base_beats_the_paper_and_one_mode_base_bridges(default_confi
     log_p_max = log_density_maximum(problem.truth.log_prob, reference)
     results = {}
     for modes in (1, 3):
-        flow = FlowSpec(arch="realnvp", n_modes=modes, **default_config["flow"])
+        sizes = {key: default_config["flow"][key] for key in ("n_layers", "hidden_units")}
+        flow = FlowSpec(arch="realnvp", n_modes=modes, **sizes)
         model = train_flow(theta, weights, flow, TrainConfig(**default_config["training"]), seed=0).model
         with torch.no_grad():
             log_q = model.log_prob(torch.as_tensor(reference, dtype=torch.float32)).double().numpy()
