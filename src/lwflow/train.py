@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lwflow.adam import FusedAdam
 from lwflow.flows import BaseInit, FlowSpec, StandardisedFlow, build_flow, init_mixture_base, weighted_standardisation
 from lwflow.modes import ModeMoments
 from lwflow.weights import heaviest_share
@@ -155,13 +156,13 @@ def train_flow(
     generator = torch.Generator().manual_seed(seed)
 
     parameters = list(model.parameters())
-    optimiser = torch.optim.Adam(parameters, lr=config.learning_rate, fused=True)
+    optimiser = FusedAdam(parameters)
     floor = config.final_learning_rate_fraction
 
     def lr_factor(step: int) -> float:
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(step / config.max_steps, 1.0)))
 
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lr_factor)
+    base_lr, n_updates = config.learning_rate, 0
     best_val, best_step = _weighted_nll(model, u_val, w_val), 0
     best_state = copy.deepcopy(model.state_dict())
     records, running, evals_without_gain, recoveries = [], [], 0, 0
@@ -180,23 +181,28 @@ def train_flow(
                 history = pd.DataFrame.from_records(records)
                 raise TrainingDiverged(
                     f"loss became {loss.item()} at step {step} after {config.max_recoveries} recoveries "
-                    f"(learning rate now {optimiser.param_groups[0]['lr']:.2e}); last losses:\n"
+                    f"(learning rate now {base_lr * lr_factor(n_updates):.2e}); last losses:\n"
                     f"{history.tail(5).to_string(index=False)}\nadvice: lower learning_rate, clip weights, "
                     "or raise the number of prior samples"
                 )
             model.load_state_dict(best_state)
-            schedule.base_lrs = [lr * 0.5 for lr in schedule.base_lrs]
+            base_lr *= 0.5
             continue
-        optimiser.zero_grad(set_to_none=True)
+        optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, config.grad_clip_norm, foreach=True)
-        optimiser.step()
-        schedule.step()
+        optimiser.step(base_lr * lr_factor(n_updates))
+        n_updates += 1
         running.append(loss.item())
         if step % config.eval_every == 0 or step == config.max_steps:
             val = _weighted_nll(model, u_val, w_val)
             records.append(
-                {"step": step, "train_loss": float(np.mean(running)), "val_loss": val, "lr": schedule.get_last_lr()[0]}
+                {
+                    "step": step,
+                    "train_loss": float(np.mean(running)),
+                    "val_loss": val,
+                    "lr": base_lr * lr_factor(n_updates),
+                }
             )
             running = []
             if val < best_val - config.min_improvement:
