@@ -7,6 +7,10 @@ log, threads``); the library never imports Snakemake.
 
 Random streams are derived from the seed alone, one per stage, so the same seed gives
 the same artefact: :data:`STREAMS` names them.
+
+Modules that take long to import (torch, the flows, the problems and scipy.stats behind
+them, the metrics with POT) are imported inside the stages that use them: every job is
+its own process, and a training job that imports only what it uses starts 0.6 s sooner.
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ from lwflow.artefacts import (
     write_sidecar,
     write_text,
 )
-from lwflow.problems import problem_from_spec
 from lwflow.weights import clip_with_report, weights_from_log_likelihood
 
 STREAMS = {"prior": 0, "truth": 1, "model_samples": 2, "diagnostics": 3, "target": 4, "fresh": 5, "mixture": 6}
@@ -65,6 +68,8 @@ def job_context(job: Any) -> Iterator[Provenance]:
 
 def sample_prior(name: str, spec: dict[str, Any], seed: int, output: Path, provenance: Provenance) -> None:
     """``theta``: ``spec['n_prior_samples']`` draws from the prior."""
+    from lwflow.problems import problem_from_spec
+
     problem = problem_from_spec(name, spec)
     theta = problem.prior.sample(int(spec["n_prior_samples"]), rng_for(seed, "prior"))
     write_npz(output, {"theta": theta}, provenance)
@@ -82,6 +87,8 @@ def sample_target(
 
 
 def _truth_of(name: str, spec: dict[str, Any]) -> Any:
+    from lwflow.problems import problem_from_spec
+
     truth = problem_from_spec(name, spec).truth
     if truth is None:
         raise ValueError(f"problem {name!r} has no exact sampler; it can only be trained with fit: likelihood")
@@ -94,6 +101,7 @@ def evaluate_likelihood(
     """``log_likelihood`` of chunk ``chunk`` of ``n_chunks`` of the prior draws (consecutive rows,
     :func:`numpy.array_split`), checked for NaN, ``+inf`` and shape; one job per chunk, so an
     expensive likelihood runs in parallel."""
+    from lwflow.problems import problem_from_spec
     from lwflow.weights import check_log_likelihood
 
     if not 0 <= chunk < n_chunks:
@@ -273,6 +281,7 @@ def amfvi_weights(
     from lwflow.flows import DensityModel, load_checkpoint
     from lwflow.metrics import effective_number
     from lwflow.mixture import em_weights, ema_weights
+    from lwflow.problems import problem_from_spec
     from lwflow.weights import weights_from_log_likelihood
 
     problem = problem_from_spec(name, spec)
@@ -383,6 +392,7 @@ def paper_a_figure(
     model's samples, or None for the truth).
     """
     from lwflow.figures import Panel, projection_figure, save_figure, scatter3d_figure, shared_limits
+    from lwflow.problems import problem_from_spec
 
     references = [read_npz(p["reference"]) for p in panels]
     dim = references[0]["samples"].shape[1]

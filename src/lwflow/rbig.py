@@ -38,9 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.interpolate import CubicHermiteSpline
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri, ndtri_exp
-from scipy.stats import special_ortho_group
 
 from lwflow.weights import heaviest_share
 
@@ -141,6 +139,8 @@ class RBIG:
         :math:`\\bar x_k`, as :math:`|x(g(\\bar x_k)) - \\bar x_k|\\, g'(\\bar x_k)`; points in
         intervals where that exceeds ``tolerance``, or outside the table, get safeguarded
         Newton steps.  The cost grows with the grid, not with the number of points."""
+        from scipy.interpolate import CubicHermiteSpline  # here, not at the top: 0.3 s that only sampling needs
+
         centres, h, log_p = self._kernels(layer, j)
         nodes = np.linspace(centres.min() - 4 * h.max(), centres.max() + 4 * h.max(), _INVERSE_GRID)
         table, log_slope = self._marginal(nodes, centres, h, log_p)
@@ -198,6 +198,8 @@ class RBIG:
         cls, x: np.ndarray, weights: np.ndarray, seed: int, config: RBIGConfig = RBIGConfig()
     ) -> tuple[RBIG, list[dict[str, float]]]:
         """Fit to the weighted sample ``(x, weights)``; returns the model and per-layer validation NLL."""
+        from scipy.stats import special_ortho_group  # here, not at the top: 0.6 s that only fitting needs
+
         keep = weights > 0
         x, weights = np.asarray(x, dtype=float)[keep], np.asarray(weights, dtype=float)[keep]
         rng = np.random.default_rng(seed)
