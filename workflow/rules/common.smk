@@ -11,6 +11,12 @@ from lwflow.problems import load_user_problem, problem_from_spec
 
 min_version("9.0")
 
+# POT loads every array backend it finds (torch among them) when imported: 1.1 s in a
+# metrics job that has not loaded torch.  The metrics give it NumPy arrays only.  Set here,
+# these reach every job's process, on this machine and on cluster nodes alike.
+for _backend in ("PYTORCH", "JAX", "CUPY", "TENSORFLOW"):
+    os.environ.setdefault(f"POT_BACKEND_DISABLE_{_backend}", "1")
+
 
 validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 
