@@ -54,15 +54,23 @@ def _draw_panel(ax: plt.Axes, panel: Panel, pair: tuple[int, int], extent: list[
     """Exact density on a grid or a 2D histogram of samples, both normalised to their maximum."""
     i, j = pair
     if panel.log_density is not None:
-        xs, ys = np.linspace(*extent[0], 300), np.linspace(*extent[1], 300)
-        gx, gy = np.meshgrid(xs, ys)
-        density = np.exp(panel.log_density(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(gx.shape)
-        density /= density.max()
-        image = ax.pcolormesh(gx, gy, np.maximum(density, 1e-5), norm=LogNorm(1e-4, 1), cmap="viridis", shading="auto")
+        edges = [np.linspace(*limits, 301) for limits in extent]
+        centres = [0.5 * (e[1:] + e[:-1]) for e in edges]
+        gx, gy = np.meshgrid(*centres)
+        values = np.exp(panel.log_density(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(gx.shape)
     else:
-        counts, xe, ye = np.histogram2d(panel.samples[:, i], panel.samples[:, j], bins=150, range=extent)
-        counts = counts / counts.max()
-        image = ax.pcolormesh(xe, ye, np.maximum(counts.T, 1e-5), norm=LogNorm(1e-4, 1), cmap="viridis")
+        values, *edges = np.histogram2d(panel.samples[:, i], panel.samples[:, j], bins=150, range=extent)
+        values = values.T
+    # an image, not a mesh of quads: Figure 2's 42 meshes of 150 x 150 cells took 33 s to save
+    image = ax.imshow(
+        np.maximum(values / values.max(), 1e-5),
+        origin="lower",
+        extent=(edges[0][0], edges[0][-1], edges[1][0], edges[1][-1]),
+        aspect="auto",
+        interpolation="nearest",
+        norm=LogNorm(1e-4, 1),
+        cmap="viridis",
+    )
     ax.set_xlabel(AXIS_NAMES[i])
     ax.set_ylabel(AXIS_NAMES[j])
     return image
