@@ -25,8 +25,9 @@ import torch
 
 
 class FusedAdam:
-    """Adam (no weight decay, no AMSGrad) over ``parameters``; the learning rate is given
-    to each :meth:`step`, so any schedule is a plain function of the step."""
+    """Adam (no weight decay, no AMSGrad) over ``parameters``, which share one device and
+    dtype (one fused kernel call, as for one flow); the learning rate is given to each
+    :meth:`step`, so any schedule is a plain function of the step."""
 
     def __init__(
         self, parameters: Sequence[torch.Tensor], betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
