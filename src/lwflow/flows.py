@@ -15,7 +15,8 @@ samples, and one of three layer stacks:
   e^{-\alpha_i(u_{<i})}`, alternating orders; they contract and expand, unlike normflows'
   ``MaskedAffineAutoregressive`` whose scale is bounded near 1 (see ``tests/test_flows.py``);
 * ``nsf``: the same autoregressive layers with monotonic rational-quadratic splines on
-  :math:`[-5, 5]` (identity outside), a neural spline flow.
+  :math:`[-5, 5]` (identity outside), a neural spline flow (zuko's spline, faster softmax:
+  :mod:`lwflow.splines`).
 
 ``rbig`` (:mod:`lwflow.rbig`) is fitted, not trained, and shares only the checkpoint
 format and the :class:`DensityModel` interface.
@@ -96,13 +97,13 @@ def init_mixture_base(u: np.ndarray, weights: np.ndarray, n_modes: int, seed: in
     sample into an (approximately) unweighted posterior sample; each cluster then gives
     one base component (its centre, per-coordinate standard deviation and share).
     """
-    from sklearn.cluster import KMeans  # imported here: loading a checkpoint does not need it
-
     rng = np.random.default_rng(seed)
     resampled = u[rng.choice(len(u), size=n_resample, p=weights / weights.sum())]
     if n_modes == 1:
         labels = np.zeros(n_resample, dtype=int)
     else:
+        from sklearn.cluster import KMeans  # 0.75 s to import: only a base of several modes needs it
+
         labels = KMeans(n_modes, n_init=10, random_state=seed).fit_predict(resampled)
     loc = np.stack([resampled[labels == k].mean(0) for k in range(n_modes)])
     scale = np.stack([resampled[labels == k].std(0) + 1e-3 for k in range(n_modes)])
@@ -150,10 +151,11 @@ def _autoregressive_layers(dim: int, n_layers: int, hidden_units: int, spline: b
     """Masked autoregressive layers (affine or spline), alternating the variable order,
     each initialised to the identity (zero last layer of its conditioner)."""
     from zuko.flows import MaskedAutoregressiveTransform
-    from zuko.transforms import MonotonicRQSTransform
+
+    from lwflow.splines import RQSplineTransform
 
     univariate = (
-        {"univariate": MonotonicRQSTransform, "shapes": [(SPLINE_BINS,), (SPLINE_BINS,), (SPLINE_BINS - 1,)]}
+        {"univariate": RQSplineTransform, "shapes": [(SPLINE_BINS,), (SPLINE_BINS,), (SPLINE_BINS - 1,)]}
         if spline
         else {}
     )

@@ -17,6 +17,15 @@ min_version("9.0")
 for _backend in ("PYTORCH", "JAX", "CUPY", "TENSORFLOW"):
     os.environ.setdefault(f"POT_BACKEND_DISABLE_{_backend}", "1")
 
+# glibc maps every block over its mmap threshold (grown to at most 32 MiB) freshly from the
+# kernel and trims freed heap tops back to it, so a job re-faults the pages of its
+# per-step tensors and its 2000 x 2000 metric matrices (about 80 page faults per training
+# step).  Keeping them on the heap: a RealNVP or MAF step ~5 % faster, a scoring job
+# ~0.3 s shorter (README "Time budget").  Ignored where the C library is not glibc.
+os.environ.setdefault(
+    "GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824"
+)
+
 
 validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 
