@@ -5,6 +5,8 @@
 * ``baselines``: dynesty, emcee, importance resampling and likelihood-weighted flows on the
   2D and 3D three-mode problems (:mod:`benchmarks.baselines`);
 * ``scaling``: the same on a two-mode mixture in 2, 5 and 10 dimensions (:mod:`benchmarks.scaling`);
+* ``jobs``: job-level costs side by side: NSF's spline with zuko's and lwflow's softmax, a
+  job-like workload with glibc's default heap and the workflow's (:mod:`benchmarks.job_costs`);
 * ``reproduction``: per-rule time of a workflow run from its ``benchmark:`` files, and with
   ``--reproduce-in DIR`` the wall time of a fresh ``snakemake --cores N`` run there.
 
@@ -25,10 +27,10 @@ import pandas as pd
 import torch
 import yaml
 
-from benchmarks import baselines, reproduction, scaling, throughput
+from benchmarks import baselines, job_costs, reproduction, scaling, throughput
 from lwflow.problems import problem_from_spec
 
-NAMES = ("throughput", "baselines", "scaling", "reproduction")
+NAMES = ("throughput", "baselines", "scaling", "jobs", "reproduction")
 BASELINE_PROBLEMS = ("gmm2d_3mode", "gmm3d_3mode")
 
 
@@ -94,6 +96,10 @@ def main(argv: list[str] | None = None) -> None:
         runs = scaling.scaling(dims, args.seeds, settings, flow, training, clipping)
         runs.to_csv(args.out / "scaling_runs.csv", index=False)
         tables["scaling"] = baselines.summarise(runs)
+    if "jobs" in args.which:
+        tables["jobs"] = job_costs.compare(
+            job_costs.JobCostSettings.quick() if args.quick else job_costs.JobCostSettings()
+        )
     if "reproduction" in args.which:
         results = args.results
         if args.reproduce_in is not None:

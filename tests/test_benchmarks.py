@@ -14,7 +14,8 @@ from benchmarks.reproduction import rule_times, timed_run
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("benchmarks")
-    command = [sys.executable, "-W", "ignore", "-m", "benchmarks", "throughput", "baselines", "scaling", "--quick"]
+    benchmarks = ["throughput", "baselines", "scaling", "jobs"]
+    command = [sys.executable, "-W", "ignore", "-m", "benchmarks", *benchmarks, "--quick"]
     result = subprocess.run(command + ["--seeds", "0", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     return out
@@ -28,6 +29,13 @@ def test_throughput_compares_both_trainers_and_reports_the_ratio(quick_run):
     assert table.loc["speed-up: lwflow K=1 over plain", "steps_per_second"] == pytest.approx(ratio)
     curve = pd.read_csv(quick_run / "throughput_curve.csv")
     assert set(curve["trainer"]) == {"plain normflows", "lwflow K=1", "lwflow K=3"}
+
+
+def test_jobs_measures_each_change_before_and_after(quick_run):
+    table = pd.read_csv(quick_run / "jobs.csv")
+    assert len(table) == 3 and table["measurement"].str.contains("NSF spline").any()
+    assert (table[["before", "after"]] > 0).all().all()
+    assert table["speed_up"].to_numpy() == pytest.approx((table["before"] / table["after"]).to_numpy())
 
 
 def test_baselines_score_every_method_against_the_exact_posterior(quick_run):

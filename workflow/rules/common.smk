@@ -7,25 +7,15 @@ from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
 from lwflow import paper_a, paper_b
+from lwflow.environment import JOB_ENVIRONMENT
 from lwflow.problems import load_user_problem, problem_from_spec
 
 min_version("9.0")
 
-# POT loads every array backend it finds (torch among them) when imported: 1.1 s in a
-# metrics job that has not loaded torch.  The metrics give it NumPy arrays only.  Set here,
-# these reach every job's process, on this machine and on cluster nodes alike.
-for _backend in ("PYTORCH", "JAX", "CUPY", "TENSORFLOW"):
-    os.environ.setdefault(f"POT_BACKEND_DISABLE_{_backend}", "1")
-
-# glibc maps every block over its mmap threshold (grown to at most 32 MiB) freshly from the
-# kernel and trims freed heap tops back to it, so a job re-faults the pages of its
-# per-step tensors and its 2000 x 2000 metric matrices (about 80 page faults per training
-# step).  Keeping them on the heap: a RealNVP or MAF step ~5 % faster, a scoring job
-# ~0.3 s shorter (README "Time budget").  Two variables, not one GLIBC_TUNABLES string:
-# glibc 2.36 passes only the first entry of that string on to a job's child processes.
-# Ignored where the C library is not glibc.
-os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(256 * 2**20))
-os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", str(2**30))
+# Settings for every job's process (lwflow.environment: why each one).  Set here, they
+# reach every job, on this machine and on cluster nodes alike.
+for _name, _value in JOB_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
 
 
 validate(config, workflow.source_path("../schemas/config.schema.yaml"))
