@@ -48,7 +48,7 @@ def test_baselines_score_every_method_against_the_exact_posterior(quick_run):
     assert scored[["w1_avg", "sliced_w1", "mode_mass_error", "bridge_mass"]].notna().all().all()
     dynesty = runs[runs["method"] == "dynesty_50"]
     assert dynesty["log_z_error"].abs().lt(3 * dynesty["log_z_err_reported"] + 0.5).all()
-    assert (quick_run / "summary.md").read_text().count("## ") == 3
+    assert (quick_run / "summary.md").read_text().count("## ") == 4
 
 
 def test_scaling_grows_the_dimension_and_records_the_prior_ess(quick_run):
