@@ -1,11 +1,11 @@
 """Job-level costs, each measured side by side (alternating, medians over repeats).
 
-* ``spline``: an NSF spline on a batch of ``batch`` two-dimensional points with 8 bins,
+* ``spline``: an NSF spline on a batch of ``batch`` two-dimensional points with NSF's bins,
   forward, log-determinant and backward, with zuko's
   :class:`~zuko.transforms.MonotonicRQSTransform` and with
   :class:`lwflow.splines.RQSplineTransform` (the same spline, softmax over a transposed view).
 * ``heap``: a job-like workload in a fresh Python process, RealNVP training steps
-  (:func:`lwflow.flows.realnvp_layers`, batch ``batch``) then MMD² and W2 on 2000 points
+  (the default 8 coupling blocks of 64 units, batch ``batch``) then MMD² and W2 on 2000 points
   each, once with glibc's default heap and once with the workflow's
   :data:`lwflow.environment.HEAP_SETTINGS`; the time of the workload, imports excluded.
 """
@@ -25,6 +25,7 @@ from zuko.transforms import MonotonicRQSTransform
 
 from benchmarks.timing import timed
 from lwflow.environment import HEAP_SETTINGS
+from lwflow.flows import SPLINE_BINS
 from lwflow.splines import RQSplineTransform
 
 WORKLOAD = """
@@ -57,6 +58,8 @@ print(json.dumps({"train_s": trained - start, "metrics_s": time.perf_counter() -
 
 @dataclass(frozen=True)
 class JobCostSettings:
+    """Batch size, spline calls per timing, training steps of the workload, alternating repeats."""
+
     batch: int = 1024
     spline_calls: int = 200
     workload_steps: int = 300
@@ -70,12 +73,13 @@ class JobCostSettings:
 def spline_seconds(transform: type[MonotonicRQSTransform], batch: int, calls: int) -> float:
     """Wall seconds of ``calls`` forward + log-determinant + backward passes of one spline layer."""
     generator = torch.Generator().manual_seed(0)
-    hyper = torch.randn(batch, 2, 23, generator=generator, requires_grad=True)
+    sizes = (SPLINE_BINS, SPLINE_BINS, SPLINE_BINS - 1)  # widths, heights, inner-knot slopes
+    hyper = torch.randn(batch, 2, sum(sizes), generator=generator, requires_grad=True)
     x = 6 * torch.rand(batch, 2, generator=generator) - 3
 
     def run() -> None:
         for _ in range(calls):
-            widths, heights, derivatives = hyper.split((8, 8, 7), dim=-1)
+            widths, heights, derivatives = hyper.split(sizes, dim=-1)
             y, ladj = transform(widths, heights, derivatives).call_and_ladj(x)
             (y.sum() + ladj.sum()).backward()
 
