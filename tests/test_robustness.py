@@ -1,13 +1,14 @@
 """Bad input and faults: clear errors, recovery from a non-finite loss, identical reruns."""
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lwflow import jobs
-from lwflow.artefacts import Provenance, read_npz, write_npz
+from lwflow.artefacts import Provenance, read_npz, sidecar_path, write_npz
 from lwflow.flows import FlowSpec, StandardisedFlow
 from lwflow.train import TrainConfig, TrainingDiverged, train_flow
 
@@ -156,3 +157,82 @@ def test_same_seed_gives_byte_identical_training_artefacts(tmp_path):
         )
         digests.append([digest(p) for p in outputs.values()])
     assert digests[0] == digests[1]
+
+
+def test_models_scored_together_match_models_scored_alone(tmp_path):
+    """One scoring job per group of models gives each model the metrics it gets alone, and each
+    output's sidecar names that model's inputs only; mismatched lists stop before any write."""
+    spec = {"kind": "gaussian_mixture", "bounds": [-6, 6], "means": [[-2, 0], [2, 0]], "covariances": [np.eye(2)] * 2}
+    evaluation = {
+        "n_samples": 400,
+        "n_projections": 10,
+        "projection_seed": 0,
+        "bridge_fraction": 0.001,
+        "w2_points": 200,
+        "mmd_points": 200,
+        "mmd_bandwidth": 1.0,
+    }
+    provenance = Provenance("test", [], {})
+    reference = tmp_path / "truth.npz"
+    jobs.truth_reference("gm", spec, evaluation, 0, reference, tmp_path / "floor.json", provenance)
+    theta, weights = gaussian_weighted_sample()
+    write_npz(tmp_path / "prior.npz", {"theta": theta}, provenance)
+    write_npz(tmp_path / "weights.npz", {"weights": weights}, provenance)
+    models, samples = [], []
+    for modes in (1, 2):
+        model = tmp_path / f"K{modes}"
+        outputs = {
+            name: model / f"{name}{ext}"
+            for name, ext in [("model", ".pt"), ("loss", ".csv"), ("samples", ".npz"), ("modes", ".json")]
+        }
+        flow = {"arch": "realnvp", "n_modes": modes, "n_layers": 2, "hidden_units": 16}
+        jobs.train(
+            tmp_path / "prior.npz",
+            tmp_path / "weights.npz",
+            flow,
+            {"max_steps": 20, "eval_every": 10},
+            {},
+            {},
+            400,
+            0,
+            outputs,
+            provenance,
+        )
+        models.append(outputs["model"])
+        samples.append(outputs["samples"])
+
+    def score(indices, folder):
+        metrics = [tmp_path / folder / f"{i}.json" for i in indices]
+        log_q = [tmp_path / folder / f"{i}_log_q.npz" for i in indices]
+        jobs.model_metrics(
+            "gm",
+            spec,
+            [models[i] for i in indices],
+            [samples[i] for i in indices],
+            reference,
+            evaluation,
+            metrics,
+            log_q,
+            provenance,
+        )
+        return metrics
+
+    together = score([0, 1], "together")
+    for i in (0, 1):
+        alone = score([i], f"alone{i}")[0]
+        assert json.loads(together[i].read_text()) == json.loads(alone.read_text())
+        sidecar = json.loads(sidecar_path(together[i]).read_text())
+        assert set(sidecar["inputs"]) == {str(models[i]), str(samples[i]), str(reference)}
+    with pytest.raises(ValueError, match="one draws file and two outputs per model"):
+        jobs.model_metrics(
+            "gm",
+            spec,
+            models,
+            samples[:1],
+            reference,
+            evaluation,
+            [tmp_path / "x.json"] * 2,
+            [tmp_path / "x.npz"] * 2,
+            provenance,
+        )
+    assert not (tmp_path / "x.json").exists()

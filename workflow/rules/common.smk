@@ -176,6 +176,11 @@ def metrics_path(fit, problem, arch, modes, seed):
     return f"results/metrics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.json"
 
 
+def log_q_path(fit, problem, arch, modes, seed):
+    """A model's log-density on its problem's reference sample (written with its metrics)."""
+    return metrics_path(fit, problem, arch, modes, seed).replace(".json", "_log_q.npz")
+
+
 def mixture_dir(fit, problem, modes, seed):
     return f"results/mixtures/{fit}/{problem}/K{modes}/seed{seed}"
 
@@ -239,8 +244,9 @@ def loss_figure_outputs():
 COMPUTE_ONLY = {"problem": ("likelihood_chunks",), "training": ("device",)}
 
 
-def problem_spec(wildcards):
-    spec = config["problems"][wildcards.problem]
+def problem_spec(problem):
+    """The settings of one problem without compute-only keys."""
+    spec = config["problems"][problem]
     return {k: v for k, v in spec.items() if k not in COMPUTE_ONLY["problem"]}
 
 

@@ -9,7 +9,7 @@ rule sample_prior:
     benchmark:
         "results/benchmarks/sample_prior/{problem}/seed{seed}.tsv"
     params:
-        config_slice=lambda w: {"problem": problem_spec(w)},
+        config_slice=lambda w: {"problem": problem_spec(w.problem)},
     script:
         "../scripts/sample_prior.py"
 
@@ -30,7 +30,7 @@ rule evaluate_likelihood:
         "results/benchmarks/evaluate_likelihood/{problem}/seed{seed}/chunk{chunk}.tsv"
     params:
         config_slice=lambda w: {
-            "problem": problem_spec(w),
+            "problem": problem_spec(w.problem),
             "likelihood_chunks": config["problems"][w.problem]["likelihood_chunks"],
         },
     script:
@@ -76,6 +76,6 @@ rule sample_target:
     benchmark:
         "results/benchmarks/sample_target/{problem}/seed{seed}.tsv"
     params:
-        config_slice=lambda w: {"problem": problem_spec(w)},
+        config_slice=lambda w: {"problem": problem_spec(w.problem)},
     script:
         "../scripts/sample_target.py"

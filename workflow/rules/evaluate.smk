@@ -10,28 +10,48 @@ rule truth_reference:
     benchmark:
         "results/benchmarks/truth_reference/{problem}/seed{seed}.tsv"
     params:
-        config_slice=lambda w: {"problem": problem_spec(w), "evaluation": config["evaluation"]},
+        config_slice=lambda w: {"problem": problem_spec(w.problem), "evaluation": config["evaluation"]},
     script:
         "../scripts/truth_reference.py"
 
 
-rule model_metrics:
-    input:
-        model="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/model.pt",
-        samples="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
-        reference="results/truth/{problem}/seed{seed}.npz",
-    output:
-        metrics="results/metrics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.json",
-        log_q="results/metrics/{fit}/{problem}/{arch}_K{modes}/seed{seed}_log_q.npz",
-    log:
-        "results/logs/model_metrics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/model_metrics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.tsv"
-    threads: 1
-    params:
-        config_slice=lambda w: {"problem": problem_spec(w), "evaluation": config["evaluation"]},
-    script:
-        "../scripts/model_metrics.py"
+def scoring_groups():
+    """(fit, problem, seeds) -> the (arch, modes) of the models that one job scores per seed: every
+    model of a problem and fit trained for the same seeds.  One process per group pays for its
+    imports (torch, the flows, POT) and the exact posterior once, not once per model."""
+    groups = {}
+    for fit, problem, arch, modes in MODELS:
+        if problem in TRUTH_PROBLEMS:
+            seeds = tuple(MODEL_SEEDS[(fit, problem, arch, modes)])
+            groups.setdefault((fit, problem, seeds), []).append((arch, modes))
+    return groups
+
+
+for (_fit, _problem, _seeds), _members in scoring_groups().items():
+    _group = f"{_fit}_{_problem}_seeds{'_'.join(map(str, _seeds))}"
+
+    rule:
+        name:
+            f"model_metrics_{_group}"
+        input:
+            models=[f"{model_dir(_fit, _problem, a, k, '{seed}')}/model.pt" for a, k in _members],
+            samples=[f"{model_dir(_fit, _problem, a, k, '{seed}')}/samples.npz" for a, k in _members],
+            reference=f"results/truth/{_problem}/seed{{seed}}.npz",
+        output:
+            metrics=[metrics_path(_fit, _problem, a, k, "{seed}") for a, k in _members],
+            log_q=[log_q_path(_fit, _problem, a, k, "{seed}") for a, k in _members],
+        log:
+            f"results/logs/model_metrics/{_group}/seed{{seed}}.log",
+        benchmark:
+            f"results/benchmarks/model_metrics/{_group}/seed{{seed}}.tsv"
+        wildcard_constraints:
+            seed="|".join(map(str, _seeds)),
+        threads: 1
+        params:
+            problem=_problem,
+            config_slice={"problem": problem_spec(_problem), "evaluation": config["evaluation"]},
+        script:
+            "../scripts/model_metrics.py"
 
 
 def mixture_experts(wildcards):
@@ -56,7 +76,7 @@ rule amfvi_weights:
     threads: 1
     params:
         experts=lambda w: {arch: f"{d}/model.pt" for arch, d in mixture_experts(w).items()},
-        config_slice=lambda w: {"problem": problem_spec(w), "amfvi": config["amfvi"]},
+        config_slice=lambda w: {"problem": problem_spec(w.problem), "amfvi": config["amfvi"]},
     script:
         "../scripts/amfvi_weights.py"
 
@@ -73,7 +93,7 @@ def mixture_metric_inputs(wildcards):
         for arch in MIXTURES[(wildcards.fit, wildcards.problem, wildcards.modes)]
     }
     return {
-        "log_q": {arch: metrics_path(*key).replace(".json", "_log_q.npz") for arch, key in experts.items()},
+        "log_q": {arch: log_q_path(*key) for arch, key in experts.items()},
         "samples": {arch: f"{model_dir(*key)}/samples.npz" for arch, key in experts.items()},
     }
 
@@ -92,6 +112,6 @@ rule mixture_metrics:
         "results/benchmarks/mixture_metrics/{fit}/{problem}/K{modes}/seed{seed}.tsv"
     params:
         paths=mixture_metric_inputs,
-        config_slice=lambda w: {"problem": problem_spec(w), "evaluation": config["evaluation"]},
+        config_slice=lambda w: {"problem": problem_spec(w.problem), "evaluation": config["evaluation"]},
     script:
         "../scripts/mixture_metrics.py"
