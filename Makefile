@@ -21,4 +21,4 @@ test: setup
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check src tests workflow benchmarks
+	$(BIN)/ruff check src tests workflow benchmarks docs
