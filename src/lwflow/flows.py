@@ -32,7 +32,7 @@ from __future__ import annotations
 import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import normflows as nf
 import numpy as np
@@ -40,7 +40,8 @@ import torch
 import zuko
 from torch import nn
 
-from lwflow.rbig import RBIG
+if TYPE_CHECKING:  # imported where an RBIG is loaded: scipy.special costs 0.2 s that flow-only jobs skip
+    from lwflow.rbig import RBIG
 
 ARCHITECTURES = ("realnvp", "maf", "nsf", "rbig")
 SCALE_BOUND = 3.0
@@ -233,9 +234,7 @@ def save_checkpoint(path: Path, model: StandardisedFlow | RBIG, spec: FlowSpec) 
     from lwflow.artefacts import atomic_path
 
     state = (
-        model.state_tensors()
-        if isinstance(model, RBIG)
-        else {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        model.state_tensors() if spec.arch == "rbig" else {k: v.detach().cpu() for k, v in model.state_dict().items()}
     )
     buffer = io.BytesIO()  # not the temporary file: torch.save records a file's name in the archive
     torch.save({"spec": asdict(spec), "state_dict": state}, buffer)
@@ -249,6 +248,8 @@ def load_checkpoint(path: Path) -> StandardisedFlow | RBIG:
     spec = FlowSpec(**payload["spec"])
     state = payload["state_dict"]
     if spec.arch == "rbig":
+        from lwflow.rbig import RBIG
+
         return RBIG.from_state_tensors(state)
     dim = state["shift"].numel()
     placeholder = BaseInit(np.zeros((spec.n_modes, dim)), np.ones((spec.n_modes, dim)), np.ones(spec.n_modes))

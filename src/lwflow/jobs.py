@@ -163,7 +163,6 @@ def train(
     that fit).  ``rbig`` is fitted."""
     from lwflow.flows import FlowSpec, save_checkpoint, weighted_standardisation
     from lwflow.modes import select_n_modes
-    from lwflow.rbig import RBIG, RBIGConfig
     from lwflow.train import TrainConfig, train_flow
 
     theta = read_npz(theta_path)["theta"]
@@ -181,6 +180,8 @@ def train(
     write_json(outputs["modes"], record, provenance)
     spec = FlowSpec(**flow)
     if spec.arch == "rbig":
+        from lwflow.rbig import RBIG, RBIGConfig
+
         model, layers = RBIG.fit(theta, w, seed, RBIGConfig(**rbig))
         history = pd.DataFrame({"step": [r["layer"] for r in layers], "val_loss": [r["val_loss"] for r in layers]})
         provenance.extra = {"n_layers": model.n_layers}
