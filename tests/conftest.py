@@ -1,5 +1,8 @@
-"""Shared fixtures: the default configuration's problems."""
+"""Shared fixtures: the default configuration's problems; modules a fresh interpreter imports."""
 
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,3 +29,15 @@ def one_torch_thread():
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture
+def modules_imported_by() -> Callable[[str], set[str]]:
+    """Runs ``code`` in a fresh Python process and returns the modules it has imported by the end."""
+
+    def run(code: str) -> set[str]:
+        listing = "\nimport sys\nprint('--- modules'); print('\\n'.join(sys.modules))"
+        result = subprocess.run([sys.executable, "-c", code + listing], capture_output=True, text=True, check=True)
+        return set(result.stdout.split("--- modules", 1)[1].split())
+
+    return run

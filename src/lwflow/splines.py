@@ -37,6 +37,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import FunctionCtx
 from zuko.transforms import MonotonicRQSTransform, Transform
 
 
@@ -58,7 +59,17 @@ class RationalQuadratic(torch.autograd.Function):
     :math:`z, s, h, w` written out (module docstring for the formulas)."""
 
     @staticmethod
-    def forward(ctx, x, x0, x1, y0, y1, d0, d1, inside):  # noqa: ANN001, ANN205 (autograd's signature)
+    def forward(  # type: ignore[override]  # autograd's signature, one tensor per argument
+        ctx: FunctionCtx,
+        x: torch.Tensor,
+        x0: torch.Tensor,
+        x1: torch.Tensor,
+        y0: torch.Tensor,
+        y1: torch.Tensor,
+        d0: torch.Tensor,
+        d1: torch.Tensor,
+        inside: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         w, h = x1 - x0, y1 - y0
         s = h / w
         z = torch.where(inside, (x - x0) / w, 0.0)
@@ -72,7 +83,9 @@ class RationalQuadratic(torch.autograd.Function):
         return y, ladj
 
     @staticmethod
-    def backward(ctx, grad_y, grad_ladj):  # noqa: ANN001, ANN205
+    def backward(  # type: ignore[override]
+        ctx: FunctionCtx, grad_y: torch.Tensor, grad_ladj: torch.Tensor
+    ) -> tuple[torch.Tensor | None, ...]:
         z, w, h, s, d0, d1, den, ratio, slope_sum, inside = ctx.saved_tensors
         g_y = torch.where(inside, grad_y, 0.0)
         g_ladj = torch.where(inside, grad_ladj, 0.0)
