@@ -151,5 +151,5 @@ class RQSplineTransform(MonotonicRQSTransform):
         return self.call_and_ladj(x)[0]
 
     def call_and_ladj(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        knots = self._knots(self.searchsorted(self.horizontal, x) - 1)
-        return RationalQuadratic.apply(x, *knots[1:], knots[0])
+        inside, *knots = self._knots(self.searchsorted(self.horizontal, x) - 1)
+        return RationalQuadratic.apply(x, *knots, inside)
