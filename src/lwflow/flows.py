@@ -46,6 +46,9 @@ if TYPE_CHECKING:  # imported where an RBIG is loaded: scipy.special costs 0.2 s
 ARCHITECTURES = ("realnvp", "maf", "nsf", "rbig")
 SCALE_BOUND = 3.0
 SPLINE_BINS = 8
+# Rows evaluated at once outside training: a pass over 4096 rows keeps each layer's activations
+# in cache; 50 000 rows at once drew MAF samples 3x slower, with the same values.
+ROWS_PER_PASS = 4096
 
 
 class DensityModel(Protocol):
@@ -197,10 +200,13 @@ class StandardisedFlow(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
-        u, _ = self.flow.sample(n)
+        """``n`` draws: the base draws all at once (the random stream of normflows' ``sample``),
+        then pushed through the layers ``ROWS_PER_PASS`` rows at a time."""
+        z, _ = self.flow.q0(n)
+        u = torch.cat([self.flow.forward(rows) for rows in z.split(ROWS_PER_PASS)])
         return u * self.scale + self.shift
 
-    def log_density(self, theta: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    def log_density(self, theta: np.ndarray, chunk: int = ROWS_PER_PASS) -> np.ndarray:
         with torch.no_grad():
             parts = [
                 self.log_prob(torch.as_tensor(theta[i : i + chunk], dtype=torch.float32)).double().numpy()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import math
 import sys
 from collections.abc import Iterator, Sequence
@@ -47,7 +48,13 @@ def rng_for(seed: int, stream: str) -> np.random.Generator:
 
 @contextlib.contextmanager
 def job_context(job: Any) -> Iterator[Provenance]:
-    """Send output to the job's log, set torch threads from ``job.threads``, yield provenance."""
+    """Send output to the job's log, set torch threads from ``job.threads``, yield provenance.
+
+    The objects that exist on entry (torch's modules: about 200 000) and on a clean exit are
+    moved out of the garbage collector's reach (``gc.freeze``): a job is one short process, and
+    the interpreter's collections at shutdown otherwise walk all of them (0.4-0.6 s per torch job).
+    """
+    gc.freeze()
     log_path = Path(job.log[0])
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
@@ -65,6 +72,7 @@ def job_context(job: Any) -> Iterator[Provenance]:
         except Exception as error:
             print(f"{type(error).__name__}: {error}", file=log)
             raise
+    gc.freeze()
 
 
 def sample_prior(name: str, spec: dict[str, Any], seed: int, output: Path, provenance: Provenance) -> None:
@@ -302,7 +310,7 @@ def amfvi_weights(
     truth = _truth_of(name, spec) if fit == "samples" else None
     models: dict[str, DensityModel] = {arch: load_checkpoint(path) for arch, path in experts.items()}
     rng = rng_for(seed, "fresh")
-    batches, batch_weights = [], []
+    draws, batch_weights = [], []
     for _ in range(int(amfvi["n_batches"])):
         if truth is not None:
             x = truth.sample(int(amfvi["batch_size"]), rng)
@@ -311,8 +319,11 @@ def amfvi_weights(
             x = problem.prior.sample(int(amfvi["batch_size"]), rng)
             w = weights_from_log_likelihood(np.asarray(problem.log_likelihood(x), dtype=float))
             x, w = x[w > 0], w[w > 0]
-        batches.append(np.column_stack([models[a].log_density(x) for a in models]))
+        draws.append(x)
         batch_weights.append(w)
+    # every expert sees all batches in one call (its per-call costs, e.g. RBIG's tables, paid once)
+    log_q = np.column_stack([models[a].log_density(np.concatenate(draws)) for a in models])
+    batches = np.split(log_q, np.cumsum([len(x) for x in draws])[:-1])
     trajectory = ema_weights(batches, float(amfvi["beta"]), batch_weights)
     em = em_weights(np.concatenate(batches), np.concatenate([w / w.sum() for w in batch_weights]))
     archs = list(models)

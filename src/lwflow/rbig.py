@@ -46,7 +46,9 @@ _LOG_SQRT_2PI = 0.5 * float(np.log(2 * np.pi))
 _SQRT_HALF = 0.5**0.5
 _EXP_FLOOR = -700.0  # exp() of less is subnormal (slow) and far below what the density resolves
 _BLOCK_ROWS = 1024  # rows of the (points, kernels) matrices evaluated at once
-_INVERSE_GRID = 4096  # nodes of the tabulated inverse of each marginal
+_GRID = 4096  # evenly spaced nodes at which each marginal is tabulated
+_VALUE_TOLERANCE = 1e-10  # |g| error the forward and inverse tables may make
+_LOG_SLOPE_TOLERANCE = 1e-9  # |log g'| error the forward table may make
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,62 @@ class RBIGConfig:
     validation_fraction: float = 0.2
     spacing_factor: float = 2.0
     tail_factor: float = 0.5
+
+
+def _hermite_coefficients(value: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    r"""Per interval ``(n - 1, 4)``: the cubic :math:`a_0 + a_1\tau + a_2\tau^2 + a_3\tau^3`,
+    :math:`\tau \in [0, 1]`, through the end values with end slopes ``slope`` (per unit of
+    :math:`\tau`)."""
+    y0, y1, m0, m1 = value[:-1], value[1:], slope[:-1], slope[1:]
+    return np.column_stack([y0, m0, 3 * (y1 - y0) - 2 * m0 - m1, 2 * (y0 - y1) + m0 + m1])
+
+
+def _horner(coefficients: np.ndarray, tau: np.ndarray | float) -> np.ndarray:
+    a0, a1, a2, a3 = coefficients.T
+    return a0 + tau * (a1 + tau * (a2 + tau * a3))
+
+
+@dataclass(frozen=True)
+class _MarginalTable:
+    r"""One marginal :math:`g` tabulated exactly on evenly spaced nodes and their midpoints.
+
+    The forward interpolants are cubic Hermite in :math:`x` through :math:`g` (slopes
+    :math:`g'`) and through :math:`\log g'` (slopes :math:`(\log g')' = F''/F' + g\,g'`).
+    Their error is measured at every midpoint, where a cubic Hermite interpolant errs most;
+    ``exact_enough`` marks the intervals where it is within :data:`_VALUE_TOLERANCE` and
+    :data:`_LOG_SLOPE_TOLERANCE`.  The inverse (:meth:`RBIG._marginal_inverse`) reads the same
+    nodes and midpoints.
+    """
+
+    nodes: np.ndarray  # (G,)
+    value: np.ndarray  # g(nodes)
+    log_slope: np.ndarray  # log g'(nodes)
+    mid_value: np.ndarray  # g at the G - 1 midpoints
+    mid_log_slope: np.ndarray
+    value_coefficients: np.ndarray  # (G - 1, 4)
+    log_slope_coefficients: np.ndarray  # (G - 1, 4)
+    exact_enough: np.ndarray  # (G - 1,) bool
+
+    @property
+    def spacing(self) -> float:
+        return float(self.nodes[1] - self.nodes[0])
+
+    @property
+    def midpoints(self) -> np.ndarray:
+        return 0.5 * (self.nodes[1:] + self.nodes[:-1])
+
+
+def _log_pdf_slope(x: np.ndarray, centres: np.ndarray, h: np.ndarray, log_p: np.ndarray) -> np.ndarray:
+    r""":math:`F''(x)/F'(x)`.  With :math:`t_i = -(x - c_i)/(\sqrt2 h_i)` as in :meth:`RBIG._marginal`,
+    :math:`F' \propto \sum_i (p_i/h_i)\, e^{-t_i^2}` and :math:`F'' \propto \sum_i (p_i/h_i)
+    (\sqrt2\, t_i/h_i)\, e^{-t_i^2}`.  NaN where every kernel underflows."""
+    p = np.exp(log_p)
+    t = (torch.from_numpy(x[:, None]) - torch.from_numpy(centres)).mul_(torch.from_numpy(-_SQRT_HALF / h))
+    kernel = t.square().neg_().clamp_(min=_EXP_FLOOR).exp_()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (t.mul_(kernel) @ torch.from_numpy(2**0.5 * p / h**2)).numpy() / (
+            kernel @ torch.from_numpy(p / h)
+        ).numpy()
 
 
 def _weighted_quantiles(x: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -80,6 +138,7 @@ class RBIG:
         self.bandwidths = np.asarray(bandwidths, dtype=float)  # (L, d, m)
         self.log_weights = np.asarray(log_weights, dtype=float)  # (L, d, m)
         self.rotations = np.asarray(rotations, dtype=float)  # (L, d, d)
+        self._tables: dict[tuple[int, int], _MarginalTable] = {}
 
     @property
     def n_layers(self) -> int:
@@ -118,10 +177,54 @@ class RBIG:
             log_pdf[far] = logsumexp(log_p - 0.5 * ((x[far, None] - centres) / h) ** 2 - np.log(h), axis=1)
         return z, log_pdf + 0.5 * z**2
 
+    def _table(self, layer: int, j: int) -> _MarginalTable:
+        """The marginal's table (:class:`_MarginalTable`), built on first use and kept."""
+        if (layer, j) not in self._tables:
+            centres, h, log_p = self._kernels(layer, j)
+            nodes = np.linspace(centres.min() - 4 * h.max(), centres.max() + 4 * h.max(), _GRID)
+            value, log_slope = self._marginal(nodes, centres, h, log_p)
+            mid_value, mid_log_slope = self._marginal(0.5 * (nodes[1:] + nodes[:-1]), centres, h, log_p)
+            spacing = nodes[1] - nodes[0]
+            curvature = _log_pdf_slope(nodes, centres, h, log_p) + value * np.exp(log_slope)
+            value_coefficients = _hermite_coefficients(value, np.exp(log_slope) * spacing)
+            log_slope_coefficients = _hermite_coefficients(log_slope, curvature * spacing)
+            with np.errstate(invalid="ignore", over="ignore"):  # a NaN error fails the test below
+                exact_enough = (np.abs(_horner(value_coefficients, 0.5) - mid_value) <= _VALUE_TOLERANCE) & (
+                    np.abs(_horner(log_slope_coefficients, 0.5) - mid_log_slope) <= _LOG_SLOPE_TOLERANCE
+                )
+            self._tables[layer, j] = _MarginalTable(
+                nodes,
+                value,
+                log_slope,
+                mid_value,
+                mid_log_slope,
+                value_coefficients,
+                log_slope_coefficients,
+                exact_enough,
+            )
+        return self._tables[layer, j]
+
+    def _marginal_forward(self, x: np.ndarray, layer: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`g(x)` and :math:`\log g'(x)` from the table's interpolants where they meet their
+        tolerance, by :meth:`_marginal` elsewhere (beyond the table, or in an interval that failed
+        its midpoint test).  The cost of the table is paid once per marginal, not per point."""
+        table = self._table(layer, j)
+        position = (x - table.nodes[0]) / table.spacing
+        n_intervals = len(table.exact_enough)
+        with np.errstate(invalid="ignore"):
+            interval = np.clip(np.floor(position), 0, n_intervals - 1).astype(int)
+        tau = position - interval
+        exact = ~((position >= 0) & (position <= n_intervals) & table.exact_enough[interval])
+        z = _horner(table.value_coefficients[interval], tau)
+        log_slope = _horner(table.log_slope_coefficients[interval], tau)
+        if exact.any():
+            z[exact], log_slope[exact] = self._marginal(x[exact], *self._kernels(layer, j))
+        return z, log_slope
+
     def _layer_forward(self, layer: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z, log_det = np.empty_like(x), np.zeros(len(x))
         for j in range(x.shape[1]):
-            z[:, j], ld = self._marginal(x[:, j], *self._kernels(layer, j))
+            z[:, j], ld = self._marginal_forward(x[:, j], layer, j)
             log_det += ld
         return z @ self.rotations[layer].T, log_det
 
@@ -138,19 +241,22 @@ class RBIG:
         :math:`1/g'(x_k)`.  Its error is measured at every interval's midpoint
         :math:`\\bar x_k`, as :math:`|x(g(\\bar x_k)) - \\bar x_k|\\, g'(\\bar x_k)`; points in
         intervals where that exceeds ``tolerance``, or outside the table, get safeguarded
-        Newton steps.  The cost grows with the grid, not with the number of points."""
+        Newton steps.  The grid and its midpoints are the forward's (:meth:`_table`)."""
         from scipy.interpolate import CubicHermiteSpline  # here, not at the top: 0.3 s that only sampling needs
 
         centres, h, log_p = self._kernels(layer, j)
-        nodes = np.linspace(centres.min() - 4 * h.max(), centres.max() + 4 * h.max(), _INVERSE_GRID)
-        table, log_slope = self._marginal(nodes, centres, h, log_p)
-        increasing = table > np.maximum.accumulate(np.concatenate([[-np.inf], table[:-1]]))
-        nodes, table, log_slope = nodes[increasing], table[increasing], log_slope[increasing]
+        tabulated = self._table(layer, j)
+        value = tabulated.value
+        kept = np.flatnonzero(value > np.maximum.accumulate(np.concatenate([[-np.inf], value[:-1]])))
+        nodes, table, log_slope = tabulated.nodes[kept], value[kept], tabulated.log_slope[kept]
         inverse = CubicHermiteSpline(table, nodes, np.exp(-log_slope), extrapolate=False)
-        midpoints = 0.5 * (nodes[1:] + nodes[:-1])
-        z_mid, log_slope_mid = self._marginal(midpoints, centres, h, log_p)
         with np.errstate(invalid="ignore", over="ignore"):
-            interval_error = np.abs(inverse(z_mid) - midpoints) * np.exp(log_slope_mid)
+            midpoint_error = np.abs(inverse(tabulated.mid_value) - tabulated.midpoints) * np.exp(
+                tabulated.mid_log_slope
+            )
+        # an interval between kept nodes spans one grid interval or (where g was flat) several:
+        # its error is the worst of their midpoints' (NaN, outside the interpolant, propagates)
+        interval_error = np.maximum.reduceat(midpoint_error[: kept[-1]], kept[:-1])
         x = inverse(z)
         interval = np.clip(np.searchsorted(table, z) - 1, 0, len(interval_error) - 1)
         unchecked = ~np.isfinite(x) | ~(interval_error[interval] <= tolerance)

@@ -1,0 +1,33 @@
+"""The job wrapper of the rule scripts: log, torch threads, provenance, a frozen heap."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+
+def test_job_context_logs_sets_threads_and_freezes_what_exists_on_entry_and_exit(tmp_path: Path) -> None:
+    """Run in a fresh process, as a rule script is: ``gc.freeze`` there keeps the interpreter's
+    collections (and the one at shutdown) off the objects of torch's import."""
+    code = textwrap.dedent(
+        f"""
+        import gc
+        from types import SimpleNamespace
+        import torch
+        from lwflow import jobs
+
+        job = SimpleNamespace(rule="demo", input=[], output=[], params=SimpleNamespace(),
+                              wildcards=SimpleNamespace(seed="3"), log=[{str(tmp_path / "logs" / "demo.log")!r}],
+                              threads=2)
+        before = gc.get_freeze_count()
+        with jobs.job_context(job) as provenance:
+            on_entry = gc.get_freeze_count()
+            print("inside the job", torch.get_num_threads(), provenance.seed)
+            made_inside = [[] for _ in range(1000)]
+        print(before, on_entry, gc.get_freeze_count(), len(made_inside))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, on_entry, on_exit, _ = map(int, result.stdout.split())
+    assert before == 0 and on_entry > 100_000 and on_exit >= on_entry + 1000
+    assert (tmp_path / "logs" / "demo.log").read_text().strip() == "inside the job 2 3"
