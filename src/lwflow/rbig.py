@@ -20,6 +20,10 @@ an exact log-Jacobian, and
 
 .. math::  \\log q(x) = \\log\\mathcal N(z_L; 0, I) + \\sum_{l,j} \\log g_{l,j}'(\\cdot).
 
+Each marginal is evaluated through a cubic Hermite table of :math:`g` and :math:`\\log g'`
+(:class:`_MarginalTable`, built once per marginal) wherever its measured error is within
+1e-10 and 1e-9, and by the kernel sums elsewhere.
+
 ``fit`` adds layers while the weighted NLL of a held-out split improves and keeps the
 best number (at most ``max_layers``; stop after ``patience`` layers without gain).  Each
 split keeps only its heaviest points that carry :math:`1 - 10^{-6}` of its weight
@@ -185,9 +189,9 @@ class RBIG:
             value, log_slope = self._marginal(nodes, centres, h, log_p)
             mid_value, mid_log_slope = self._marginal(0.5 * (nodes[1:] + nodes[:-1]), centres, h, log_p)
             spacing = nodes[1] - nodes[0]
-            curvature = _log_pdf_slope(nodes, centres, h, log_p) + value * np.exp(log_slope)
+            log_slope_derivative = _log_pdf_slope(nodes, centres, h, log_p) + value * np.exp(log_slope)
             value_coefficients = _hermite_coefficients(value, np.exp(log_slope) * spacing)
-            log_slope_coefficients = _hermite_coefficients(log_slope, curvature * spacing)
+            log_slope_coefficients = _hermite_coefficients(log_slope, log_slope_derivative * spacing)
             with np.errstate(invalid="ignore", over="ignore"):  # a NaN error fails the test below
                 exact_enough = (np.abs(_horner(value_coefficients, 0.5) - mid_value) <= _VALUE_TOLERANCE) & (
                     np.abs(_horner(log_slope_coefficients, 0.5) - mid_log_slope) <= _LOG_SLOPE_TOLERANCE
