@@ -87,3 +87,11 @@ def test_each_marginal_forward_table_meets_its_tolerances_everywhere(banana_rbig
             assert np.abs(value - exact_value).max() <= 1.05 * _VALUE_TOLERANCE
             assert np.abs(log_slope - exact_log_slope).max() <= 1.05 * _LOG_SLOPE_TOLERANCE
             assert model._table(layer, j).exact_enough.mean() > 0.9  # the table, not the fallback, answers
+
+
+def test_a_non_finite_point_gets_a_nan_density_and_the_others_are_unchanged(banana_rbig):
+    _, model, _ = banana_rbig
+    x = np.array([[0.5, 1.0], [np.nan, 0.0], [np.inf, 0.0], [-1.0, 3.0]])
+    log_q = model.log_density(x)
+    assert np.isnan(log_q[1]) and not np.isfinite(log_q[2])
+    assert np.array_equal(log_q[[0, 3]], model.log_density(x[[0, 3]]))

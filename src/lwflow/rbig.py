@@ -187,8 +187,8 @@ class RBIG:
             centres, h, log_p = self._kernels(layer, j)
             nodes = np.linspace(centres.min() - 4 * h.max(), centres.max() + 4 * h.max(), _GRID)
             value, log_slope = self._marginal(nodes, centres, h, log_p)
-            mid_value, mid_log_slope = self._marginal(0.5 * (nodes[1:] + nodes[:-1]), centres, h, log_p)
             spacing = nodes[1] - nodes[0]
+            mid_value, mid_log_slope = self._marginal(nodes[:-1] + 0.5 * spacing, centres, h, log_p)
             log_slope_derivative = _log_pdf_slope(nodes, centres, h, log_p) + value * np.exp(log_slope)
             value_coefficients = _hermite_coefficients(value, np.exp(log_slope) * spacing)
             log_slope_coefficients = _hermite_coefficients(log_slope, log_slope_derivative * spacing)
@@ -215,8 +215,7 @@ class RBIG:
         table = self._table(layer, j)
         position = (x - table.nodes[0]) / table.spacing
         n_intervals = len(table.exact_enough)
-        with np.errstate(invalid="ignore"):
-            interval = np.clip(np.floor(position), 0, n_intervals - 1).astype(int)
+        interval = np.clip(np.nan_to_num(np.floor(position)), 0, n_intervals - 1).astype(int)  # NaN: exact path
         tau = position - interval
         exact = ~((position >= 0) & (position <= n_intervals) & table.exact_enough[interval])
         z = _horner(table.value_coefficients[interval], tau)
