@@ -7,6 +7,7 @@ from lwflow.metrics import (
     average_marginal_w1,
     bridge_mass,
     component_masses,
+    hole_mass,
     kl_divergence,
     log_density_maximum,
     projection_directions,
@@ -79,6 +80,27 @@ def test_bridge_mass_counts_mass_between_modes():
     log_p_max = log_density_maximum(mixture.log_prob, on_modes)
     q_samples = np.concatenate([bridge, on_modes])
     assert bridge_mass(mixture.log_prob(q_samples), log_p_max, 1e-3) == pytest.approx(0.5, abs=0.03)
+
+
+def test_hole_mass_of_a_narrow_model_is_the_gaussian_tail_it_cuts_off():
+    """p = N(0, 1), q = N(0, s^2) with s = 1/2: log q - log p = log 2 - 3 x^2 / 2, so
+    q < h p  <=>  x^2 > 2 (log 2 - log h) / 3, a chi-square(1) tail."""
+    from scipy.stats import chi2
+
+    x = np.random.default_rng(3).standard_normal(400_000)
+    log_p = -0.5 * x**2 - 0.5 * np.log(2 * np.pi)
+    log_q = -0.5 * (2 * x) ** 2 - 0.5 * np.log(2 * np.pi) + np.log(2)
+    h = 1e-3
+    expected = chi2(1).sf(2 * (np.log(2) - np.log(h)) / 3)
+    assert hole_mass(log_p, log_q, h) == pytest.approx(expected, rel=0.05)
+    assert hole_mass(log_p, log_p, h) == 0.0  # the truth has no holes: the floor is 0
+
+
+def test_hole_mass_counts_a_torn_away_region_that_the_nll_shows_as_one_huge_term():
+    log_p = np.full(1000, -2.0)
+    log_q = log_p.copy()
+    log_q[:3] = [-1e9, -50.0, -2.0 + np.log(0.01)]  # torn, torn, only 100x too low
+    assert hole_mass(log_p, log_q, 1e-3) == pytest.approx(2 / 1000)
 
 
 def test_density_maximum_is_found():

@@ -153,10 +153,11 @@ def test_smoke_run_estimates_mixture_weights_and_scores_the_mixtures(smoke_run):
         trajectory = pd.read_csv(mixture / "trajectory.csv")
         assert len(trajectory) == 5 + 1  # uniform start + one update per fresh batch
         metrics = json.loads((mixture / "metrics.json").read_text())
-        assert {"nll", "kl", "w2", "mmd_u", "mmd_b", "bridge_mass", "n_eff"} <= set(metrics["ema"])
+        assert {"nll", "kl", "w2", "mmd_u", "mmd_b", "bridge_mass", "hole_mass", "n_eff"} <= set(metrics["ema"])
     table = pd.read_csv(smoke_run / "results/tables/amfvi_likelihood.csv")
     assert {"gmm2d_3mode/K3/amfvi", "gmm2d_3mode/K3/em_mixture", "gmm2d_3mode/K3/rbig"} <= set(table["row"])
     assert table.loc[table["metric"] == "nll", "floor"].notna().all()
+    assert (table.loc[table["metric"] == "hole_mass", "floor"] == 0).all()  # the truth has no holes
 
 
 def test_smoke_run_sets_auto_modes_beside_one_and_the_true_count(smoke_run):

@@ -228,7 +228,7 @@ def truth_reference(
     log_p, log_p_independent = truth.log_prob(reference), truth.log_prob(independent)
     log_p_max = log_density_maximum(truth.log_prob, reference)
     floor = sample_metrics(independent, reference, evaluation)
-    floor["nll"], floor["kl"] = float(-log_p_independent.mean()), 0.0
+    floor["nll"], floor["kl"], floor["hole_mass"] = float(-log_p_independent.mean()), 0.0, 0.0
     floor["bridge_mass"] = bridge_mass(log_p_independent, log_p_max, evaluation["bridge_fraction"])
     write_npz(reference_out, {"samples": reference, "log_p": log_p, "log_p_max": np.array(log_p_max)}, provenance)
     write_json(floor_out, floor, provenance)
@@ -238,7 +238,7 @@ def _score(
     truth: Any, log_q: np.ndarray, q_samples: np.ndarray, ref: dict[str, np.ndarray], evaluation: dict[str, Any]
 ) -> dict[str, float]:
     """Every metric of one model from its log-density on the reference and its own samples."""
-    from lwflow.metrics import bridge_mass, kl_divergence, negative_log_likelihood, sample_metrics
+    from lwflow.metrics import bridge_mass, hole_mass, kl_divergence, negative_log_likelihood, sample_metrics
 
     kl, kl_se = kl_divergence(ref["log_p"], log_q)
     result = {"kl": kl, "kl_se": kl_se, "nll": negative_log_likelihood(log_q), "n_samples": len(q_samples)}
@@ -246,6 +246,7 @@ def _score(
     result["bridge_mass"] = bridge_mass(
         truth.log_prob(q_samples), float(ref["log_p_max"]), evaluation["bridge_fraction"]
     )
+    result["hole_mass"] = hole_mass(ref["log_p"], log_q, evaluation["hole_fraction"])
     return result
 
 
@@ -260,7 +261,7 @@ def model_metrics(
     log_q_outputs: Sequence[Path],
     provenance: Provenance,
 ) -> None:
-    """NLL, KL, W1,avg, sliced W1, W2, MMD^2 and bridge mass of trained models of one problem
+    """NLL, KL, W1,avg, sliced W1, W2, MMD^2, bridge and hole mass of trained models of one problem
     against its exact posterior; also each one's log-density on the reference sample (for the
     mixtures).  ``models[i]`` (a checkpoint) with its draws ``samples[i]`` is scored into
     ``outputs[i]`` and ``log_q_outputs[i]``; one process scores several, so its imports and

@@ -12,6 +12,9 @@
   first ``n`` points: unbiased (U-statistic, diagonal terms dropped) and biased (V-statistic).
 * Bridge mass: :math:`q\\{x : p(x) < f \\max p\\}`, the probability the model puts where the
   truth is below a fraction ``f`` of its maximum (the paper's "spurious bridges").
+* Hole mass: :math:`p\\{x : q(x) < h \\, p(x)\\}`, the probability of the truth where the model
+  is below a fraction ``h`` of it: regions the model tears away (an affine flow cutting a
+  ring), which a mean NLL shows only as a few huge terms.  Its floor is 0.
 * Per-mode mass: each sample goes to the mixture component of largest responsibility
   :math:`w_k \\mathcal N(x; \\mu_k, \\Sigma_k)`; the shares are compared with the true ones.
 * Floors: a sample-based metric between two independent exact samples of the same size;
@@ -78,6 +81,11 @@ def log_density_maximum(log_p: LogDensity, samples: np.ndarray, n_starts: int = 
 def bridge_mass(log_p_at_samples: np.ndarray, log_p_max: float, fraction: float) -> float:
     """Share of samples where :math:`p < f \\max p`: on ``q``'s samples, the bridge mass of ``q``."""
     return float(np.mean(np.asarray(log_p_at_samples) < log_p_max + np.log(fraction)))
+
+
+def hole_mass(log_p_at_p: np.ndarray, log_q_at_p: np.ndarray, fraction: float) -> float:
+    """Share of exact draws where :math:`q < h\\, p`: on ``p``'s draws, the hole mass of ``q``."""
+    return float(np.mean(np.asarray(log_q_at_p) < np.asarray(log_p_at_p) + np.log(fraction)))
 
 
 def component_masses(

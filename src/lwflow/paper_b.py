@@ -21,7 +21,7 @@ TITLES = {
 EXPERTS = ("realnvp", "maf", "rbig", "nsf")
 MIXTURES = {"amfvi": "ema", "em_mixture": "em"}  # table row -> key in the mixture metrics
 METRICS = ("nll", "kl", "w2", "mmd_u", "mmd_b")
-EXTRA_METRICS = ("bridge_mass", "w1_avg", "n_eff")
+EXTRA_METRICS = ("bridge_mass", "hole_mass", "w1_avg", "n_eff")
 INF = math.inf
 
 # Table 2: dataset -> method -> (NLL, KL, W2, MMD-u, MMD-b)

@@ -17,6 +17,7 @@ METRIC_LABELS = {
     "w1_avg": "W1,avg",
     "sliced_w1": "Sliced W1",
     "bridge_mass": "Bridge mass",
+    "hole_mass": "Hole mass",
 }
 
 
