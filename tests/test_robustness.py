@@ -168,6 +168,7 @@ def test_models_scored_together_match_models_scored_alone(tmp_path):
         "n_projections": 10,
         "projection_seed": 0,
         "bridge_fraction": 0.001,
+        "hole_fraction": 0.001,
         "w2_points": 200,
         "mmd_points": 200,
         "mmd_bandwidth": 1.0,
