@@ -164,7 +164,7 @@ def test_smoke_run_sets_auto_modes_beside_one_and_the_true_count(smoke_run):
     table = pd.read_csv(smoke_run / "results/tables/auto_modes.csv")
     rows = set(table["row"])
     assert rows == {"gmm2d_3mode/K=auto", "gmm2d_3mode/K=1", "gmm2d_3mode/K=3 (true)"}
-    assert {"nll", "kl", "w1_avg", "sliced_w1", "bridge_mass"} <= set(table["metric"])
+    assert {"nll", "kl", "w1_avg", "sliced_w1", "bridge_mass", "hole_mass"} <= set(table["metric"])
     auto = table[table["row"] == "gmm2d_3mode/K=auto"]
     assert auto["chosen_k"].iloc[0].split() == ["3", "3"]  # three separated modes, both seeds
     assert (table["true_modes"] == 3).all() and (table["density_maxima"] == 3).all()

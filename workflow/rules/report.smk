@@ -315,7 +315,7 @@ rule auto_modes_table:
         "results/benchmarks/auto_modes_table/auto_modes.tsv"
     params:
         rows=auto_modes_rows,
-        metrics=("nll",) + paper_a.METRICS,
+        metrics=("nll",) + paper_a.METRICS + ("hole_mass",),
         config_slice=lambda w: {"seeds": SEEDS, "evaluation": config["evaluation"], "mode_selection": config["mode_selection"]},
     script:
         "../scripts/summary_table.py"
