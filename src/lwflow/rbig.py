@@ -8,14 +8,17 @@ CDF of coordinate :math:`j` is a Gaussian-kernel mixture on :math:`m` (weighted)
 mid-levels (small in the tails).  Bandwidths are :math:`h_i = \\max(h, \\kappa\\,\\Delta_i)`:
 Silverman's :math:`h` on the effective sample size, or :math:`\\kappa` times the local
 spacing :math:`\\Delta_i` of the centres where that is wider; the two outermost kernels
-get at least ``tail_factor`` :math:`\\tau` times the coordinate's standard deviation
-:math:`\\sigma`.  Far out, :math:`g(x) \\approx (x - c)/h`, a slope of up to :math:`1/(\\tau\\sigma)`
-against the bulk's :math:`1/\\sigma`: with :math:`\\tau < 1` each layer stretches an outlier by
-up to :math:`1/\\tau` more than the data, so over :math:`L` layers the model's tails fall off
-like :math:`\\exp(-c\\,\\tau^{-2L}\\lVert x\\rVert^2)`.  Measured on 100 000 prior draws of
-gmm2d_3mode (60 layers, :math:`\\tau = 0.5`): the lowest log q is -2e33, at a corner of the
-box; with :math:`\\tau = 1` it is -35, but held-out NLL is 0.006-0.013 nats worse and more of
-the rings is torn away (README "AMF-VI on likelihood-weighted experts"), so 0.5 stays:
+get at least ``tail_factor`` times the coordinate's standard deviation :math:`\\sigma`, and a
+guard kernel at the coordinate's mean :math:`\\mu` with width :math:`\\sigma` carries the
+probability ``guard_weight`` :math:`\\varepsilon` (the others :math:`(1 - \\varepsilon)\\,p_i`).
+Without the guard, far out :math:`g(x) \\approx (x - c)/h` with the tail kernel's
+:math:`h = 0.5\\sigma`: twice the bulk's slope, so every layer stretches an outlier twice as
+much as the data and over :math:`L` layers log q falls off like :math:`-4^L \\lVert x\\rVert^2`
+(log q = -2e33 at a corner of the gmm2d_3mode prior box, 60 layers).  With it,
+:math:`F(x) \\ge \\varepsilon\\,\\Phi((x - \\mu)/\\sigma)`, so :math:`|g(x)| \\le |x - \\mu|/\\sigma +
+\\sqrt{2\\log(1/\\varepsilon)}` in the tails: an outlier grows by at most a constant per layer
+(log q >= -2.3e3 over 100 000 draws of that box), at a cost of at most
+:math:`-\\log(1 - \\varepsilon)` nats per marginal in the bulk:
 
 .. math::  F(x) = \\sum_i p_i\\, \\Phi\\Big(\\frac{x - c_i}{h_i}\\Big), \\qquad
            g(x) = \\Phi^{-1}(F(x)), \\qquad
@@ -72,6 +75,7 @@ class RBIGConfig:
     validation_fraction: float = 0.2
     spacing_factor: float = 2.0
     tail_factor: float = 0.5
+    guard_weight: float = 1e-6
 
 
 def _hermite_coefficients(value: np.ndarray, slope: np.ndarray) -> np.ndarray:
@@ -191,7 +195,8 @@ class RBIG:
         """The marginal's table (:class:`_MarginalTable`), built on first use and kept."""
         if (layer, j) not in self._tables:
             centres, h, log_p = self._kernels(layer, j)
-            nodes = np.linspace(centres.min() - 4 * h.max(), centres.max() + 4 * h.max(), _GRID)
+            low, high = centres.argmin(), centres.argmax()  # the outermost kernels, not the guard
+            nodes = np.linspace(centres[low] - 4 * h[low], centres[high] + 4 * h[high], _GRID)
             value, log_slope = self._marginal(nodes, centres, h, log_p)
             spacing = nodes[1] - nodes[0]
             mid_value, mid_log_slope = self._marginal(nodes[:-1] + 0.5 * spacing, centres, h, log_p)
@@ -332,12 +337,16 @@ class RBIG:
         levels = ndtr(u)
         edges = ndtr(np.concatenate([[-np.inf], 0.5 * (u[1:] + u[:-1]), [np.inf]]))
         log_p = np.log(np.diff(edges))
+        guarded = config.guard_weight > 0
+        if guarded:  # one more kernel per marginal: the guard, last
+            log_p = np.append(log_p + np.log1p(-config.guard_weight), np.log(config.guard_weight))
+        n_kernels = len(log_p)
 
         centres, bandwidths, rotations, history = [], [], [], []
         val_log_det = np.zeros(len(val))
         best_nll, best_layers, since_best = np.inf, 0, 0
         for layer in range(config.max_layers):
-            layer_centres, layer_h = np.empty((dim, config.n_centres)), np.empty((dim, config.n_centres))
+            layer_centres, layer_h = np.empty((dim, n_kernels)), np.empty((dim, n_kernels))
             for j in range(dim):
                 mean = np.average(train[:, j], weights=w_train)
                 std = np.sqrt(np.average((train[:, j] - mean) ** 2, weights=w_train))
@@ -345,9 +354,10 @@ class RBIG:
                 spread = min(std, (q75 - q25) / 1.349) if q75 > q25 else std
                 c = _weighted_quantiles(train[:, j], w_train, levels)
                 spacing = np.gradient(c)
-                layer_h[j] = np.maximum(0.9 * max(spread, 1e-6) * n_eff ** (-0.2), config.spacing_factor * spacing)
-                layer_h[j, [0, -1]] = np.maximum(layer_h[j, [0, -1]], config.tail_factor * std)
-                layer_centres[j] = c
+                h = np.maximum(0.9 * max(spread, 1e-6) * n_eff ** (-0.2), config.spacing_factor * spacing)
+                h[[0, -1]] = np.maximum(h[[0, -1]], config.tail_factor * std)
+                layer_centres[j] = np.append(c, mean) if guarded else c
+                layer_h[j] = np.append(h, max(std, 1e-6)) if guarded else h
             rotation = special_ortho_group.rvs(dim, random_state=rng) if dim > 1 else np.ones((1, 1))
             centres.append(layer_centres)
             bandwidths.append(layer_h)
