@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lwflow.rbig import _LOG_SLOPE_TOLERANCE, _VALUE_TOLERANCE, RBIG, RBIGConfig
-from lwflow.shapes import Banana
+from lwflow.shapes import Banana, Rings
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +101,7 @@ def test_the_guard_kernel_keeps_far_points_from_growing_layer_after_layer():
     """Rings fitted with many layers: without the guard a point 3 data-widths out is stretched
     about twice per layer (log q ~ -4^L |x|^2); with it, |z| grows by at most a constant per
     layer, and the held-out NLL is the same to 1e-3."""
-    rng = np.random.default_rng(0)
-    radius = np.where(rng.random(8000) < 0.5, 1.0, 2.5) + 0.1 * rng.standard_normal(8000)
-    angle = rng.uniform(0, 2 * np.pi, 8000)
-    x = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+    x = Rings(radii=(1.0, 2.5), noise=0.1).sample(8000, np.random.default_rng(0))
     corners = np.array([[6.0, 6.0], [-6.0, 6.0], [6.0, -6.0], [-6.0, -6.0]])
     worst, held_out_nll = {}, {}
     for guard_weight in (0.0, 1e-6):
