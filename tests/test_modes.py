@@ -81,7 +81,10 @@ def test_the_chosen_number_feeds_training(tmp_path):
         for n, e in [("model", ".pt"), ("loss", ".csv"), ("samples", ".npz"), ("modes", ".json")]
     }
     flow = {"arch": "realnvp", "n_modes": "auto", "n_layers": 2, "hidden_units": 16}
+    spec = {"kind": "gaussian_mixture", "bounds": [-6, 6], "means": [[0, 0]], "covariances": [np.eye(2).tolist()]}
     jobs.train(
+        "box",
+        spec,
         tmp_path / "prior.npz",
         tmp_path / "weights.npz",
         flow,
@@ -96,7 +99,7 @@ def test_the_chosen_number_feeds_training(tmp_path):
     record = read_json(outputs["modes"])
     assert record["rule"] == "auto" and record["n_modes"] == 3 and len(record["bic"]) == 5
     assert len(record["means"]) == record["bic_best_k"]  # the fit the base starts from
-    assert load_checkpoint(outputs["model"]).flow.q0.n_modes == 3
+    assert load_checkpoint(outputs["model"]).model.flow.q0.n_modes == 3  # truncated to the prior box
 
 
 def test_the_base_starts_from_the_mode_moments():

@@ -15,6 +15,9 @@ from lwflow.train import TrainConfig, TrainingDiverged, train_flow
 SMALL_FLOW = FlowSpec(arch="realnvp", n_modes=1, n_layers=2, hidden_units=16)
 
 
+BOX_SPEC = {"kind": "gaussian_mixture", "bounds": [-4, 4], "means": [[0, 0]], "covariances": [np.eye(2)]}
+
+
 def gaussian_weighted_sample(n=5000, seed=0):
     theta = np.random.default_rng(seed).uniform(-4, 4, size=(n, 2))
     return theta, np.exp(-0.5 * (theta**2).sum(1))
@@ -56,9 +59,13 @@ def test_ess_below_the_floor_stops_with_advice(tmp_path):
     log_likelihood[:3] = 0.0
     likelihood = tmp_path / "likelihood.npz"
     write_npz(likelihood, {"log_likelihood": log_likelihood}, Provenance("test", [], {}))
-    with pytest.raises(ValueError, match="effective sample size 3.0 is below .* more prior samples"):
+    with pytest.raises(ValueError, match=r"effective sample size 3.0 \(before clipping 3.0\) is below .* more prior samples"):
         jobs.clip_weights(
-            likelihood, "none", None, 50, tmp_path / "w.npz", tmp_path / "r.json", Provenance("test", [], {})
+            likelihood,
+            {"strategy": "none", "threshold": None, "min_ess": 50},
+            tmp_path / "w.npz",
+            tmp_path / "r.json",
+            Provenance("test", [], {}),
         )
     assert not (tmp_path / "w.npz").exists()
 
@@ -115,9 +122,7 @@ def test_chunked_and_unchunked_likelihoods_give_identical_weights(tmp_path):
         jobs.gather_likelihood(chunks, tmp_path / f"ll{n_chunks}.npz", provenance)
         jobs.clip_weights(
             tmp_path / f"ll{n_chunks}.npz",
-            "max_share",
-            0.01,
-            10,
+            {"strategy": "max_share", "threshold": 0.01, "min_ess": 10},
             tmp_path / f"w{n_chunks}.npz",
             tmp_path / f"r{n_chunks}.json",
             provenance,
@@ -144,6 +149,8 @@ def test_same_seed_gives_byte_identical_training_artefacts(tmp_path):
             for name, ext in [("model", ".pt"), ("loss", ".csv"), ("samples", ".npz"), ("modes", ".json")]
         }
         jobs.train(
+            "box",
+            BOX_SPEC,
             tmp_path / "prior.npz",
             tmp_path / "weights.npz",
             flow,
@@ -188,6 +195,8 @@ def test_models_scored_together_match_models_scored_alone(tmp_path):
         }
         flow = {"arch": "realnvp", "n_modes": modes, "n_layers": 2, "hidden_units": 16}
         jobs.train(
+            "box",
+            BOX_SPEC,
             tmp_path / "prior.npz",
             tmp_path / "weights.npz",
             flow,

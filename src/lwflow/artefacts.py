@@ -1,7 +1,7 @@
 """Reading and writing artefacts, each written atomically with a JSON provenance sidecar.
 
 Every artefact ``X`` gets ``X.json`` beside it: the producing step, its config slice,
-seed, package versions, git commit, start/end time, and the sha256 of its inputs and
+seed, package versions, lwflow's own version and commit, start/end time, and the sha256 of its inputs and
 of itself.  Files are written to a temporary name and renamed into place, so a killed
 job never leaves a half-written file under the final name.
 """
@@ -63,12 +63,18 @@ def package_versions() -> dict[str, str]:
 
 
 @lru_cache(maxsize=1)
-def git_commit() -> str:
-    """``HEAD`` of the repository in the working directory, ``+dirty`` if it has changes."""
+def lwflow_commit() -> str:
+    """The git commit of lwflow's own source (``+dirty`` with uncommitted changes), whatever
+    the working directory is; ``unknown`` for an installed copy outside a repository."""
+    source = Path(__file__).resolve().parent
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no", "--", "."],
+            capture_output=True,
+            text=True,
         )
         return head + ("+dirty" if status.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
@@ -100,7 +106,7 @@ class Provenance:
             "inputs": {str(p): sha256(Path(p)) for p in self.inputs},
             "started": self.started,
             "finished": _now(),
-            "git_commit": git_commit(),
+            "lwflow": {"version": package_versions()["lwflow"], "commit": lwflow_commit()},
             "packages": package_versions(),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
             **self.extra,
@@ -117,10 +123,10 @@ def write_sidecar(artefact: Path, provenance: Provenance) -> None:
 
 def _dump_json(path: Path, payload: Any) -> None:
     with atomic_path(Path(path)) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=_jsonable) + "\n")
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=jsonable) + "\n")
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

@@ -42,6 +42,7 @@ from torch import nn
 
 if TYPE_CHECKING:  # imported where an RBIG is loaded: scipy.special costs 0.2 s that flow-only jobs skip
     from lwflow.rbig import RBIG
+    from lwflow.support import TruncatedModel
 
 ARCHITECTURES = ("realnvp", "maf", "nsf", "rbig")
 SCALE_BOUND = 3.0
@@ -235,30 +236,70 @@ def build_flow(spec: FlowSpec, shift: np.ndarray, scale: np.ndarray, base_init: 
     return StandardisedFlow(flow.float(), shift, scale)
 
 
-def save_checkpoint(path: Path, model: StandardisedFlow | RBIG, spec: FlowSpec) -> None:
-    """Tensors and plain values only, so :func:`load_checkpoint` can use ``weights_only=True``."""
-    from lwflow.artefacts import atomic_path
+def checkpoint_payload(model: StandardisedFlow | RBIG | TruncatedModel, spec: FlowSpec) -> dict[str, object]:
+    """Tensors and plain values only (so a reader can use ``weights_only=True``): the spec, the
+    trained state and, for a model truncated to the prior's support, the box and its mass."""
+    from lwflow.support import TruncatedModel
 
-    state = (
+    payload: dict[str, object] = {"spec": asdict(spec)}
+    if isinstance(model, TruncatedModel):
+        payload["support"] = model.state()
+        model = model.model
+    payload["state_dict"] = (
         model.state_tensors() if spec.arch == "rbig" else {k: v.detach().cpu() for k, v in model.state_dict().items()}
     )
-    buffer = io.BytesIO()  # not the temporary file: torch.save records a file's name in the archive
-    torch.save({"spec": asdict(spec), "state_dict": state}, buffer)
-    with atomic_path(Path(path)) as tmp:
-        tmp.write_bytes(buffer.getvalue())
+    return payload
 
 
-def load_checkpoint(path: Path) -> StandardisedFlow | RBIG:
-    """Rebuild a model from :func:`save_checkpoint` output without unpickling arbitrary objects."""
-    payload = torch.load(path, weights_only=True, map_location="cpu")
+def model_from_payload(payload: dict) -> StandardisedFlow | RBIG | TruncatedModel:
+    """Rebuild a model from :func:`checkpoint_payload` output."""
     spec = FlowSpec(**payload["spec"])
     state = payload["state_dict"]
     if spec.arch == "rbig":
         from lwflow.rbig import RBIG
 
-        return RBIG.from_state_tensors(state)
-    dim = state["shift"].numel()
-    placeholder = BaseInit(np.zeros((spec.n_modes, dim)), np.ones((spec.n_modes, dim)), np.ones(spec.n_modes))
-    model = build_flow(spec, np.zeros(dim), np.ones(dim), placeholder)
-    model.load_state_dict(state)
-    return model
+        model = RBIG.from_state_tensors(state)
+    else:
+        dim = state["shift"].numel()
+        placeholder = BaseInit(np.zeros((spec.n_modes, dim)), np.ones((spec.n_modes, dim)), np.ones(spec.n_modes))
+        model = build_flow(spec, np.zeros(dim), np.ones(dim), placeholder)
+        model.load_state_dict(state)
+    if "support" not in payload:
+        return model
+    from lwflow.support import TruncatedModel
+
+    support = dict(payload["support"])
+    low, high = np.asarray(support.pop("low"), dtype=float), np.asarray(support.pop("high"), dtype=float)
+    return TruncatedModel(model, low, high, **support)
+
+
+def save_torch(path: Path, payload: dict) -> None:
+    """``torch.save`` atomically (a killed job leaves no half-written file)."""
+    from lwflow.artefacts import atomic_path
+
+    buffer = io.BytesIO()  # not the temporary file: torch.save records a file's name in the archive
+    torch.save(payload, buffer)
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
+def load_torch(path: Path) -> dict:
+    """``torch.load`` with ``weights_only=True``; a file that holds anything but tensors and
+    plain values is refused, naming the file."""
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as error:
+        raise ValueError(
+            f"{path} is not a readable lwflow checkpoint ({type(error).__name__}) and is not trusted: "
+            "lwflow loads only tensors and plain values; remove the file and rerun the step that makes it"
+        ) from None
+
+
+def save_checkpoint(path: Path, model: StandardisedFlow | RBIG | TruncatedModel, spec: FlowSpec) -> None:
+    """Write a model for :func:`load_checkpoint`."""
+    save_torch(path, checkpoint_payload(model, spec))
+
+
+def load_checkpoint(path: Path) -> StandardisedFlow | RBIG | TruncatedModel:
+    """Rebuild a model from :func:`save_checkpoint` output without unpickling arbitrary objects."""
+    return model_from_payload(load_torch(path))

@@ -6,7 +6,7 @@ any object with Snakemake's job attributes (``rule, input, output, params, wildc
 log, threads``); the library never imports Snakemake.
 
 Random streams are derived from the seed alone, one per stage, so the same seed gives
-the same artefact: :data:`STREAMS` names them.
+the same artefact: :data:`lwflow.streams.STREAMS` names them.
 
 Modules that take long to import (torch, the flows, the problems and scipy.stats behind
 them, the metrics with POT) are imported inside the stages that use them: every job is
@@ -37,13 +37,8 @@ from lwflow.artefacts import (
     write_sidecar,
     write_text,
 )
-from lwflow.weights import clip_with_report, weights_from_log_likelihood
-
-STREAMS = {"prior": 0, "truth": 1, "model_samples": 2, "diagnostics": 3, "target": 4, "fresh": 5, "mixture": 6}
-
-
-def rng_for(seed: int, stream: str) -> np.random.Generator:
-    return np.random.default_rng([seed, STREAMS[stream]])
+from lwflow.streams import rng_for, seed_for
+from lwflow.weights import weights_from_log_likelihood
 
 
 @contextlib.contextmanager
@@ -109,15 +104,19 @@ def evaluate_likelihood(
 ) -> None:
     """``log_likelihood`` of chunk ``chunk`` of ``n_chunks`` of the prior draws (consecutive rows,
     :func:`numpy.array_split`), checked for NaN, ``+inf`` and shape; one job per chunk, so an
-    expensive likelihood runs in parallel."""
+    expensive likelihood runs in parallel.  A flushed log line after every batch of rows."""
+    from lwflow.fit import evaluate_log_likelihood
     from lwflow.problems import problem_from_spec
-    from lwflow.weights import check_log_likelihood
 
     if not 0 <= chunk < n_chunks:
         raise ValueError(f"chunk {chunk} does not exist: problem {name!r} has likelihood_chunks {n_chunks}")
     problem = problem_from_spec(name, spec)
     theta = np.array_split(read_npz(prior)["theta"], n_chunks)[chunk]
-    log_likelihood = check_log_likelihood(problem.log_likelihood(theta), n_samples=len(theta))
+    log_likelihood = evaluate_log_likelihood(
+        problem,
+        theta,
+        progress=lambda done, total: print(f"chunk {chunk + 1}/{n_chunks}: {done}/{total} rows", flush=True),
+    )
     write_npz(output, {"log_likelihood": log_likelihood}, provenance)
     n_nonzero = np.isfinite(log_likelihood).sum()
     print(f"chunk {chunk + 1}/{n_chunks}: {n_nonzero} of {len(theta)} samples have nonzero likelihood")
@@ -132,28 +131,24 @@ def gather_likelihood(chunks: list[Path], output: Path, provenance: Provenance) 
 
 
 def clip_weights(
-    likelihood: Path,
-    strategy: str,
-    threshold: float | None,
-    min_ess: float,
-    weights_out: Path,
-    report_out: Path,
-    provenance: Provenance,
+    likelihood: Path, clipping: dict[str, Any], weights_out: Path, report_out: Path, provenance: Provenance
 ) -> None:
-    """Normalised, clipped weights and a report of ESS and largest weight share before/after."""
-    weights = weights_from_log_likelihood(read_npz(likelihood)["log_likelihood"])
-    clipped, report = clip_with_report(weights, strategy, threshold)
-    print(report)
-    if report.ess_after < min_ess:
-        raise ValueError(
-            f"effective sample size {report.ess_after:.1f} is below the configured floor {min_ess}: "
-            "draw more prior samples, narrow the prior, or clip the largest weights"
-        )
+    """Normalised, clipped weights and a report of ESS and largest weight share before/after,
+    with the evidence estimate of the prior draws; stops below ``clipping['min_ess']``."""
+    from lwflow.fit import settings
+    from lwflow.weights import ClippingConfig, clipped_weights, log_evidence
+
+    log_likelihood = read_npz(likelihood)["log_likelihood"]
+    clipped, report = clipped_weights(log_likelihood, settings(ClippingConfig, clipping))
+    log_z, log_z_se = log_evidence(log_likelihood)
+    print(report, flush=True)
     write_npz(weights_out, {"weights": clipped}, provenance)
-    write_json(report_out, report.as_dict(), provenance)
+    write_json(report_out, report.as_dict() | {"log_evidence": log_z, "log_evidence_se": log_z_se}, provenance)
 
 
 def train(
+    name: str,
+    spec: dict[str, Any],
     theta_path: Path,
     weights_path: Path | None,
     flow: dict[str, Any],
@@ -165,48 +160,39 @@ def train(
     outputs: dict[str, Path],
     provenance: Provenance,
 ) -> None:
-    """Train one model on ``theta`` with weights (all equal without ``weights_path``); write its
-    checkpoint, loss history, ``n_samples`` model samples and the number of base modes
-    (``flow['n_modes'] == 'auto'``: chosen by :mod:`lwflow.modes`, the base started from
-    that fit).  ``rbig`` is fitted."""
-    from lwflow.flows import FlowSpec, save_checkpoint, weighted_standardisation
-    from lwflow.modes import select_n_modes
-    from lwflow.train import TrainConfig, train_flow
+    """Train one model on ``theta`` with weights (all equal without ``weights_path``) by
+    :func:`lwflow.fit.fit_model`, restricted to the prior's support; write its checkpoint,
+    loss history, ``n_samples`` model samples with their log-density and the base-modes
+    record.  A flushed log line per evaluation step."""
+    from lwflow.fit import ModelConfig, ModeSelectionConfig, fit_model, settings
+    from lwflow.flows import save_checkpoint
+    from lwflow.problems import problem_from_spec
+    from lwflow.train import TrainConfig
 
+    prior = problem_from_spec(name, spec).prior
     theta = read_npz(theta_path)["theta"]
     w = read_npz(weights_path)["weights"] if weights_path is not None else np.ones(len(theta))
-    if flow["n_modes"] == "auto":
-        keep = w > 0
-        shift, scale = weighted_standardisation(theta[keep], w[keep])
-        selection = select_n_modes((theta[keep] - shift) / scale, w[keep], seed=seed, **mode_selection)
-        record = {"rule": "auto", **selection.as_dict()}
-        flow = {**flow, "n_modes": selection.n_modes}
-        mode_moments = selection.mode_moments(shift, scale)
-    else:
-        record = {"rule": "fixed", "n_modes": flow["n_modes"]}
-        mode_moments = None
-    write_json(outputs["modes"], record, provenance)
-    spec = FlowSpec(**flow)
-    if spec.arch == "rbig":
-        from lwflow.rbig import RBIG, RBIGConfig
-
-        model, layers = RBIG.fit(theta, w, seed, RBIGConfig(**rbig))
-        history = pd.DataFrame({"step": [r["layer"] for r in layers], "val_loss": [r["val_loss"] for r in layers]})
-        provenance.extra = {"n_layers": model.n_layers}
-    else:
-        result = train_flow(theta, w, spec, TrainConfig(**training), seed, mode_moments)
-        model, history = result.model, result.history
-        provenance.extra = {
-            "best_step": result.best_step,
-            "stopped_early": result.stopped_early,
-            "device": result.device,
-        }
-    save_checkpoint(outputs["model"], model, spec)
+    fitted = fit_model(
+        theta,
+        w,
+        prior.support(),
+        settings(ModelConfig, flow),
+        seed,
+        settings(TrainConfig, training),
+        rbig,
+        settings(ModeSelectionConfig, mode_selection),
+        progress=lambda record: print(
+            f"step {record['step']}: train {record['train_loss']:.4f} val {record['val_loss']:.4f}", flush=True
+        ),
+    )
+    write_json(outputs["modes"], fitted.modes, provenance)
+    provenance.extra = fitted.facts
+    save_checkpoint(outputs["model"], fitted.model, fitted.spec)
     write_sidecar(outputs["model"], provenance)
-    write_csv(outputs["loss"], history, provenance)
-    samples = model.draw(n_samples, seed + 10_000 * STREAMS["model_samples"])
-    write_npz(outputs["samples"], {"samples": samples}, provenance)
-    print(history.tail().to_string(index=False))
+    write_csv(outputs["loss"], fitted.history, provenance)
+    samples = fitted.model.draw(n_samples, seed_for(seed, "model_samples"))
+    write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.model.log_density(samples)}, provenance)
+    print(fitted.history.tail().to_string(index=False))
 
 
 def truth_reference(

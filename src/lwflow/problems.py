@@ -19,8 +19,10 @@ Example::
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -28,19 +30,8 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from lwflow.modes import density_maxima, separated_mode_count
+from lwflow.priors import Prior, ProductOfMarginals, UniformBox, check_prior
 from lwflow.shapes import Banana, Rings, TwoMoons
-
-
-class Prior(Protocol):
-    """What lwflow needs from a prior: its dimension, a sampler, a log-density, a box."""
-
-    dim: int
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
-
-    def log_prob(self, theta: np.ndarray) -> np.ndarray: ...
-
-    def support(self) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class Target(Protocol):
@@ -51,39 +42,6 @@ class Target(Protocol):
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
 
     def log_prob(self, theta: np.ndarray) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class UniformBox:
-    """Uniform prior on the box ``[low, high]`` (one bound per dimension)."""
-
-    low: np.ndarray
-    high: np.ndarray
-
-    def __post_init__(self) -> None:
-        low = np.atleast_1d(np.asarray(self.low, dtype=float))
-        high = np.atleast_1d(np.asarray(self.high, dtype=float))
-        if low.shape != high.shape or np.any(high <= low):
-            raise ValueError(f"prior box needs low < high in every dimension, got {low} and {high}")
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
-
-    @property
-    def dim(self) -> int:
-        return self.low.size
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return rng.uniform(self.low, self.high, size=(n, self.dim))
-
-    def contains(self, theta: np.ndarray) -> np.ndarray:
-        return np.all((theta >= self.low) & (theta <= self.high), axis=1)
-
-    def log_prob(self, theta: np.ndarray) -> np.ndarray:
-        log_volume = float(np.sum(np.log(self.high - self.low)))
-        return np.where(self.contains(theta), -log_volume, -np.inf)
-
-    def support(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.low, self.high
 
 
 @dataclass(frozen=True)
@@ -137,28 +95,6 @@ class GaussianMixture:
                 for w, comp in zip(self.weights, self.components)
             )
         )
-
-
-@dataclass(frozen=True)
-class ProductOfMarginals:
-    """Independent coordinates, :math:`p(\\theta) = \\prod_j p_j(\\theta_j)`, each a scipy 1D law."""
-
-    marginals: tuple[Any, ...]
-
-    @property
-    def dim(self) -> int:
-        return len(self.marginals)
-
-    def log_prob(self, theta: np.ndarray) -> np.ndarray:
-        theta = np.atleast_2d(theta)
-        return sum(m.logpdf(theta[:, j]) for j, m in enumerate(self.marginals))
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return np.column_stack([m.rvs(size=n, random_state=rng) for m in self.marginals])
-
-    def box_mass(self, low: np.ndarray, high: np.ndarray) -> float:
-        """Exact probability of the box: product of 1D CDF differences."""
-        return float(np.prod([m.cdf(h) - m.cdf(lo) for m, lo, h in zip(self.marginals, low, high)]))
 
 
 @dataclass(frozen=True)
@@ -229,11 +165,17 @@ class Problem:
     """A prior, a vectorised log-likelihood and optionally the exact posterior.
 
     ``log_likelihood`` maps an ``(n, dim)`` array to ``(n,)`` log-likelihoods; ``-inf``
-    is a valid zero likelihood.  ``truth`` (exact sampler + normalised log-density of
-    the posterior), ``n_density_maxima`` (the local maxima of the posterior density, None
-    where they are not a finite set, e.g. a ring) and ``n_modes`` (those maxima separated
-    by a valley deeper than :data:`lwflow.modes.VALLEY_RATIO`: the base modes the flow
-    should get) are known only for benchmarks.
+    is a valid zero likelihood.  ``parameter_names`` label the coordinates in summaries,
+    plots and exports (default ``theta_1, theta_2, ...``).  ``truth`` (exact sampler +
+    normalised log-density of the posterior) makes every metric available; a user problem
+    may bring one too.  ``n_density_maxima`` (the local maxima of the posterior density,
+    None where they are not a finite set, e.g. a ring) and ``n_modes`` (those maxima
+    separated by a valley deeper than :data:`lwflow.modes.VALLEY_RATIO`: the base modes the
+    flow should get) are known only for benchmarks.
+
+    Example::
+
+        problem = Problem("mine", Gaussian([0, 0], 1.0), lambda t: -0.5 * ((t - 1) ** 2).sum(1))
     """
 
     name: str
@@ -242,10 +184,30 @@ class Problem:
     truth: Target | None = None
     n_modes: int | None = None
     n_density_maxima: int | None = None
+    parameter_names: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.parameter_names is not None:
+            names = tuple(str(n) for n in self.parameter_names)
+            if len(names) != self.dim or len(set(names)) != len(names):
+                raise ValueError(
+                    f"problem {self.name!r}: parameter_names {list(names)} must be {self.dim} distinct names"
+                )
+            object.__setattr__(self, "parameter_names", names)
 
     @property
     def dim(self) -> int:
         return self.prior.dim
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The parameter names, ``theta_1..theta_d`` where the problem gives none."""
+        return self.parameter_names or tuple(f"theta_{j + 1}" for j in range(self.dim))
+
+    def check(self) -> None:
+        """Refuse a prior with the wrong shapes once, before any work, saying what to return
+        (the likelihood is checked where it is first evaluated: it may be expensive)."""
+        check_prior(self.prior, f"problem {self.name!r}: prior")
 
 
 def gaussian_mixture_problem(
@@ -342,11 +304,36 @@ BUILTIN_KINDS: dict[str, Callable[..., Problem]] = {
 }
 
 
-def load_user_problem(reference: str) -> Problem:
-    """Import ``module:attribute``: a :class:`Problem` or a zero-argument callable returning one."""
+def _split_reference(reference: str) -> tuple[str, str]:
     module_name, sep, attribute = reference.partition(":")
     if not sep or not module_name or not attribute:
         raise ValueError(f"user problem {reference!r} must be written 'module:attribute', e.g. 'my_model:problem'")
+    return module_name, attribute
+
+
+def user_module_file(reference: str) -> Path:
+    """The source file of the module named by ``module:attribute`` (found, not imported): an
+    input of the workflow's stages, so that editing it reruns them."""
+    module_name, _ = _split_reference(reference)
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as error:
+        raise ValueError(f"user problem {reference!r}: cannot find module {module_name!r} ({error})") from error
+    if spec is None or spec.origin is None or not Path(spec.origin).is_file():
+        raise ValueError(
+            f"user problem {reference!r}: cannot find module {module_name!r}; put it on PYTHONPATH or install it"
+        )
+    origin = Path(spec.origin).resolve()
+    return origin.relative_to(Path.cwd()) if origin.is_relative_to(Path.cwd()) else origin
+
+
+def load_user_problem(
+    reference: str, args: dict[str, Any] | None = None, data: dict[str, str] | None = None
+) -> Problem:
+    """Import ``module:attribute``: a :class:`Problem`, or a factory returning one, called as
+    ``factory(**args, **data)`` (``data`` maps argument names to file paths).  The problem's
+    shapes are checked (:meth:`Problem.check`)."""
+    module_name, attribute = _split_reference(reference)
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -357,21 +344,50 @@ def load_user_problem(reference: str) -> Problem:
     if not hasattr(module, attribute):
         raise ValueError(f"user problem {reference!r}: module {module_name!r} has no attribute {attribute!r}")
     obj = getattr(module, attribute)
-    problem = obj() if callable(obj) and not isinstance(obj, Problem) else obj
+    keywords = {**(args or {}), **(data or {})}
+    if isinstance(obj, Problem):
+        if keywords:
+            raise ValueError(
+                f"user problem {reference!r} is a Problem, not a factory, so it cannot take args or data "
+                f"{sorted(keywords)}; make {attribute!r} a function that returns the Problem"
+            )
+        problem = obj
+    elif callable(obj):
+        try:
+            problem = obj(**keywords)
+        except TypeError as error:
+            raise ValueError(
+                f"user problem {reference!r}: calling it with {sorted(keywords)} failed: {error}"
+            ) from error
+    else:
+        problem = obj
     if not isinstance(problem, Problem):
-        raise ValueError(f"user problem {reference!r} must be an lwflow.problems.Problem, got {type(problem).__name__}")
+        raise ValueError(f"user problem {reference!r} must be an lwflow.Problem, got {type(problem).__name__}")
+    problem.check()
     return problem
 
 
 def problem_from_spec(name: str, spec: dict[str, Any]) -> Problem:
-    """Build a problem from its config entry: ``{kind: ..., **parameters}`` or ``{kind: user, target: mod:attr}``."""
+    """Build a problem from its config entry: ``{kind: ..., **parameters}`` or
+    ``{kind: user, target: mod:attr, args: {...}, data: {...}}``."""
     spec = dict(spec)
     kind = spec.pop("kind")
-    spec.pop("n_prior_samples", None)
-    spec.pop("n_target_samples", None)
-    spec.pop("likelihood_chunks", None)
+    for key in ("n_prior_samples", "n_target_samples", "likelihood_chunks"):
+        spec.pop(key, None)
     if kind == "user":
-        return load_user_problem(spec["target"])
+        return load_user_problem(spec["target"], spec.get("args"), spec.get("data"))
     if kind not in BUILTIN_KINDS:
         raise ValueError(f"problem {name!r}: unknown kind {kind!r}; choose one of {sorted(BUILTIN_KINDS)} or 'user'")
     return BUILTIN_KINDS[kind](name=name, **spec)
+
+
+def problem_files(spec: dict[str, Any]) -> list[str]:
+    """The files a problem is made of beyond lwflow: a user problem's module source and its
+    data files (empty for built-ins)."""
+    if spec["kind"] != "user":
+        return []
+    data = [str(path) for path in spec.get("data", {}).values()]
+    missing = [path for path in data if not Path(path).is_file()]
+    if missing:
+        raise ValueError(f"data files {missing} do not exist (paths are relative to the working directory)")
+    return [str(user_module_file(spec["target"])), *data]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,9 +131,11 @@ def train_flow(
     config: TrainConfig,
     seed: int,
     mode_moments: ModeMoments | None = None,
+    progress: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Fit ``spec`` to the weighted sample ``(theta, weights)``; deterministic given ``seed``.
-    The base starts from ``mode_moments`` where given (:func:`initial_base`)."""
+    The base starts from ``mode_moments`` where given (:func:`initial_base`); ``progress``
+    receives every evaluation record (step, train and validation loss, learning rate)."""
     keep = weights > 0
     theta, weights = theta[keep], weights[keep]
     if len(theta) < 10:
@@ -205,6 +208,8 @@ def train_flow(
                 }
             )
             running = []
+            if progress is not None:
+                progress(records[-1])
             if val < best_val - config.min_improvement:
                 best_val, best_step, evals_without_gain = val, step, 0
                 best_state = copy.deepcopy(model.state_dict())

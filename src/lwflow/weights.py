@@ -11,6 +11,7 @@ trade a little bias for much less variance.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -25,6 +26,8 @@ class LikelihoodError(ValueError):
 def check_log_likelihood(log_likelihood: np.ndarray, n_samples: int | None = None) -> np.ndarray:
     """The log-likelihoods as floats, checked: NaN, ``+inf`` or a wrong shape are errors that
     say how many samples are affected and what to change; ``-inf`` is a valid zero likelihood."""
+    if np.iscomplexobj(log_likelihood):
+        raise LikelihoodError("the log-likelihood returned complex values; return real floats, one per row of theta")
     ll = np.asarray(log_likelihood, dtype=float)
     expected = (n_samples,) if n_samples is not None else (ll.shape[0],) if ll.ndim == 1 else None
     if ll.ndim != 1 or (expected is not None and ll.shape != expected):
@@ -95,7 +98,7 @@ def _max_share_cap(weights: np.ndarray, threshold: float) -> float:
     :math:`c = t\\,S_k / (1 - t k)` where :math:`S_k` sums the uncapped weights; the right
     ``k`` is the first for which ``c`` lies in :math:`[w_{(k+1)}, w_{(k)}]`.
     """
-    w = np.sort(weights)[::-1]
+    w = np.sort(weights[weights > 0])[::-1]
     if w[0] / w.sum() <= threshold:
         return float(w[0])
     tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
@@ -105,7 +108,10 @@ def _max_share_cap(weights: np.ndarray, threshold: float) -> float:
         cap = threshold * tail[k] / (1 - threshold * k)
         if w[k] <= cap <= w[k - 1]:
             return float(cap)
-    raise ValueError(f"max_share threshold {threshold} is below 1/n; no cap can reach it")
+    raise ValueError(
+        f"max_share threshold {threshold} cannot be met by {w.size} nonzero weights (it needs more than "
+        f"1/threshold = {1 / threshold:.0f}): raise clipping.threshold, or draw more prior samples"
+    )
 
 
 def clip_weights(weights: np.ndarray, strategy: str, threshold: float | None = None) -> np.ndarray:
@@ -144,6 +150,52 @@ class ClipReport:
 
     def as_dict(self) -> dict[str, float | int | str | None]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ClippingConfig:
+    """How weights are clipped (:func:`clip_weights`) and the ESS below which lwflow stops."""
+
+    strategy: str = "max_share"
+    threshold: float | None = 0.01
+    min_ess: float = 100.0
+
+
+class WeightsError(ValueError):
+    """The weights are too few or too uneven to train on."""
+
+
+def clipped_weights(log_likelihood: np.ndarray, config: ClippingConfig) -> tuple[np.ndarray, ClipReport]:
+    """Weights from log-likelihoods, clipped by ``config``; stops below ``config.min_ess``."""
+    weights = weights_from_log_likelihood(log_likelihood)
+    clipped, report = clip_with_report(weights, config.strategy, config.threshold)
+    if not report.ess_after >= config.min_ess:
+        raise WeightsError(
+            f"effective sample size {report.ess_after:.1f} (before clipping {report.ess_before:.1f}) is below "
+            f"the floor clipping.min_ess = {config.min_ess}: draw more prior samples, narrow the prior, "
+            "or clip the largest weights"
+        )
+    return clipped, report
+
+
+def log_evidence(log_likelihood: np.ndarray) -> tuple[float, float]:
+    r"""Importance estimate of the evidence from prior draws and its standard error.
+
+    With :math:`\theta_i \sim \pi` and :math:`\ell_i = \log L(\theta_i)`,
+
+    .. math::  \hat Z = \frac1N \sum_i e^{\ell_i}, \qquad
+               \operatorname{se}(\log \hat Z) \approx \frac{\operatorname{sd}(L)}{\sqrt N\,\hat Z}
+               = \sqrt{1/\mathrm{ESS} - 1/N},
+
+    the delta method with the Kish ESS of the unclipped weights.  Unbiased for :math:`Z`, but
+    poor when the ESS is small (tens): the likelihood's mass then sits in a few draws, the
+    error estimate is itself noisy, and a mode no draw hit is missing from both.
+    """
+    ll = check_log_likelihood(log_likelihood)
+    weights = weights_from_log_likelihood(ll)  # e^(l - max l)
+    n, ess = ll.size, effective_sample_size(weights)
+    log_z = float(ll.max() + math.log(weights.sum()) - math.log(n))
+    return log_z, float(math.sqrt(max(1 / ess - 1 / n, 0.0)))
 
 
 def clip_with_report(weights: np.ndarray, strategy: str, threshold: float | None) -> tuple[np.ndarray, ClipReport]:

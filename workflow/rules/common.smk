@@ -8,7 +8,7 @@ from snakemake.utils import min_version, validate
 
 from lwflow import paper_a, paper_b
 from lwflow.environment import JOB_ENVIRONMENT
-from lwflow.problems import load_user_problem, problem_from_spec
+from lwflow.problems import problem_files, problem_from_spec
 
 min_version("9.0")
 
@@ -31,18 +31,12 @@ def _check_config():
                     f"config: experiments names problem {name!r}, which is not under 'problems' "
                     f"(known: {sorted(problems)}); add it there or fix the name"
                 )
-    for name, spec in problems.items():
-        if spec["kind"] == "user":
-            try:
-                load_user_problem(spec["target"])
-            except ValueError as error:
-                raise ValueError(f"config: problems.{name}.target: {error}") from None
     for block in config["experiments"]:
-        users = [name for name in block["problems"] if problems[name]["kind"] == "user"]
-        if block["fit"] == "samples" and users:
+        without = [name for name in block["problems"] if name not in TRUTH_PROBLEMS]
+        if block["fit"] == "samples" and without:
             raise ValueError(
                 f"config: experiments with fit: samples need exact target draws, which user problems "
-                f"{users} do not have; use fit: likelihood for them"
+                f"{without} do not have (no truth=); use fit: likelihood for them"
             )
     for paper, module in (("paper_a", paper_a), ("paper_b", paper_b)):
         missing = [p for p in module.PROBLEMS if p not in problems]
@@ -63,6 +57,22 @@ def _check_config():
         raise ValueError("config: outputs.figure_seed must be one of the seeds")
 
 
+@functools.cache
+def problem_of(name):
+    """The problem of one config entry, built once per workflow parse; a user problem that
+    cannot be imported, built or found on disk (module, data) stops the run here."""
+    spec = config["problems"][name]
+    try:
+        problem_files(spec)
+        return problem_from_spec(name, spec)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"config: problems.{name}: {error}") from None
+
+
+# Problems with an exact posterior: every built-in, and user problems that bring one (truth=)
+TRUTH_PROBLEMS = sorted(
+    p for p, spec in config["problems"].items() if spec["kind"] != "user" or problem_of(p).truth is not None
+)
 _check_config()
 
 
@@ -95,7 +105,6 @@ def block_seeds(block):
     return block.get("seeds", SEEDS)
 
 
-TRUTH_PROBLEMS = sorted(p for p, spec in config["problems"].items() if spec["kind"] != "user")
 _auto = config["outputs"]["auto_modes"]
 AUTO_MODES_PROBLEMS = sorted(_auto) if isinstance(_auto, list) else TRUTH_PROBLEMS if _auto else []
 
@@ -104,7 +113,7 @@ AUTO_MODES_PROBLEMS = sorted(_auto) if isinstance(_auto, list) else TRUTH_PROBLE
 def mode_counts(problem):
     """(true modes, density maxima) of the exact posterior; None where they are no finite set.
     True modes are the maxima separated by a valley deeper than lwflow.modes.VALLEY_RATIO."""
-    truth = problem_from_spec(problem, config["problems"][problem])
+    truth = problem_of(problem)
     return truth.n_modes, truth.n_density_maxima
 
 
@@ -248,6 +257,13 @@ def problem_spec(problem):
     """The settings of one problem without compute-only keys."""
     spec = config["problems"][problem]
     return {k: v for k, v in spec.items() if k not in COMPUTE_ONLY["problem"]}
+
+
+def problem_inputs(wildcards):
+    """A user problem's module source and data files: inputs of the stages that evaluate the
+    prior, the likelihood or the truth, so that editing any of them reruns those stages and
+    everything below them."""
+    return problem_files(config["problems"][wildcards.problem])
 
 
 def training_settings(model=None):

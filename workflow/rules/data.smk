@@ -2,6 +2,8 @@
 
 
 rule sample_prior:
+    input:
+        problem_inputs,
     output:
         "results/prior/{problem}/seed{seed}.npz",
     log:
@@ -22,6 +24,7 @@ def likelihood_chunks(wildcards):
 rule evaluate_likelihood:
     input:
         "results/prior/{problem}/seed{seed}.npz",
+        problem_inputs,
     output:
         "results/likelihood/{problem}/seed{seed}/chunk{chunk}.npz",
     log:
@@ -69,6 +72,8 @@ rule clip_weights:
 
 
 rule sample_target:
+    input:
+        problem_inputs,
     output:
         "results/target/{problem}/seed{seed}.npz",
     log:

@@ -2,6 +2,8 @@
 
 
 rule truth_reference:
+    input:
+        problem_inputs,
     output:
         reference="results/truth/{problem}/seed{seed}.npz",
         floor="results/floors/{problem}/seed{seed}.json",

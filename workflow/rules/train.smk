@@ -37,6 +37,7 @@ rule train_flow:
     threads: 1
     params:
         config_slice=lambda w: {
+            "problem": problem_spec(w.problem),
             "flow": flow_settings(w.arch, w.modes),
             "mode_selection": config["mode_selection"],
             "training": training_settings((w.fit, w.problem, w.arch, w.modes)),

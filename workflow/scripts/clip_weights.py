@@ -2,13 +2,10 @@
 
 from lwflow import jobs
 
-clipping = snakemake.params.config_slice["clipping"]  # noqa: F821
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.clip_weights(
         snakemake.input[0],  # noqa: F821
-        clipping["strategy"],
-        clipping["threshold"],
-        clipping["min_ess"],
+        snakemake.params.config_slice["clipping"],  # noqa: F821
         snakemake.output.weights,  # noqa: F821
         snakemake.output.report,  # noqa: F821
         provenance,

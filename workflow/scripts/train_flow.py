@@ -7,6 +7,8 @@ from lwflow import jobs
 cfg = snakemake.params.config_slice  # noqa: F821
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.train(
+        snakemake.wildcards.problem,  # noqa: F821
+        cfg["problem"],
         snakemake.input.theta,  # noqa: F821
         snakemake.input.get("weights"),  # noqa: F821
         cfg["flow"],

@@ -1,0 +1,228 @@
+"""``fit(problem) -> Posterior``: the likelihood-weighted flow of paper A as one call.
+
+The stages, each a function the workflow's jobs call as well (one code path):
+
+1. ``n_prior_samples`` draws :math:`\\theta_i \\sim \\pi` (:meth:`Prior.sample`);
+2. their log-likelihoods :math:`\\ell_i`, in batches with progress
+   (:func:`evaluate_log_likelihood`), and the evidence :math:`\\hat Z` from them
+   (:func:`lwflow.weights.log_evidence`);
+3. weights :math:`w_i \\propto e^{\\ell_i}`, clipped, stopped below the ESS floor
+   (:func:`lwflow.weights.clipped_weights`);
+4. the number of base modes (``n_modes='auto'``: :func:`lwflow.modes.select_n_modes`), a
+   flow trained on the weighted draws (:func:`lwflow.train.train_flow`) or an RBIG fitted
+   to them, restricted to the prior's support (:mod:`lwflow.support`): :func:`fit_model`.
+
+Example::
+
+    posterior = fit(problem, n_prior_samples=100_000, seed=0)
+    theta = posterior.sample(10_000)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from lwflow.flows import DensityModel, FlowSpec
+from lwflow.modes import VALLEY_RATIO
+from lwflow.posterior import Posterior
+from lwflow.problems import Problem
+from lwflow.streams import rng_for, seed_for
+from lwflow.support import SUPPORT_DRAWS, restrict_to_support
+from lwflow.train import TrainConfig
+from lwflow.weights import ClippingConfig, check_log_likelihood, clipped_weights, log_evidence
+
+LIKELIHOOD_BATCH = 10_000
+
+Settings = TypeVar("Settings")
+
+
+def settings(kind: type[Settings], value: Settings | dict[str, Any] | None) -> Settings:
+    """A settings dataclass from itself, a dict of its fields (a config section) or None (defaults)."""
+    if value is None:
+        return kind()
+    if isinstance(value, kind):
+        return value
+    known = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ValueError(f"{kind.__name__}: unknown settings {unknown}; known: {sorted(known)}")
+    return kind(**value)
+
+
+@dataclass(frozen=True)
+class ModeSelectionConfig:
+    """How ``n_modes='auto'`` chooses the base modes (:func:`lwflow.modes.select_n_modes`)."""
+
+    k_max: int = 6
+    n_resample: int = 5000
+    valley_ratio: float = VALLEY_RATIO
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model to fit: architecture, base modes (an integer or ``'auto'``), and size
+    (``n_layers`` coupling/autoregressive layers, ``hidden_units`` per conditioner layer)."""
+
+    arch: str = "realnvp"
+    n_modes: int | str = "auto"
+    n_layers: int = 8
+    hidden_units: int = 64
+
+    def __post_init__(self) -> None:
+        if self.n_modes != "auto" and not (isinstance(self.n_modes, int | np.integer) and self.n_modes >= 1):
+            raise ValueError(f"n_modes must be a positive integer or 'auto', got {self.n_modes!r}")
+
+
+@dataclass
+class FittedModel:
+    """A fitted model and what its fitting shows: the spec (with the chosen base modes), the
+    loss history, the mode-selection record (``rule`` fixed or auto, with BIC values) and
+    training facts (best step, early stop, device, RBIG layers)."""
+
+    model: DensityModel
+    spec: FlowSpec
+    history: pd.DataFrame
+    modes: dict[str, Any]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate_log_likelihood(
+    problem: Problem,
+    theta: np.ndarray,
+    batch_rows: int = LIKELIHOOD_BATCH,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """``problem.log_likelihood`` over ``theta`` in batches of ``batch_rows`` rows, each checked
+    (NaN, ``+inf``, shape, complex: :func:`lwflow.weights.check_log_likelihood`);
+    ``progress(done, total)`` is called after every batch."""
+    parts, done = [], 0
+    for start in range(0, len(theta), batch_rows):
+        rows = theta[start : start + batch_rows]
+        parts.append(check_log_likelihood(problem.log_likelihood(rows), n_samples=len(rows)))
+        done += len(rows)
+        if progress is not None:
+            progress(done, len(theta))
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def fit_model(
+    theta: np.ndarray,
+    weights: np.ndarray,
+    support: tuple[np.ndarray, np.ndarray],
+    model: ModelConfig,
+    seed: int,
+    training: TrainConfig | None = None,
+    rbig: Any = None,
+    mode_selection: ModeSelectionConfig | None = None,
+    progress: Callable[[dict[str, float]], None] | None = None,
+    support_draws: int = SUPPORT_DRAWS,
+) -> FittedModel:
+    """Stage 4: base modes, then a flow trained (or an RBIG fitted) on ``(theta, weights)``,
+    restricted to the box ``support``; deterministic given ``seed``.  ``progress`` receives
+    each evaluation record of training."""
+    from lwflow.flows import weighted_standardisation
+    from lwflow.modes import select_n_modes
+    from lwflow.train import train_flow
+
+    training = training or TrainConfig()
+    mode_selection = mode_selection or ModeSelectionConfig()
+    mode_moments = None
+    if model.n_modes == "auto":
+        keep = weights > 0
+        shift, scale = weighted_standardisation(theta[keep], weights[keep])
+        selection = select_n_modes(
+            (theta[keep] - shift) / scale, weights[keep], seed=seed, **dataclasses.asdict(mode_selection)
+        )
+        modes = {"rule": "auto", **selection.as_dict()}
+        n_modes = selection.n_modes if model.arch != "rbig" else 1
+        mode_moments = selection.mode_moments(shift, scale) if model.arch != "rbig" else None
+    else:
+        modes = {"rule": "fixed", "n_modes": int(model.n_modes)}
+        n_modes = int(model.n_modes)
+    spec = FlowSpec(model.arch, n_modes, model.n_layers, model.hidden_units)
+    if spec.arch == "rbig":
+        from lwflow.rbig import RBIG, RBIGConfig
+
+        fitted, layers = RBIG.fit(theta, weights, seed, settings(RBIGConfig, rbig))
+        history = pd.DataFrame({"step": [r["layer"] for r in layers], "val_loss": [r["val_loss"] for r in layers]})
+        facts: dict[str, Any] = {"n_layers": fitted.n_layers}
+    else:
+        result = train_flow(theta, weights, spec, training, seed, mode_moments, progress)
+        fitted, history = result.model, result.history
+        facts = {"best_step": result.best_step, "stopped_early": result.stopped_early, "device": result.device}
+    restricted = restrict_to_support(fitted, *support, seed_for(seed, "support"), support_draws)
+    if restricted is not fitted:
+        facts["support_log_mass"] = restricted.log_mass
+    return FittedModel(restricted, spec, history, modes, facts)
+
+
+def fit(
+    problem: Problem,
+    n_prior_samples: int = 100_000,
+    seed: int = 0,
+    model: ModelConfig | dict[str, Any] | None = None,
+    training: TrainConfig | dict[str, Any] | None = None,
+    clipping: ClippingConfig | dict[str, Any] | None = None,
+    mode_selection: ModeSelectionConfig | dict[str, Any] | None = None,
+    rbig: Any = None,
+    progress: bool = False,
+) -> Posterior:
+    """Fit a flow to the posterior of ``problem``; the stages are in the module docstring.
+
+    ``model`` picks the architecture and the base modes (default RealNVP, ``n_modes='auto'``);
+    ``training``, ``clipping``, ``mode_selection`` and ``rbig`` take the dataclass or a dict
+    of its fields (the config's sections).  ``progress`` shows a bar (tqdm) over the
+    likelihood batches and the training steps.  The same ``seed`` gives the same posterior.
+    """
+    problem.check()
+    model_config = settings(ModelConfig, model)
+    training_config = settings(TrainConfig, training)
+    clipping_config = settings(ClippingConfig, clipping)
+    started = time.perf_counter()
+    theta = problem.prior.sample(int(n_prior_samples), rng_for(seed, "prior"))
+    with _bar(progress, len(theta), "likelihood") as bar:
+        log_likelihood = evaluate_log_likelihood(
+            problem, theta, progress=lambda done, total: bar.update(done - bar.n) if bar else None
+        )
+    log_z, log_z_se = log_evidence(log_likelihood)
+    weights, report = clipped_weights(log_likelihood, clipping_config)
+    with _bar(progress, training_config.max_steps, "training") as bar:
+        fitted = fit_model(
+            theta,
+            weights,
+            problem.prior.support(),
+            model_config,
+            seed,
+            training_config,
+            rbig,
+            settings(ModeSelectionConfig, mode_selection),
+            progress=lambda record: bar.update(int(record["step"]) - bar.n) if bar else None,
+        )
+    diagnostics = {
+        "n_likelihood_calls": int(len(theta)),
+        "clipping": report.as_dict(),
+        "modes": fitted.modes,
+        "n_modes": fitted.spec.n_modes,
+        "loss_history": fitted.history.to_dict(orient="list"),
+        "training": fitted.facts,
+        "seconds": time.perf_counter() - started,
+    }
+    return Posterior(fitted.model, fitted.spec, problem.names, log_z, log_z_se, diagnostics, problem.name)
+
+
+def _bar(show: bool, total: int, what: str) -> Any:
+    """A tqdm bar (a context manager) when ``show``, else a context that yields None."""
+    import contextlib
+
+    if not show:
+        return contextlib.nullcontext()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=what, unit="rows" if what == "likelihood" else "steps", leave=False)
