@@ -134,7 +134,7 @@ class Posterior:
         posterior = {name: theta[None, :, j] for j, name in enumerate(self.parameter_names)}
         return arviz_base.from_dict(
             {"posterior": posterior, "sample_stats": {"lp": self.log_prob(theta)[None, :]}},
-            attrs={"problem": self.problem, "log_evidence": self.log_evidence},
+            attrs={"posterior": {"problem": self.problem, "log_evidence": self.log_evidence}},
         )
 
 

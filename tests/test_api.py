@@ -1,0 +1,146 @@
+"""The public API: fit -> Posterior against closed forms, priors, the support, save/load, exports."""
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import lwflow
+from lwflow.posterior import load_posterior
+from lwflow.support import TruncatedModel
+
+FAST = {"max_steps": 400, "eval_every": 50, "batch_size": 512}
+SMALL = {"arch": "realnvp", "n_modes": 1, "n_layers": 4, "hidden_units": 32}
+
+
+def test_the_readme_example_runs():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    assert len(example.strip().splitlines()) <= 6  # the import and five lines
+    namespace: dict = {}
+    exec(example, namespace)
+    assert isinstance(namespace["posterior"], lwflow.Posterior)
+
+
+def test_public_names():
+    assert {"fit", "Posterior", "load_posterior", "Problem", "UniformBox", "Gaussian", "ProductOfMarginals"} <= set(
+        lwflow.__all__
+    )
+    assert all(getattr(lwflow, name) is not None for name in lwflow.__all__)
+
+
+@pytest.mark.parametrize("prior_covariance", [4.0, [[4.0, 1.5], [1.5, 2.0]]])
+def test_gaussian_prior_and_likelihood_match_the_conjugate_posterior_and_evidence(prior_covariance):
+    """Prior N(0, S), likelihood N(y | theta, s^2 I): posterior N(m, P^-1) with P = S^-1 + I/s^2,
+    m = P^-1 y / s^2, and Z = N(y; 0, S + s^2 I)."""
+    y, noise = np.array([1.0, -1.0]), 0.5
+    prior = lwflow.Gaussian([0.0, 0.0], prior_covariance)
+    problem = lwflow.Problem("conjugate", prior, lambda t: stats.multivariate_normal(y, noise * np.eye(2)).logpdf(t))
+    posterior = lwflow.fit(problem, n_prior_samples=40_000, seed=0, model=SMALL, training=FAST)
+
+    precision = np.linalg.inv(prior.covariance) + np.eye(2) / noise
+    covariance = np.linalg.inv(precision)
+    mean = covariance @ y / noise
+    log_z = stats.multivariate_normal(np.zeros(2), prior.covariance + noise * np.eye(2)).logpdf(y)
+
+    draws = posterior.sample(20_000, seed=1)
+    assert np.allclose(draws.mean(0), mean, atol=0.03)
+    assert np.allclose(np.cov(draws.T), covariance, atol=0.04)
+    assert abs(posterior.log_evidence - log_z) < 4 * posterior.log_evidence_se + 0.01
+    assert 0 < posterior.log_evidence_se < 0.05
+    exact = stats.multivariate_normal(mean, covariance).logpdf(draws)
+    assert np.mean(exact - posterior.log_prob(draws)) < 0.02  # KL(q || p) is small
+
+
+def face_problem(dim: int) -> lwflow.Problem:
+    """A box prior [0, 1]^dim whose posterior piles up against the faces at 0."""
+    return lwflow.Problem(
+        "face", lwflow.UniformBox(np.zeros(dim), np.ones(dim)), lambda t: -0.5 * (t**2).sum(1) / 0.3**2
+    )
+
+
+def test_no_sample_falls_outside_a_box_prior_whose_posterior_reaches_its_faces():
+    posterior = lwflow.fit(face_problem(5), n_prior_samples=40_000, seed=0, model=SMALL, training=FAST)
+    assert isinstance(posterior.model, TruncatedModel)
+    outside = 1 - posterior.model.mass
+    assert outside > 0.01  # the flow on R^5 alone puts mass beyond the faces ...
+    draws = posterior.sample(20_000, seed=3)
+    assert ((draws >= 0) & (draws <= 1)).all()  # ... the posterior none
+    assert np.isneginf(posterior.log_prob(np.array([[-0.01, 0.5, 0.5, 0.5, 0.5]]))).all()
+
+
+def test_log_prob_integrates_to_one_over_a_2d_box():
+    posterior = lwflow.fit(face_problem(2), n_prior_samples=40_000, seed=0, model=SMALL, training=FAST)
+    grid = (np.arange(400) + 0.5) / 400
+    points = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)
+    integral = np.exp(posterior.log_prob(points)).sum() / len(points)
+    assert integral == pytest.approx(1.0, abs=0.01)
+    assert posterior.model.mass < 0.99  # the truncation made a difference
+
+
+def test_a_half_bounded_product_prior_keeps_its_support():
+    prior = lwflow.ProductOfMarginals((stats.halfnorm(scale=1.0), stats.norm(0, 2)))
+    assert np.array_equal(prior.support()[0], [0, -np.inf])
+    problem = lwflow.Problem("half", prior, lambda t: -0.5 * ((t - [0.2, 1.0]) ** 2).sum(1) / 0.25, parameter_names=("a", "b"))
+    posterior = lwflow.fit(problem, n_prior_samples=30_000, seed=0, model=SMALL, training=FAST)
+    assert (posterior.sample(10_000, seed=0)[:, 0] >= 0).all()
+    assert list(posterior.summary()["parameter"]) == ["a", "b"]
+
+
+def test_posterior_saves_loads_and_exports(tmp_path):
+    problem = lwflow.Problem("mine", lwflow.UniformBox([-3, -3], [3, 3]), lambda t: -0.5 * ((t - 1) ** 2).sum(1) / 0.2)
+    posterior = lwflow.fit(problem, n_prior_samples=20_000, seed=0, model={**SMALL, "n_modes": "auto"}, training=FAST)
+    diagnostics = posterior.diagnostics
+    assert diagnostics["clipping"]["ess_before"] > 100 and diagnostics["modes"]["rule"] == "auto"
+    assert len(diagnostics["modes"]["bic"]) == 6 and posterior.n_modes == 1
+    assert len(diagnostics["loss_history"]["val_loss"]) >= 2
+
+    posterior.save(tmp_path / "posterior.pt")
+    loaded = load_posterior(tmp_path / "posterior.pt")
+    theta = posterior.sample(500, seed=4)
+    np.testing.assert_array_equal(loaded.sample(500, seed=4), theta)
+    np.testing.assert_array_equal(loaded.log_prob(theta), posterior.log_prob(theta))
+    assert loaded.log_evidence == posterior.log_evidence and loaded.diagnostics == diagnostics
+
+    posterior.to_csv(tmp_path / "draws.csv", n=300)
+    frame = pd.read_csv(tmp_path / "draws.csv")
+    assert list(frame.columns) == ["theta_1", "theta_2", "log_prob"] and len(frame) == 300
+
+    pytest.importorskip("arviz_base")
+    import xarray as xr
+
+    posterior.to_inference_data(n=200).to_netcdf(tmp_path / "draws.nc")
+    tree = xr.open_datatree(tmp_path / "draws.nc")
+    assert tree["posterior"]["theta_1"].shape == (1, 200)
+
+
+def test_a_prior_with_the_wrong_shapes_is_refused_with_what_to_return():
+    class FlatPrior:
+        dim = 2
+
+        def sample(self, n, rng):
+            return rng.uniform(size=n)  # (n,), not (n, 2)
+
+        def log_prob(self, theta):
+            return np.zeros(len(theta))
+
+        def support(self):
+            return np.zeros(2), np.ones(2)
+
+    problem = lwflow.Problem("flat", FlatPrior(), lambda t: np.zeros(len(t)))
+    with pytest.raises(ValueError, match=r"returned shape \(4,\); return an array of shape \(n, dim\)"):
+        lwflow.fit(problem)
+
+
+def test_the_evidence_se_follows_the_ess():
+    from lwflow.weights import effective_sample_size, log_evidence, weights_from_log_likelihood
+
+    ll = np.random.default_rng(0).normal(size=1000)
+    log_z, se = log_evidence(ll)
+    assert log_z == pytest.approx(math.log(np.exp(ll).mean()))
+    ess = effective_sample_size(weights_from_log_likelihood(ll))
+    assert se == pytest.approx(math.sqrt(1 / ess - 1 / 1000))
