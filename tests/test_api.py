@@ -85,7 +85,8 @@ def test_log_prob_integrates_to_one_over_a_2d_box():
 def test_a_half_bounded_product_prior_keeps_its_support():
     prior = lwflow.ProductOfMarginals((stats.halfnorm(scale=1.0), stats.norm(0, 2)))
     assert np.array_equal(prior.support()[0], [0, -np.inf])
-    problem = lwflow.Problem("half", prior, lambda t: -0.5 * ((t - [0.2, 1.0]) ** 2).sum(1) / 0.25, parameter_names=("a", "b"))
+    log_likelihood = lambda t: -0.5 * ((t - [0.2, 1.0]) ** 2).sum(1) / 0.25  # noqa: E731
+    problem = lwflow.Problem("half", prior, log_likelihood, parameter_names=("a", "b"))
     posterior = lwflow.fit(problem, n_prior_samples=30_000, seed=0, model=SMALL, training=FAST)
     assert (posterior.sample(10_000, seed=0)[:, 0] >= 0).all()
     assert list(posterior.summary()["parameter"]) == ["a", "b"]

@@ -15,7 +15,7 @@ training, metrics, the workflow's stages).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 # name -> module.  Resolved on first use (PEP 562), so that a workflow job importing one
 # submodule does not pay for torch, scipy.stats and scikit-learn behind the others.
@@ -35,14 +35,6 @@ _EXPORTS = {
     "load_user_problem": "lwflow.problems",
 }
 __all__ = sorted(_EXPORTS)
-
-if TYPE_CHECKING:
-    from lwflow.fit import ModeSelectionConfig, ModelConfig, fit
-    from lwflow.posterior import Posterior, load_posterior
-    from lwflow.priors import Gaussian, Prior, ProductOfMarginals, UniformBox
-    from lwflow.problems import Problem, load_user_problem
-    from lwflow.train import TrainConfig
-    from lwflow.weights import ClippingConfig
 
 
 def __getattr__(name: str) -> Any:

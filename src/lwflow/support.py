@@ -63,7 +63,8 @@ class TruncatedModel:
         if n_inside == 0:
             raise ValueError(
                 f"the fitted model put none of {n_draws} draws inside the prior's support "
-                f"{low.tolist()}-{high.tolist()}; it did not learn the posterior: check the weights' ESS and the training loss"
+                f"{low.tolist()}-{high.tolist()}; it did not learn the posterior: check the weights' ESS "
+                "and the training loss"
             )
         mass = n_inside / n_draws
         return cls(model, low, high, float(np.log(mass)), float(np.sqrt((1 - mass) / (n_draws * mass))), n_draws)
