@@ -2,8 +2,8 @@
 and its wall time, on a :class:`lwflow.problems.Problem` with a uniform-box prior.
 
 * ``importance``: prior draws resampled with probability proportional to the likelihood.
-* ``flow_K{k}``: lwflow's likelihood-weighted flow (paper A) on the same prior draws,
-  weights clipped, ``k`` base modes; draws from the trained flow.
+* ``flow_K{k}``: :func:`lwflow.fit` (paper A's likelihood-weighted flow, ``k`` base modes,
+  the ESS floor of ``clipping``) and its evidence estimate; draws from the fitted posterior.
 * ``dynesty_{nlive}``: static nested sampling (dynesty), posterior draws by equal-weight
   resampling, and the log-evidence :math:`\\log Z` with its error.
 * ``emcee``: affine-invariant ensemble MCMC (32 walkers started from the prior), after
@@ -12,16 +12,15 @@ and its wall time, on a :class:`lwflow.problems.Problem` with a uniform-box prio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from benchmarks.timing import CountingLikelihood, timed
-from lwflow.flows import FlowSpec
+from lwflow.fit import fit
 from lwflow.problems import Problem
-from lwflow.train import TrainConfig, train_flow
-from lwflow.weights import clip_with_report, effective_sample_size, weights_from_log_likelihood
+from lwflow.weights import effective_sample_size, weights_from_log_likelihood
 
 
 @dataclass
@@ -68,16 +67,22 @@ def likelihood_flow(
     training: dict[str, Any],
     clipping: dict[str, Any],
 ) -> MethodResult:
-    def run() -> tuple[np.ndarray, int]:
-        rng = np.random.default_rng(seed)
-        theta, weights, calls = _weighted_prior_draws(problem, n_prior, rng)
-        clipped, _ = clip_with_report(weights, clipping["strategy"], clipping["threshold"])
-        spec = FlowSpec(arch="realnvp", n_modes=n_modes, **flow)
-        model = train_flow(theta, clipped, spec, TrainConfig(**training), seed).model
-        return model.draw(n_draws, seed), calls
+    """:func:`lwflow.fit` (the same code as the workflow) with the likelihood's calls counted."""
 
-    (draws, calls), seconds = timed(run)
-    return MethodResult(draws, calls, seconds)
+    def run() -> tuple[np.ndarray, int, float, float]:
+        counted = replace(problem, log_likelihood=CountingLikelihood(problem.log_likelihood))
+        model = {
+            "arch": "realnvp",
+            "n_modes": n_modes,
+            "n_layers": flow["n_layers"],
+            "hidden_units": flow["hidden_units"],
+        }
+        posterior = fit(counted, n_prior, seed, model=model, training=training, clipping=clipping)
+        draws = posterior.sample(n_draws, seed)
+        return draws, counted.log_likelihood.calls, posterior.log_evidence, posterior.log_evidence_se
+
+    (draws, calls, log_z, log_z_err), seconds = timed(run)
+    return MethodResult(draws, calls, seconds, {"log_z": log_z, "log_z_err": log_z_err})
 
 
 def dynesty_static(problem: Problem, nlive: int, n_draws: int, seed: int) -> MethodResult:

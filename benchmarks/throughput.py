@@ -30,11 +30,12 @@ import pandas as pd
 import torch
 
 from benchmarks.timing import median_time, timed
+from lwflow.fit import settings as settings_of
 from lwflow.flows import FlowSpec, realnvp_layers
 from lwflow.metrics import kl_divergence
 from lwflow.problems import Problem
 from lwflow.train import TrainConfig, train_flow
-from lwflow.weights import clip_with_report, weights_from_log_likelihood
+from lwflow.weights import ClippingConfig, clipped_weights, weights_from_log_likelihood
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,9 @@ def compare_trainers(
     """Summary (one row per trainer and a ratio row) and the KL-versus-time curves."""
     rng = np.random.default_rng(seed)
     theta = problem.prior.sample(settings.n_prior, rng)
-    weights = weights_from_log_likelihood(problem.log_likelihood(theta))
-    clipped, _ = clip_with_report(weights, clipping["strategy"], clipping["threshold"])
+    log_likelihood = problem.log_likelihood(theta)
+    weights = weights_from_log_likelihood(log_likelihood)
+    clipped, _ = clipped_weights(log_likelihood, settings_of(ClippingConfig, clipping))
     reference = problem.truth.sample(settings.n_reference, rng)
     log_p = problem.truth.log_prob(reference)
 
