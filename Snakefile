@@ -2,13 +2,19 @@
 # Run: snakemake --cores 8   (config.yaml; see README)
 
 
-configfile: "config.yaml"
+# config.yaml is the default run; a config given with --configfile stands alone (it is not
+# merged into config.yaml: what it leaves out takes the schema's defaults), --config on top.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/summary.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -22,4 +28,5 @@ rule all:
         paper_b_outputs(),
         auto_modes_outputs(),
         loss_figure_outputs(),
+        problem_summary_outputs(),
     default_target: True

@@ -194,32 +194,111 @@ def test_rerun_has_nothing_to_do(smoke_run):
 
 USER_MODEL = """
 import numpy as np
-from lwflow.problems import Problem, UniformBox
+import lwflow
+from lwflow.problems import GaussianMixture, TruncatedToBox
 
-def problem():
-    centres = np.array([[-2.0, 0.0], [2.0, 0.0]])
-    def log_likelihood(theta):
-        d2 = ((theta[:, None, :] - centres) ** 2).sum(-1) / 0.25
-        return np.logaddexp(-0.5 * d2[:, 0], -0.5 * d2[:, 1])
-    return Problem("bimodal", UniformBox([-5, -5], [5, 5]), log_likelihood)
+def make_problem(width, names, observations):
+    centres = np.loadtxt(observations, delimiter=",", ndmin=2)
+    box = lwflow.UniformBox([-5, -5], [5, 5])
+    mixture = GaussianMixture(centres, [width * np.eye(2)] * len(centres), np.ones(len(centres)))
+    return lwflow.Problem("bimodal", box, mixture.log_prob, truth=TruncatedToBox(mixture, box), parameter_names=names)
 """
 
 
-def test_user_problem_with_auto_modes_runs_through_the_dag_without_truth_metrics(tmp_path):
+@pytest.fixture(scope="module")
+def user_run(tmp_path_factory):
+    """A user problem from a factory with args and a data file, bringing its exact posterior."""
     config = smoke_config()
     config["seeds"] = [0]
-    config["problems"] = {"bimodal": {"kind": "user", "target": "my_model:problem", "n_prior_samples": 20000}}
+    config["problems"] = {
+        "bimodal": {
+            "kind": "user",
+            "target": "my_model:make_problem",
+            "args": {"width": 0.25, "names": ["mass", "spin"]},
+            "data": {"observations": "data/centres.csv"},
+            "n_prior_samples": 20000,
+        }
+    }
     config["experiments"] = [{"problems": ["bimodal"], "archs": ["realnvp"], "modes": ["auto"]}]
     config["outputs"] = {"paper_a": False, "paper_b": False}
-    workdir = workflow_copy(tmp_path, config)
+    workdir = workflow_copy(tmp_path_factory.mktemp("user"), config)
     (workdir / "my_model.py").write_text(USER_MODEL)
+    (workdir / "data").mkdir()
+    (workdir / "data/centres.csv").write_text("-2,0\n2,0\n")
     result = run_snakemake(workdir, "--cores", "2", "--quiet")
     assert result.returncode == 0, result.stderr[-4000:]
-    samples = workdir / "results/models/likelihood/bimodal/realnvp_Kauto/seed0/samples.npz"
-    assert samples.exists() and Path(f"{samples}.json").exists()
-    assert json.loads((samples.parent / "modes.json").read_text())["n_modes"] == 2  # base_modes: auto
-    assert (workdir / "results/figures/loss_bimodal.png").exists()
-    assert not (workdir / "results/metrics").exists()
+    return workdir
+
+
+def test_a_user_problem_with_args_data_and_truth_gets_metrics_and_a_summary(user_run):
+    model = user_run / "results/models/likelihood/bimodal/realnvp_Kauto/seed0"
+    assert json.loads((model / "modes.json").read_text())["n_modes"] == 2  # base_modes: auto
+    metrics = json.loads((user_run / "results/metrics/likelihood/bimodal/realnvp_Kauto/seed0.json").read_text())
+    assert metrics["kl"] < 0.5 and "bridge_mass" in metrics  # the truth= it brought is used
+    summary = json.loads((user_run / "results/summary/likelihood/bimodal/realnvp_Kauto/seed0.json").read_text())
+    assert [p["parameter"] for p in summary["parameters"]] == ["mass", "spin"]  # args reached the factory
+    assert summary["parameters"][0]["mean"] == pytest.approx(0, abs=0.3)
+    assert summary["log_evidence"] < 0 and summary["log_evidence_se"] > 0
+    sidecar = json.loads((user_run / "results/prior/bimodal/seed0.npz.json").read_text())
+    assert set(sidecar["inputs"]) == {"my_model.py", "data/centres.csv"}
+    assert sidecar["lwflow"]["version"] and sidecar["lwflow"]["commit"] != "unknown"
+    assert (user_run / "results/summary/bimodal.csv").exists()
+
+
+def dry_run_jobs(workdir: Path) -> set[str]:
+    result = run_snakemake(workdir, "-n", "--cores", "1", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return set(re.findall(r"^(\w+)\s+\d+$", result.stdout + result.stderr, re.M)) - {"total", "job"}
+
+
+def audit(workdir: Path) -> str:
+    from lwflow.audit import main
+
+    os.chdir(workdir)
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["results"])
+    return out.getvalue()
+
+
+def test_editing_the_user_module_or_its_data_reruns_the_likelihood_and_flags_the_posterior_stale(user_run):
+    assert dry_run_jobs(user_run) == set()
+    module, data = user_run / "my_model.py", user_run / "data/centres.csv"
+    original = module.read_text()
+    module.write_text(original + "# edited\n")
+    rerun = dry_run_jobs(user_run)
+    assert {"sample_prior", "evaluate_likelihood", "train_flow", "posterior_summary"} <= rerun
+    report = audit(user_run)
+    assert "results/prior/bimodal/seed0.npz: input my_model.py changed" in report
+    assert "results/summary/likelihood/bimodal/realnvp_Kauto/seed0.json: stale" in report
+    module.write_text(original)
+    data.write_text("-2,0\n2.5,0\n")
+    assert {"evaluate_likelihood", "train_flow"} <= dry_run_jobs(user_run)
+    assert "input data/centres.csv changed" in audit(user_run)
+
+
+def test_a_config_of_your_own_stands_alone(user_run, tmp_path):
+    """--configfile replaces the default config.yaml: a user problem named like a built-in
+    (banana) inherits none of its keys, and only what the file names is scheduled."""
+    workdir = workflow_copy(tmp_path, yaml.safe_load((ROOT / "config.yaml").read_text()))
+    shutil.copytree(user_run / "data", workdir / "data")
+    shutil.copy(user_run / "my_model.py", workdir)
+    user = {"kind": "user", "target": "my_model:make_problem", "n_prior_samples": 1000}
+    user |= {"args": {"width": 0.5, "names": ["a", "b"]}, "data": {"observations": "data/centres.csv"}}
+    mine = {"seeds": [0], "problems": {"banana": user}}
+    mine["experiments"] = [{"problems": ["banana"], "archs": ["realnvp"], "modes": [1]}]
+    (workdir / "mine.yaml").write_text(yaml.safe_dump(mine))
+    result = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "mine.yaml", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout + result.stderr, re.M))
+    assert counts["train_flow"] == "1" and int(counts["total"]) <= 12  # not both papers' grids
+    prior = "results/prior/banana/seed0.npz"
+    assert run_snakemake(workdir, prior, "--cores", "1", "--quiet", "all", "--configfile", "mine.yaml").returncode == 0
+    recorded = json.loads((workdir / f"{prior}.json").read_text())["config"]["problem"]
+    assert recorded == {**user, "n_target_samples": 20000}  # a schema default, nothing of the built-in banana
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,10 @@ and not a log or benchmark), checks that
 * the artefact's sha256 still matches the sidecar,
 * each recorded input still exists and still has the recorded sha256 (an input that
   changed since means the artefact is stale),
-* the artefact is not older than any of its inputs.
+* the artefact is not older than any of its inputs,
+* no input is itself stale or modified (staleness propagates: an edited user module or data
+  file flags every artefact made from it, down to the posteriors and summaries),
+* no sidecar is left without its artefact (an orphan).
 
 Exit status 0 when the tree is consistent, 1 otherwise, with one line per problem.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +49,39 @@ def artefacts_under(root: Path) -> list[Path]:
     return sorted(p for p in files if p not in sidecars and not UNTRACKED_FOLDERS & set(p.relative_to(root).parts))
 
 
+def orphan_sidecars(root: Path) -> list[Finding]:
+    """Sidecars ``X.json`` whose artefact ``X`` is gone (and which are not artefacts' own sidecars)."""
+    findings = []
+    for sidecar in sorted(root.rglob("*.json.json")):
+        artefact = sidecar.with_suffix("")
+        if not artefact.exists():
+            findings.append(Finding(artefact, "orphan sidecar: the artefact it describes is missing"))
+    for sidecar in sorted(root.rglob("*.json")):
+        artefact = sidecar.with_suffix("")
+        if sidecar.name.endswith(".json.json") or artefact.exists() or artefact.suffix == "":
+            continue
+        record = _record(sidecar)
+        if record is not None and "artefact" in record and "sha256" in record:
+            findings.append(Finding(artefact, "orphan sidecar: the artefact it describes is missing"))
+    return findings
+
+
+def _record(sidecar: Path) -> dict | None:
+    try:
+        record = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def audit_artefact(artefact: Path, base: Path) -> list[Finding]:
     """Findings for one artefact; input paths in sidecars are relative to ``base``."""
     sidecar = sidecar_path(artefact)
     if not sidecar.exists():
         return [Finding(artefact, "missing sidecar")]
-    record = json.loads(sidecar.read_text())
+    record = _record(sidecar)
+    if record is None:
+        return [Finding(artefact, "sidecar is not a JSON object (corrupted)")]
     findings = []
     if sha256(artefact) != record.get("sha256"):
         findings.append(
@@ -68,11 +99,39 @@ def audit_artefact(artefact: Path, base: Path) -> list[Finding]:
     return findings
 
 
+def _stale_downstream(artefacts: list[Path], findings: list[Finding], base: Path) -> list[Finding]:
+    """Artefacts made from a stale or modified artefact are stale too: a changed user module or
+    data file flags the prior draws and likelihood directly, and through them every weight,
+    model, sample and summary below."""
+    inputs_of = {}
+    for artefact in artefacts:
+        record = _record(sidecar_path(artefact)) if sidecar_path(artefact).exists() else None
+        inputs_of[artefact] = [(base / n).resolve() for n in (record or {}).get("inputs", {})]
+    bad = {f.path.resolve() for f in findings}
+    stale: dict[Path, Path] = {}
+    changed = True
+    while changed:
+        changed = False
+        for artefact, inputs in inputs_of.items():
+            if artefact.resolve() in bad or artefact in stale:
+                continue
+            upstream = next((i for i in inputs if i in bad or i in {a.resolve() for a in stale}), None)
+            if upstream is not None:
+                stale[artefact] = upstream
+                changed = True
+    return [
+        Finding(artefact, f"stale: made from {os.path.relpath(upstream, base)}, which is stale or modified")
+        for artefact, upstream in sorted(stale.items())
+    ]
+
+
 def audit_tree(root: Path, base: Path | None = None) -> list[Finding]:
     """Audit every artefact under ``root``; ``base`` (default: parent of ``root``) anchors input paths."""
     root = Path(root)
     base = Path(base) if base is not None else root.resolve().parent
-    return [finding for artefact in artefacts_under(root) for finding in audit_artefact(artefact, base)]
+    artefacts = artefacts_under(root)
+    direct = [finding for artefact in artefacts for finding in audit_artefact(artefact, base)]
+    return direct + _stale_downstream(artefacts, direct, base) + orphan_sidecars(root)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -178,8 +178,10 @@ def loss_figure(histories: dict[str, list[pd.DataFrame]], title: str) -> plt.Fig
     return fig
 
 
-def pair_figure(samples: np.ndarray, background: np.ndarray, background_label: str, title: str) -> plt.Figure:
-    """Corner plot of a model's samples (orange) over a background sample (grey).
+def pair_figure(
+    samples: np.ndarray, background: np.ndarray, background_label: str, title: str, names: tuple[str, ...]
+) -> plt.Figure:
+    """Corner plot of a model's samples (orange) over a background sample (grey), axes ``names``.
 
     Diagonal: 1D histograms of both; below it: every pair of coordinates, the background
     as a 2D histogram and the model's samples as points.
@@ -211,9 +213,9 @@ def pair_figure(samples: np.ndarray, background: np.ndarray, background_label: s
                 ax.set_xlim(limits[j])
                 ax.set_ylim(limits[i])
             if i == dim - 1:
-                ax.set_xlabel(AXIS_NAMES[j] if j < len(AXIS_NAMES) else f"$\\theta_{{{j + 1}}}$")
+                ax.set_xlabel(names[j])
             if j == 0 and i > 0:
-                ax.set_ylabel(AXIS_NAMES[i] if i < len(AXIS_NAMES) else f"$\\theta_{{{i + 1}}}$")
+                ax.set_ylabel(names[i])
     axes[0, 0].legend(fontsize="small", loc="upper right")
     fig.suptitle(title)
     return fig

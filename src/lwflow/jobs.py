@@ -20,7 +20,7 @@ import dataclasses
 import gc
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,14 @@ def _truth_of(name: str, spec: dict[str, Any]) -> Any:
 
 
 def evaluate_likelihood(
-    name: str, spec: dict[str, Any], prior: Path, chunk: int, n_chunks: int, output: Path, provenance: Provenance
+    name: str,
+    spec: dict[str, Any],
+    prior: Path,
+    chunk: int,
+    n_chunks: int,
+    output: Path,
+    provenance: Provenance,
+    on_rows: Callable[[int, int], None] | None = None,
 ) -> None:
     """``log_likelihood`` of chunk ``chunk`` of ``n_chunks`` of the prior draws (consecutive rows,
     :func:`numpy.array_split`), checked for NaN, ``+inf`` and shape; one job per chunk, so an
@@ -112,11 +119,12 @@ def evaluate_likelihood(
         raise ValueError(f"chunk {chunk} does not exist: problem {name!r} has likelihood_chunks {n_chunks}")
     problem = problem_from_spec(name, spec)
     theta = np.array_split(read_npz(prior)["theta"], n_chunks)[chunk]
-    log_likelihood = evaluate_log_likelihood(
-        problem,
-        theta,
-        progress=lambda done, total: print(f"chunk {chunk + 1}/{n_chunks}: {done}/{total} rows", flush=True),
-    )
+    def progress(done: int, total: int) -> None:
+        print(f"chunk {chunk + 1}/{n_chunks}: {done}/{total} rows", flush=True)
+        if on_rows is not None:
+            on_rows(done, total)
+
+    log_likelihood = evaluate_log_likelihood(problem, theta, progress=progress)
     write_npz(output, {"log_likelihood": log_likelihood}, provenance)
     n_nonzero = np.isfinite(log_likelihood).sum()
     print(f"chunk {chunk + 1}/{n_chunks}: {n_nonzero} of {len(theta)} samples have nonzero likelihood")
@@ -159,6 +167,7 @@ def train(
     seed: int,
     outputs: dict[str, Path],
     provenance: Provenance,
+    on_step: Callable[[dict[str, float]], None] | None = None,
 ) -> None:
     """Train one model on ``theta`` with weights (all equal without ``weights_path``) by
     :func:`lwflow.fit.fit_model`, restricted to the prior's support; write its checkpoint,
@@ -168,6 +177,11 @@ def train(
     from lwflow.flows import save_checkpoint
     from lwflow.problems import problem_from_spec
     from lwflow.train import TrainConfig
+
+    def progress(record: dict[str, float]) -> None:
+        print(f"step {record['step']}: train {record['train_loss']:.4f} val {record['val_loss']:.4f}", flush=True)
+        if on_step is not None:
+            on_step(record)
 
     prior = problem_from_spec(name, spec).prior
     theta = read_npz(theta_path)["theta"]
@@ -181,9 +195,7 @@ def train(
         settings(TrainConfig, training),
         rbig,
         settings(ModeSelectionConfig, mode_selection),
-        progress=lambda record: print(
-            f"step {record['step']}: train {record['train_loss']:.4f} val {record['val_loss']:.4f}", flush=True
-        ),
+        progress=progress,
     )
     write_json(outputs["modes"], fitted.modes, provenance)
     provenance.extra = fitted.facts
@@ -193,6 +205,58 @@ def train(
     samples = fitted.model.draw(n_samples, seed_for(seed, "model_samples"))
     write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.model.log_density(samples)}, provenance)
     print(fitted.history.tail().to_string(index=False))
+
+
+def posterior_summary(
+    name: str,
+    spec: dict[str, Any],
+    model: str,
+    samples: Path,
+    modes: Path,
+    weights_report: Path | None,
+    json_out: Path,
+    markdown_out: Path,
+    provenance: Provenance,
+) -> None:
+    """What a scientist reads first about one fitted posterior: per parameter the mean, sd and
+    5/50/95 % quantiles of the model's draws (names from the problem), with the ESS after
+    clipping, the chosen base modes and :math:`\\log \\hat Z \\pm` se (fit on the likelihood)."""
+    from lwflow.posterior import summarise_samples
+    from lwflow.problems import problem_from_spec
+    from lwflow.tables import markdown_table
+
+    names = problem_from_spec(name, spec).names
+    frame = summarise_samples(read_npz(samples)["samples"], names)
+    report = read_json(weights_report) if weights_report is not None else {}
+    headline = {
+        "problem": name,
+        "model": model,
+        "seed": provenance.seed,
+        "n_modes": read_json(modes)["n_modes"],
+        "ess_before_clipping": report.get("ess_before"),
+        "ess": report.get("ess_after"),
+        "log_evidence": report.get("log_evidence"),
+        "log_evidence_se": report.get("log_evidence_se"),
+    }
+    write_json(json_out, headline | {"parameters": frame.to_dict(orient="records")}, provenance)
+    facts = markdown_table(pd.DataFrame([{k: v for k, v in headline.items() if v is not None}]))
+    write_text(markdown_out, f"{facts}\n{markdown_table(frame)}", provenance)
+
+
+def problem_summary(summaries: Sequence[Path], csv_out: Path, markdown_out: Path, provenance: Provenance) -> None:
+    """Every model's summary of one problem in one long table (a row per model, seed and parameter)."""
+    from lwflow.tables import markdown_table
+
+    rows = []
+    for path in summaries:
+        record = read_json(path)
+        head = {k: v for k, v in record.items() if k != "parameters"}
+        rows += [head | parameter for parameter in record["parameters"]]
+    columns = ["problem", "model", "seed", "parameter", "mean", "sd", "q05", "q50", "q95", "n_modes", "ess"]
+    columns += ["ess_before_clipping", "log_evidence", "log_evidence_se"]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    write_csv(csv_out, frame, provenance)
+    write_text(markdown_out, markdown_table(frame), provenance)
 
 
 def truth_reference(
@@ -433,11 +497,21 @@ def loss_curves(problem: str, histories: dict[str, list[Path]], png: Path, pdf: 
 
 
 def model_diagnostics(
-    label: str, samples: Path, background: dict[str, Path], seed: int, png: Path, provenance: Provenance
+    name: str,
+    spec: dict[str, Any],
+    label: str,
+    samples: Path,
+    modes: Path,
+    background: dict[str, Path],
+    seed: int,
+    png: Path,
+    provenance: Provenance,
 ) -> None:
     """Pair plot of a model's samples over the exact posterior (``background['reference']``)
-    or, without one, over the likelihood-weighted prior samples resampled by weight."""
+    or, without one, over the likelihood-weighted prior samples resampled by weight; the axes
+    named after the problem's parameters, the title with the model's base modes."""
     from lwflow.figures import pair_figure, save_figure
+    from lwflow.problems import problem_from_spec
 
     n_points = 5000
     model = read_npz(samples)["samples"][:n_points]
@@ -447,7 +521,9 @@ def model_diagnostics(
         theta, weights = read_npz(background["prior"])["theta"], read_npz(background["weights"])["weights"]
         chosen = rng_for(seed, "diagnostics").choice(len(theta), size=50_000, p=weights / weights.sum())
         points, what = theta[chosen], "weighted prior samples"
-    save_figure(pair_figure(model, points, what, label), [png], provenance)
+    title = f"{label}: K = {read_json(modes)['n_modes']} base modes"
+    names = problem_from_spec(name, spec).names
+    save_figure(pair_figure(model, points, what, title, names), [png], provenance)
 
 
 def paper_b_weights_figure(weights: dict[str, list[Path]], png: Path, pdf: Path, provenance: Provenance) -> None:

@@ -51,6 +51,19 @@ def summarise(
     return records
 
 
+def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A plain markdown table of ``frame``: floats to ``digits`` significant digits, blanks for missing values."""
+
+    def cell(value: object) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
 def to_markdown(frame: pd.DataFrame) -> str:
     """Wide rendering: one line per row, ``mean ± std (published; floor)`` per metric."""
 

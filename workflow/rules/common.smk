@@ -198,6 +198,21 @@ def model_outputs():
     return [f"{model_dir(*m, s)}/samples.npz" for m in MODELS for s in MODEL_SEEDS[m]]
 
 
+def summary_outputs(problem=None):
+    """Every model's posterior summary (of one problem, where given)."""
+    return [
+        f"results/summary/{m[0]}/{m[1]}/{m[2]}_K{m[3]}/seed{s}.json"
+        for m in MODELS
+        for s in MODEL_SEEDS[m]
+        if problem in (None, m[1])
+    ]
+
+
+def problem_summary_outputs():
+    problems = sorted({m[1] for m in MODELS})
+    return expand("results/summary/{problem}.{ext}", problem=problems, ext=["csv", "md"])
+
+
 def diagnostics_outputs():
     """Pair plots: of figure_seed's models, or of every model (``outputs.pair_plots: all``)."""
     every = config["outputs"]["pair_plots"] == "all"

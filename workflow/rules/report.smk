@@ -109,6 +109,7 @@ rule model_diagnostics:
     input:
         unpack(diagnostics_background),
         samples="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
+        modes="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/modes.json",
     output:
         report(
             "results/figures/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}.png",
@@ -121,8 +122,8 @@ rule model_diagnostics:
     benchmark:
         "results/benchmarks/model_diagnostics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.tsv"
     params:
-        label=lambda w: f"{w.problem}, {w.arch} with {w.modes} base modes, fit on {w.fit}, seed {w.seed}",
-        config_slice=lambda w: {},
+        label=lambda w: f"{w.problem}, {w.arch}_K{w.modes}, fit on {w.fit}, seed {w.seed}",
+        config_slice=lambda w: {"problem": problem_spec(w.problem)},
     script:
         "../scripts/model_diagnostics.py"
 

@@ -1,0 +1,178 @@
+"""The ``lwflow`` command: one problem without Snakemake, its artefacts audited and summarised.
+
+::
+
+    lwflow fit my_model:make_problem --out results --arg noise=0.1 --data observations=obs.csv
+    lwflow audit results
+    lwflow summary results
+
+``lwflow fit`` runs the workflow's own stages (:mod:`lwflow.jobs`: prior draws, likelihood,
+clipped weights with the evidence, training restricted to the prior's support, the
+posterior summary) and writes the files a workflow run writes, in the same layout
+(:mod:`lwflow.layout`) with the same sidecars and a log per stage, under ``--out``.
+A progress bar (tqdm) follows the likelihood rows and the training steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from lwflow.layout import artefact_path
+
+
+def _key_values(pairs: list[str], option: str) -> dict[str, Any]:
+    """``key=value`` pairs; values read as JSON where they parse (numbers, lists), else strings."""
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"lwflow fit: {option} takes key=value, got {pair!r}")
+        try:
+            result[key] = json.loads(value)
+        except json.JSONDecodeError:
+            result[key] = value
+    return result
+
+
+def _stage(root: str, rule: str, label: str, inputs: list[Path], config: dict[str, Any], seed: int) -> Any:
+    """A job-like record for :func:`lwflow.jobs.job_context`: its log, inputs, config slice, seed."""
+    return SimpleNamespace(
+        rule=rule,
+        input=[str(p) for p in inputs],
+        log=[f"{root}/logs/{rule}/{label}.log"],
+        threads=1,
+        wildcards=SimpleNamespace(seed=seed),
+        params=SimpleNamespace(config_slice=config),
+    )
+
+
+def run_fit(args: argparse.Namespace, bar_factory: Callable[..., Any]) -> Path:
+    """Every stage of one fit under ``args.out``; returns the summary's path."""
+    from lwflow import jobs
+    from lwflow.problems import load_user_problem, problem_files
+
+    sys.path.insert(0, os.getcwd())  # the module, like `python -m`, from the working directory
+    data = {k: str(Path(v).resolve()) for k, v in _key_values(args.data, "--data").items()}
+    spec = {"kind": "user", "target": args.target, "args": _key_values(args.arg, "--arg"), "data": data}
+    spec["n_prior_samples"] = args.n_prior_samples
+    name = args.name or load_user_problem(args.target, spec["args"], data).name
+    out = Path(args.out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    root, seed = out.name, args.seed
+    flow = {"arch": args.arch, "n_modes": args.modes, "n_layers": args.n_layers, "hidden_units": args.hidden_units}
+    training = {"max_steps": args.max_steps, "batch_size": args.batch_size, "learning_rate": args.learning_rate}
+    clipping = {"strategy": args.clip, "threshold": args.clip_threshold, "min_ess": args.min_ess}
+    model = {"fit": "likelihood", "problem": name, "arch": args.arch, "modes": args.modes, "seed": seed}
+    paths = {
+        key: artefact_path(key, root, chunk=0, **model)
+        for key in ("prior", "likelihood_chunk", "likelihood", "weights", "weights_report")
+    }
+    outputs = {key: artefact_path(key, root, **model) for key in ("model", "loss", "samples", "modes")}
+    summary = {key: artefact_path(key, root, **model) for key in ("summary", "summary_markdown")}
+    label = f"{name}/seed{seed}"
+    with contextlib.chdir(out.parent):
+        code = [Path(p) for p in problem_files(spec)]
+        with jobs.job_context(_stage(root, "sample_prior", label, code, {"problem": spec}, seed)) as provenance:
+            jobs.sample_prior(name, spec, seed, paths["prior"], provenance)
+        job = _stage(root, "evaluate_likelihood", f"{label}/chunk0", [paths["prior"], *code], {"problem": spec}, seed)
+        bar = bar_factory(total=args.n_prior_samples, desc="likelihood", unit="rows")
+        with bar, jobs.job_context(job) as provenance:
+            jobs.evaluate_likelihood(
+                name,
+                spec,
+                paths["prior"],
+                0,
+                1,
+                paths["likelihood_chunk"],
+                provenance,
+                lambda done, _: bar.update(done - bar.n),
+            )
+        job = _stage(root, "gather_likelihood", label, [paths["likelihood_chunk"]], {}, seed)
+        with jobs.job_context(job) as provenance:
+            jobs.gather_likelihood([paths["likelihood_chunk"]], paths["likelihood"], provenance)
+        job = _stage(root, "clip_weights", label, [paths["likelihood"]], {"clipping": clipping}, seed)
+        with jobs.job_context(job) as provenance:
+            jobs.clip_weights(paths["likelihood"], clipping, paths["weights"], paths["weights_report"], provenance)
+        config = {"problem": spec, "flow": flow, "training": training, "n_samples": args.n_samples}
+        model_label = f"likelihood/{name}/{args.arch}_K{args.modes}/seed{seed}"
+        job = _stage(root, "train_flow", model_label, [paths["prior"], paths["weights"]], config, seed)
+        bar = bar_factory(total=args.max_steps, desc="training", unit="steps")
+        with bar, jobs.job_context(job) as provenance:
+            jobs.train(
+                    name, spec, paths["prior"], paths["weights"], flow, training, {}, {}, args.n_samples, seed,
+                    outputs, provenance, lambda record: bar.update(int(record["step"]) - bar.n),
+                )  # fmt: skip
+        inputs = [outputs["samples"], outputs["modes"], paths["weights_report"]]
+        job = _stage(root, "posterior_summary", model_label, inputs, {"problem": spec}, seed)
+        with jobs.job_context(job) as provenance:
+            jobs.posterior_summary(
+                name, spec, f"{args.arch}_K{args.modes} (fit on likelihood)", *inputs,
+                summary["summary"], summary["summary_markdown"], provenance,
+            )  # fmt: skip
+    return out.parent / summary["summary_markdown"]
+
+
+def summarise(root: Path) -> str:
+    """Every posterior summary under ``root`` as markdown."""
+    files = sorted(p for p in (root / "summary").rglob("seed*.md"))
+    if not files:
+        raise SystemExit(f"lwflow summary: no posterior summaries under {root}/summary; run lwflow fit or the workflow")
+    return "\n".join(f"## {p.relative_to(root / 'summary').with_suffix('')}\n\n{p.read_text()}" for p in files)
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="lwflow", description="Likelihood-weighted normalizing flows for posteriors.")
+    commands = main.add_subparsers(dest="command", required=True)
+    fit = commands.add_parser("fit", help="fit one problem (module:attribute) and write its artefacts")
+    fit.add_argument("target", help="module:attribute of an lwflow.Problem or a function returning one")
+    fit.add_argument("--out", required=True, help="results folder (the layout of a workflow run's results/)")
+    fit.add_argument("--name", help="the problem's name in paths (default: the Problem's name)")
+    fit.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE", help="factory keyword argument")
+    fit.add_argument("--data", action="append", default=[], metavar="KEY=PATH", help="data file, passed as a path")
+    fit.add_argument("--n-prior-samples", type=int, default=100_000)
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--arch", default="realnvp", choices=["realnvp", "maf", "nsf", "rbig"])
+    fit.add_argument("--modes", default="auto", type=lambda v: v if v == "auto" else int(v), help="base modes or auto")
+    fit.add_argument("--n-layers", type=int, default=8)
+    fit.add_argument("--hidden-units", type=int, default=64)
+    fit.add_argument("--max-steps", type=int, default=1000)
+    fit.add_argument("--batch-size", type=int, default=1024)
+    fit.add_argument("--learning-rate", type=float, default=3e-3)
+    fit.add_argument("--clip", default="max_share", choices=["none", "quantile", "max_share"])
+    fit.add_argument("--clip-threshold", type=float, default=0.01)
+    fit.add_argument("--min-ess", type=float, default=100.0)
+    fit.add_argument("--n-samples", type=int, default=50_000, help="posterior draws written with their log-density")
+    audit = commands.add_parser("audit", help="check every artefact under a results folder against its sidecar")
+    audit.add_argument("root", type=Path)
+    summary = commands.add_parser("summary", help="print the posterior summaries under a results folder")
+    summary.add_argument("root", type=Path)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "audit":
+        from lwflow.audit import main as audit_main
+
+        return audit_main([str(args.root)])
+    if args.command == "summary":
+        print(summarise(args.root))
+        return 0
+    from tqdm.auto import tqdm
+
+    path = run_fit(args, lambda **options: tqdm(leave=False, **options))
+    print(path.read_text())
+    print(f"artefacts under {args.out}; `lwflow summary {args.out}` prints this again")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

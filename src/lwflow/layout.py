@@ -1,0 +1,39 @@
+"""Where every artefact of a run lives, relative to the results folder: defined once.
+
+The workflow's rules spell these patterns out literally (the Snakemake convention; a test
+checks they agree), and ``lwflow fit --out DIR`` writes the same files under ``DIR``.
+Wildcards: ``problem``, ``seed``, ``fit`` (likelihood | samples), ``arch``, ``modes``
+(base modes: an integer or auto), ``chunk``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESULTS = "results"
+
+LAYOUT = {
+    "prior": "prior/{problem}/seed{seed}.npz",
+    "likelihood_chunk": "likelihood/{problem}/seed{seed}/chunk{chunk}.npz",
+    "likelihood": "likelihood/{problem}/seed{seed}.npz",
+    "weights": "weights/{problem}/seed{seed}.npz",
+    "weights_report": "weights/{problem}/seed{seed}_report.json",
+    "model": "models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/model.pt",
+    "loss": "models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/loss.csv",
+    "samples": "models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
+    "modes": "models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/modes.json",
+    "summary": "summary/{fit}/{problem}/{arch}_K{modes}/seed{seed}.json",
+    "summary_markdown": "summary/{fit}/{problem}/{arch}_K{modes}/seed{seed}.md",
+    "problem_summary": "summary/{problem}.csv",
+    "problem_summary_markdown": "summary/{problem}.md",
+}
+
+
+def pattern(name: str, root: str = RESULTS) -> str:
+    """The wildcard pattern of artefact ``name`` under ``root``."""
+    return f"{root}/{LAYOUT[name]}"
+
+
+def artefact_path(name: str, root: str | Path = RESULTS, **wildcards: object) -> Path:
+    """The path of artefact ``name`` for the given wildcards under ``root``."""
+    return Path(root) / LAYOUT[name].format(**wildcards)
