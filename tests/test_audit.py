@@ -44,3 +44,18 @@ def test_a_changed_input_makes_its_products_stale(tree):
 def test_a_missing_sidecar_is_found(tree):
     (tree / "a.npz.json").unlink()
     assert [f.problem for f in audit_tree(tree)] == ["missing sidecar"]
+
+
+def test_staleness_propagates_to_everything_made_from_a_changed_artefact(tree):
+    write_npz("results/c.npz", {"z": np.arange(2)}, Provenance("make_c", inputs=["results/b.npz"], config={}))
+    with open(tree / "a.npz", "ab") as handle:
+        handle.write(b"edited")
+    stale = {f.path.name: f.problem for f in audit_tree(tree) if f.problem.startswith("stale:")}
+    assert stale == {"c.npz": "stale: made from results/b.npz, which is stale or modified"}  # b's own finding is direct
+
+
+def test_an_orphan_sidecar_is_reported_as_an_orphan(tree):
+    (tree / "b.npz").unlink()
+    assert [(f.path.name, f.problem) for f in audit_tree(tree)] == [
+        ("b.npz", "orphan sidecar: the artefact it describes is missing")
+    ]

@@ -31,6 +31,7 @@ from pathlib import Path
 from lwflow.artefacts import sha256, sidecar_path
 
 UNTRACKED_FOLDERS = {"logs", "benchmarks"}
+MISSING_SIDECAR = "missing sidecar"
 
 
 @dataclass(frozen=True)
@@ -42,28 +43,32 @@ class Finding:
         return f"{self.path}: {self.problem}"
 
 
+def _is_orphan_sidecar(path: Path) -> bool:
+    """A sidecar record (artefact, sha256, step) whose artefact ``X`` of ``X.json`` is gone."""
+    if path.suffix != ".json" or path.with_suffix("").exists():
+        return False
+    record = _record(path)
+    return record is not None and {"artefact", "sha256", "step"} <= set(record)
+
+
 def artefacts_under(root: Path) -> list[Path]:
     """Files under ``root`` that should carry a sidecar."""
     files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
     sidecars = {Path(f"{p}.json") for p in files}
-    return sorted(p for p in files if p not in sidecars and not UNTRACKED_FOLDERS & set(p.relative_to(root).parts))
+    return sorted(
+        p
+        for p in files
+        if p not in sidecars and not UNTRACKED_FOLDERS & set(p.relative_to(root).parts) and not _is_orphan_sidecar(p)
+    )
 
 
 def orphan_sidecars(root: Path) -> list[Finding]:
-    """Sidecars ``X.json`` whose artefact ``X`` is gone (and which are not artefacts' own sidecars)."""
-    findings = []
-    for sidecar in sorted(root.rglob("*.json.json")):
-        artefact = sidecar.with_suffix("")
-        if not artefact.exists():
-            findings.append(Finding(artefact, "orphan sidecar: the artefact it describes is missing"))
-    for sidecar in sorted(root.rglob("*.json")):
-        artefact = sidecar.with_suffix("")
-        if sidecar.name.endswith(".json.json") or artefact.exists() or artefact.suffix == "":
-            continue
-        record = _record(sidecar)
-        if record is not None and "artefact" in record and "sha256" in record:
-            findings.append(Finding(artefact, "orphan sidecar: the artefact it describes is missing"))
-    return findings
+    """Sidecars ``X.json`` whose artefact ``X`` is gone."""
+    return [
+        Finding(p.with_suffix(""), "orphan sidecar: the artefact it describes is missing")
+        for p in sorted(root.rglob("*.json"))
+        if not UNTRACKED_FOLDERS & set(p.relative_to(root).parts) and _is_orphan_sidecar(p)
+    ]
 
 
 def _record(sidecar: Path) -> dict | None:
@@ -78,7 +83,7 @@ def audit_artefact(artefact: Path, base: Path) -> list[Finding]:
     """Findings for one artefact; input paths in sidecars are relative to ``base``."""
     sidecar = sidecar_path(artefact)
     if not sidecar.exists():
-        return [Finding(artefact, "missing sidecar")]
+        return [Finding(artefact, MISSING_SIDECAR)]
     record = _record(sidecar)
     if record is None:
         return [Finding(artefact, "sidecar is not a JSON object (corrupted)")]
@@ -107,7 +112,7 @@ def _stale_downstream(artefacts: list[Path], findings: list[Finding], base: Path
     for artefact in artefacts:
         record = _record(sidecar_path(artefact)) if sidecar_path(artefact).exists() else None
         inputs_of[artefact] = [(base / n).resolve() for n in (record or {}).get("inputs", {})]
-    bad = {f.path.resolve() for f in findings}
+    bad = {f.path.resolve() for f in findings if f.problem != MISSING_SIDECAR}  # unverified, not known changed
     stale: dict[Path, Path] = {}
     changed = True
     while changed:

@@ -119,6 +119,7 @@ def evaluate_likelihood(
         raise ValueError(f"chunk {chunk} does not exist: problem {name!r} has likelihood_chunks {n_chunks}")
     problem = problem_from_spec(name, spec)
     theta = np.array_split(read_npz(prior)["theta"], n_chunks)[chunk]
+
     def progress(done: int, total: int) -> None:
         print(f"chunk {chunk + 1}/{n_chunks}: {done}/{total} rows", flush=True)
         if on_rows is not None:

@@ -1,0 +1,60 @@
+"""The lwflow command: one problem without Snakemake, the workflow's artefacts, audit and summary."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from lwflow import cli
+from lwflow.layout import LAYOUT, pattern
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MODEL = """
+import numpy as np
+import lwflow
+
+def make_problem(noise, observations):
+    y = np.loadtxt(observations, delimiter=",", ndmin=2)
+    box = lwflow.UniformBox([-5, -5], [5, 5])
+    return lwflow.Problem("line", box, lambda t: -0.5 * ((t - y[0]) ** 2).sum(1) / noise, parameter_names=("a", "b"))
+"""
+
+
+def test_fit_writes_the_workflows_artefacts_audit_and_summary_read_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cli_model.py").write_text(MODEL)
+    (tmp_path / "obs.csv").write_text("1.0,-1.0\n")
+    args = ["fit", "cli_model:make_problem", "--out", "out", "--arg", "noise=0.5", "--data", "observations=obs.csv"]
+    args += ["--n-prior-samples", "20000", "--max-steps", "200", "--n-samples", "4000", "--n-layers", "2"]
+    assert cli.main(args) == 0
+    wildcards = {"problem": "line", "seed": 0, "fit": "likelihood", "arch": "realnvp", "modes": "auto", "chunk": 0}
+    for name, path in LAYOUT.items():
+        if not name.startswith("problem_summary"):
+            assert (tmp_path / "out" / path.format(**wildcards)).is_file(), name
+    assert (tmp_path / "out/logs/train_flow/likelihood/line/realnvp_Kauto/seed0.log").read_text().count("step ") >= 2
+    summary = json.loads((tmp_path / "out/summary/likelihood/line/realnvp_Kauto/seed0.json").read_text())
+    assert [p["parameter"] for p in summary["parameters"]] == ["a", "b"]
+    assert abs(summary["parameters"][0]["mean"] - 1.0) < 0.1 and abs(summary["parameters"][0]["sd"] - 0.5**0.5) < 0.05
+    capsys.readouterr()
+
+    assert cli.main(["audit", "out"]) == 0
+    assert cli.main(["summary", "out"]) == 0
+    assert "| a |" in capsys.readouterr().out
+
+    (tmp_path / "obs.csv").write_text("2.0,-1.0\n")
+    assert cli.main(["audit", "out"]) == 1
+    report = capsys.readouterr().out
+    assert "out/likelihood/line/seed0/chunk0.npz: input" in report and "obs.csv changed" in report
+    assert "out/summary/likelihood/line/realnvp_Kauto/seed0.json: stale" in report
+
+
+def test_the_console_script_is_installed():
+    result = subprocess.run([Path(sys.executable).parent / "lwflow", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "fit" in result.stdout and "audit" in result.stdout
+
+
+def test_the_rules_spell_out_the_results_layout():
+    rules = "".join(p.read_text() for p in (ROOT / "workflow/rules").glob("*.smk"))
+    missing = [name for name in LAYOUT if f'"{pattern(name)}"' not in rules]
+    assert missing == []
