@@ -20,13 +20,5 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        model_outputs(),
-        metric_outputs(),
-        diagnostics_outputs(),
-        paper_a_outputs(),
-        mixture_outputs(),
-        paper_b_outputs(),
-        auto_modes_outputs(),
-        loss_figure_outputs(),
-        problem_summary_outputs(),
+        PLAN.outputs(),
     default_target: True

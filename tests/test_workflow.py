@@ -270,7 +270,7 @@ def test_editing_the_user_module_or_its_data_reruns_the_likelihood_and_flags_the
     original = module.read_text()
     module.write_text(original + "# edited\n")
     rerun = dry_run_jobs(user_run)
-    assert {"sample_prior", "evaluate_likelihood", "train_flow", "posterior_summary"} <= rerun
+    assert {"sample_prior", "evaluate_likelihood", "train_flow", "problem_summary"} <= rerun
     report = audit(user_run)
     assert "results/prior/bimodal/seed0.npz: input my_model.py changed" in report
     assert "results/summary/likelihood/bimodal/realnvp_Kauto/seed0.json: stale" in report

@@ -7,7 +7,7 @@
     lwflow summary results
 
 ``lwflow fit`` runs the workflow's own stages (:mod:`lwflow.jobs`: prior draws, likelihood,
-clipped weights with the evidence, training restricted to the prior's support, the
+clipped weights with the evidence, training restricted to the prior's support with the
 posterior summary) and writes the files a workflow run writes, in the same layout
 (:mod:`lwflow.layout`) with the same sidecars and a log per stage, under ``--out``.
 A progress bar (tqdm) follows the likelihood rows and the training steps.
@@ -103,19 +103,17 @@ def run_fit(args: argparse.Namespace, bar_factory: Callable[..., Any]) -> Path:
             jobs.clip_weights(paths["likelihood"], clipping, paths["weights"], paths["weights_report"], provenance)
         config = {"problem": spec, "flow": flow, "training": training, "n_samples": args.n_samples}
         model_label = f"likelihood/{name}/{args.arch}_K{args.modes}/seed{seed}"
-        job = _stage(root, "train_flow", model_label, [paths["prior"], paths["weights"]], config, seed)
+        inputs = [paths["prior"], paths["weights"], paths["weights_report"]]
+        job = _stage(root, "train_flow", model_label, inputs, config, seed)
         bar = bar_factory(total=args.max_steps, desc="training", unit="steps")
         with bar, jobs.job_context(job) as provenance:
             jobs.train(
-                    name, spec, paths["prior"], paths["weights"], flow, training, {}, {}, args.n_samples, seed,
-                    outputs, provenance, lambda record: bar.update(int(record["step"]) - bar.n),
-                )  # fmt: skip
-        inputs = [outputs["samples"], outputs["modes"], paths["weights_report"]]
-        job = _stage(root, "posterior_summary", model_label, inputs, {"problem": spec}, seed)
-        with jobs.job_context(job) as provenance:
+                name, spec, paths["prior"], paths["weights"], flow, training, {}, {}, args.n_samples, seed,
+                outputs, provenance, lambda record: bar.update(int(record["step"]) - bar.n),
+            )  # fmt: skip
             jobs.posterior_summary(
-                name, spec, f"{args.arch}_K{args.modes} (fit on likelihood)", *inputs,
-                summary["summary"], summary["summary_markdown"], provenance,
+                name, spec, f"{args.arch}_K{args.modes} (fit on likelihood)", outputs["samples"], outputs["modes"],
+                paths["weights_report"], summary["summary"], summary["summary_markdown"], provenance,
             )  # fmt: skip
     return out.parent / summary["summary_markdown"]
 

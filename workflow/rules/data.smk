@@ -11,7 +11,7 @@ rule sample_prior:
     benchmark:
         "results/benchmarks/sample_prior/{problem}/seed{seed}.tsv"
     params:
-        config_slice=lambda w: {"problem": problem_spec(w.problem)},
+        config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem)},
     script:
         "../scripts/sample_prior.py"
 
@@ -33,7 +33,7 @@ rule evaluate_likelihood:
         "results/benchmarks/evaluate_likelihood/{problem}/seed{seed}/chunk{chunk}.tsv"
     params:
         config_slice=lambda w: {
-            "problem": problem_spec(w.problem),
+            "problem": PLAN.problem_spec(w.problem),
             "likelihood_chunks": config["problems"][w.problem]["likelihood_chunks"],
         },
     script:
@@ -81,6 +81,6 @@ rule sample_target:
     benchmark:
         "results/benchmarks/sample_target/{problem}/seed{seed}.tsv"
     params:
-        config_slice=lambda w: {"problem": problem_spec(w.problem)},
+        config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem)},
     script:
         "../scripts/sample_target.py"

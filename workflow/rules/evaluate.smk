@@ -12,24 +12,12 @@ rule truth_reference:
     benchmark:
         "results/benchmarks/truth_reference/{problem}/seed{seed}.tsv"
     params:
-        config_slice=lambda w: {"problem": problem_spec(w.problem), "evaluation": config["evaluation"]},
+        config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "evaluation": config["evaluation"]},
     script:
         "../scripts/truth_reference.py"
 
 
-def scoring_groups():
-    """(fit, problem, seeds) -> the (arch, modes) of the models that one job scores per seed: every
-    model of a problem and fit trained for the same seeds.  One process per group pays for its
-    imports (torch, the flows, POT) and the exact posterior once, not once per model."""
-    groups = {}
-    for fit, problem, arch, modes in MODELS:
-        if problem in TRUTH_PROBLEMS:
-            seeds = tuple(MODEL_SEEDS[(fit, problem, arch, modes)])
-            groups.setdefault((fit, problem, seeds), []).append((arch, modes))
-    return groups
-
-
-for (_fit, _problem, _seeds), _members in scoring_groups().items():
+for (_fit, _problem, _seeds), _members in PLAN.scoring_groups().items():
     _group = f"{_fit}_{_problem}_seeds{'_'.join(map(str, _seeds))}"
 
     rule:
@@ -51,18 +39,15 @@ for (_fit, _problem, _seeds), _members in scoring_groups().items():
         threads: 1
         params:
             problem=_problem,
-            config_slice={"problem": problem_spec(_problem), "evaluation": config["evaluation"]},
+            config_slice={"problem": PLAN.problem_spec(_problem), "evaluation": config["evaluation"]},
         script:
             "../scripts/model_metrics.py"
 
 
 def mixture_experts(wildcards):
-    """arch -> the expert of one mixture (rbig always with one base mode)."""
-    archs = MIXTURES[(wildcards.fit, wildcards.problem, wildcards.modes)]
-    return {
-        arch: model_dir(wildcards.fit, wildcards.problem, arch, expert_modes(arch, wildcards.modes), wildcards.seed)
-        for arch in archs
-    }
+    """arch -> the model folder of each expert of one mixture (rbig always with one base mode)."""
+    experts = PLAN.mixture_experts(wildcards.fit, wildcards.problem, wildcards.modes, wildcards.seed)
+    return {arch: model_dir(*key) for arch, key in experts.items()}
 
 
 rule amfvi_weights:
@@ -78,22 +63,13 @@ rule amfvi_weights:
     threads: 1
     params:
         experts=lambda w: {arch: f"{d}/model.pt" for arch, d in mixture_experts(w).items()},
-        config_slice=lambda w: {"problem": problem_spec(w.problem), "amfvi": config["amfvi"]},
+        config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "amfvi": config["amfvi"]},
     script:
         "../scripts/amfvi_weights.py"
 
 
 def mixture_metric_inputs(wildcards):
-    experts = {
-        arch: (
-            wildcards.fit,
-            wildcards.problem,
-            arch,
-            expert_modes(arch, wildcards.modes),
-            wildcards.seed,
-        )
-        for arch in MIXTURES[(wildcards.fit, wildcards.problem, wildcards.modes)]
-    }
+    experts = PLAN.mixture_experts(wildcards.fit, wildcards.problem, wildcards.modes, wildcards.seed)
     return {
         "log_q": {arch: log_q_path(*key) for arch, key in experts.items()},
         "samples": {arch: f"{model_dir(*key)}/samples.npz" for arch, key in experts.items()},
@@ -114,6 +90,6 @@ rule mixture_metrics:
         "results/benchmarks/mixture_metrics/{fit}/{problem}/K{modes}/seed{seed}.tsv"
     params:
         paths=mixture_metric_inputs,
-        config_slice=lambda w: {"problem": problem_spec(w.problem), "evaluation": config["evaluation"]},
+        config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "evaluation": config["evaluation"]},
     script:
         "../scripts/mixture_metrics.py"

@@ -2,23 +2,14 @@
 
 
 def training_data(wildcards):
-    """fit likelihood: prior draws and their clipped weights; fit samples: exact target draws."""
+    """fit likelihood: prior draws, their clipped weights and the weights' report; fit samples: exact
+    target draws."""
     if wildcards.fit == "samples":
         return {"theta": f"results/target/{wildcards.problem}/seed{wildcards.seed}.npz"}
     return {
         "theta": f"results/prior/{wildcards.problem}/seed{wildcards.seed}.npz",
         "weights": f"results/weights/{wildcards.problem}/seed{wildcards.seed}.npz",
-    }
-
-
-def flow_settings(arch, modes):
-    """The FlowSpec fields of one model: nsf stacks flow.nsf_layers spline layers, realnvp and maf
-    flow.n_layers affine ones."""
-    return {
-        "arch": arch,
-        "n_modes": modes if modes == "auto" else int(modes),
-        "n_layers": config["flow"]["nsf_layers" if arch == "nsf" else "n_layers"],
-        "hidden_units": config["flow"]["hidden_units"],
+        "report": f"results/weights/{wildcards.problem}/seed{wildcards.seed}_report.json",
     }
 
 
@@ -30,6 +21,8 @@ rule train_flow:
         loss="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/loss.csv",
         samples="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
         modes="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/modes.json",
+        summary="results/summary/{fit}/{problem}/{arch}_K{modes}/seed{seed}.json",
+        summary_markdown="results/summary/{fit}/{problem}/{arch}_K{modes}/seed{seed}.md",
     log:
         "results/logs/train_flow/{fit}/{problem}/{arch}_K{modes}/seed{seed}.log",
     benchmark:
@@ -37,10 +30,10 @@ rule train_flow:
     threads: 1
     params:
         config_slice=lambda w: {
-            "problem": problem_spec(w.problem),
-            "flow": flow_settings(w.arch, w.modes),
+            "problem": PLAN.problem_spec(w.problem),
+            "flow": PLAN.flow_settings(w.arch, w.modes),
             "mode_selection": config["mode_selection"],
-            "training": training_settings((w.fit, w.problem, w.arch, w.modes)),
+            "training": PLAN.training_settings((w.fit, w.problem, w.arch, w.modes)),
             "rbig": config["rbig"],
             "n_samples": config["evaluation"]["n_samples"],
         },

@@ -1,13 +1,15 @@
-"""Rule train_flow: one model, likelihood-weighted (fit likelihood) or on exact draws (fit samples)."""
+"""Rule train_flow: one model, likelihood-weighted (fit likelihood) or on exact draws (fit samples),
+and its posterior summary."""
 
 import torch  # noqa: F401  (imported first so job_context sets its threads)
 
 from lwflow import jobs
 
 cfg = snakemake.params.config_slice  # noqa: F821
+w, output = snakemake.wildcards, snakemake.output  # noqa: F821
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.train(
-        snakemake.wildcards.problem,  # noqa: F821
+        w.problem,
         cfg["problem"],
         snakemake.input.theta,  # noqa: F821
         snakemake.input.get("weights"),  # noqa: F821
@@ -16,7 +18,18 @@ with jobs.job_context(snakemake) as provenance:  # noqa: F821
         cfg["rbig"],
         cfg["mode_selection"],
         cfg["n_samples"],
-        int(snakemake.wildcards.seed),  # noqa: F821
-        dict(snakemake.output.items()),  # noqa: F821
+        int(w.seed),
+        {key: output[key] for key in ("model", "loss", "samples", "modes")},
+        provenance,
+    )
+    jobs.posterior_summary(
+        w.problem,
+        cfg["problem"],
+        f"{w.arch}_K{w.modes} (fit on {w.fit})",
+        output.samples,
+        output.modes,
+        snakemake.input.get("report"),  # noqa: F821
+        output.summary,
+        output.summary_markdown,
         provenance,
     )

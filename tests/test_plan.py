@@ -1,0 +1,82 @@
+"""The experiment plan: what a config schedules, and that every table reads only scheduled artefacts."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from lwflow.plan import ConfigError, Plan, floor_path, rows_inputs
+from lwflow.problems import problem_from_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def plan_of(config: dict) -> Plan:
+    config = copy.deepcopy(config)
+    validate(config, str(ROOT / "workflow/schemas/config.schema.yaml"))  # fills the schema's defaults
+    return Plan.from_config(config, lambda name: problem_from_spec(name, config["problems"][name]))
+
+
+@pytest.fixture(scope="module")
+def smoke() -> dict:
+    return yaml.safe_load((ROOT / "tests/config/smoke.yaml").read_text())
+
+
+def test_the_smoke_plan_schedules_every_block_and_paper_a(smoke):
+    plan = plan_of(smoke)
+    assert plan.model_seeds[("likelihood", "gmm2d_3mode", "realnvp", "3")] == [0, 1]
+    assert plan.model_seeds[("samples", "two_moons", "nsf", "1")] == [0]  # the block's own seeds
+    assert ("likelihood", "gmm2d_3mode", "rbig", "1") in plan.model_seeds  # rbig: one base mode in a K=3 block
+    assert ("likelihood", "gmm2d_3mode", "realnvp", "auto") in plan.model_seeds  # the auto-modes table
+    assert plan.training_settings(("samples", "two_moons", "maf", "1"))["max_steps"] == 20
+    assert plan.mixtures[("samples", "two_moons", "1")] == ["maf", "nsf", "rbig", "realnvp"]
+
+
+def test_every_table_reads_only_artefacts_the_plan_makes(smoke):
+    plan = plan_of(smoke)
+    made = set(plan.metric_outputs()) | set(plan.mixture_outputs())
+    made |= {floor_path(p, s) for p in plan.truth_problems for s in plan.seeds}
+    made |= {
+        f"results/models/{m[0]}/{m[1]}/{m[2]}_K{m[3]}/seed{s}/modes.json"
+        for m, seeds in plan.model_seeds.items()
+        for s in seeds
+    }
+    rows = [
+        row
+        for table in ("paper_a_table1", "paper_a_table2", "paper_a_table3")
+        for row in plan.paper_a_table_rows(table)
+    ]
+    rows += plan.amfvi_likelihood_rows() + plan.auto_modes_rows()
+    assert rows and set(rows_inputs(rows)) <= made
+    groups = plan.scoring_groups()
+    scored = {(fit, problem, arch, modes) for (fit, problem, _), members in groups.items() for arch, modes in members}
+    assert scored == {m for m in plan.models if m[1] in plan.truth_problems}
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda c: c["experiments"].append({**c["experiments"][0], "max_steps": 7}),
+            "experiments block 5 .* max_steps 7",
+        ),
+        (lambda c: c["outputs"].update(paper_b=True), "outputs.paper_b is true but problems"),
+        (lambda c: c["outputs"].update(figure_seed=9), "figure_seed must be one of the seeds"),
+        (lambda c: c["experiments"][0].update(problems=["nowhere"]), "names problem 'nowhere'"),
+    ],
+)
+def test_a_config_that_cannot_run_is_refused_naming_the_key(smoke, edit, message):
+    config = copy.deepcopy(smoke)
+    edit(config)
+    with pytest.raises(ConfigError, match=message):
+        plan_of(config)
+
+
+def test_leaving_out_outputs_schedules_only_the_experiments(smoke):
+    config = {"seeds": [0], "problems": {"gmm2d_1mode": smoke["problems"]["gmm2d_1mode"]}}
+    config["experiments"] = [{"problems": ["gmm2d_1mode"], "archs": ["realnvp"], "modes": [1]}]
+    plan = plan_of(config)
+    assert plan.models == [("likelihood", "gmm2d_1mode", "realnvp", "1")]
+    assert not plan.paper_a_outputs() and not plan.paper_b_outputs() and not plan.auto_modes_outputs()
