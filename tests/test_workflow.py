@@ -97,8 +97,10 @@ def test_every_artefact_has_a_sidecar_with_hashes(smoke_run):
     assert set(model_sidecar["inputs"]) == {
         "results/prior/gmm2d_3mode/seed0.npz",
         "results/weights/gmm2d_3mode/seed0.npz",
+        "results/weights/gmm2d_3mode/seed0_report.json",  # the evidence and ESS of its summary
     }
     assert model_sidecar["config"]["flow"]["n_modes"] == 3
+    assert model_sidecar["lwflow"]["version"] == "0.1.0"
 
 
 def test_clip_report_and_benchmarks_are_written(smoke_run):
