@@ -3,11 +3,11 @@
 * ``spline``: an NSF spline on a batch of ``batch`` two-dimensional points with NSF's bins,
   forward, log-determinant and backward, with zuko's
   :class:`~zuko.transforms.MonotonicRQSTransform` and with
-  :class:`lwflow.splines.RQSplineTransform` (the same spline, softmax over a transposed view).
+  :class:`lwflow.models.splines.RQSplineTransform` (the same spline, softmax over a transposed view).
 * ``heap``: a job-like workload in a fresh Python process, RealNVP training steps
   (the default 8 coupling blocks of 64 units, batch ``batch``) then MMD² and W2 on 2000 points
   each, once with glibc's default heap and once with the workflow's
-  :data:`lwflow.environment.HEAP_SETTINGS`; the time of the workload, imports excluded.
+  :data:`lwflow.stages.environment.HEAP_SETTINGS`; the time of the workload, imports excluded.
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ import torch
 from zuko.transforms import MonotonicRQSTransform
 
 from benchmarks.timing import timed
-from lwflow.environment import HEAP_SETTINGS
-from lwflow.flows import SPLINE_BINS
-from lwflow.splines import RQSplineTransform
+from lwflow.models.flows import SPLINE_BINS
+from lwflow.models.splines import RQSplineTransform
+from lwflow.stages.environment import HEAP_SETTINGS
 
 WORKLOAD = """
 import json, sys, time
 import numpy as np, torch
-from lwflow.adam import FusedAdam
-from lwflow.flows import BaseInit, FlowSpec, build_flow
-from lwflow.metrics import mmd_squared, wasserstein2
+from lwflow.fitting.adam import FusedAdam
+from lwflow.models.flows import BaseInit, FlowSpec, build_flow
+from lwflow.evaluation.metrics import mmd_squared, wasserstein2
 torch.set_num_threads(1)
 torch.manual_seed(0)
 steps, batch = int(sys.argv[1]), int(sys.argv[2])
@@ -109,7 +109,7 @@ def compare(settings: JobCostSettings) -> pd.DataFrame:
 
     rows = [
         (
-            "NSF spline layer, ms per call (zuko -> lwflow.splines)",
+            "NSF spline layer, ms per call (zuko -> lwflow.models.splines)",
             *(1e3 * statistics.median(splines[k]) / settings.spline_calls for k in ("zuko", "lwflow")),
         ),
         (

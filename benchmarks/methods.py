@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks.timing import CountingLikelihood, timed
-from lwflow.fit import fit
+from lwflow.fitting.pipeline import fit
+from lwflow.fitting.weights import effective_sample_size, weights_from_log_likelihood
 from lwflow.problems import Problem
-from lwflow.weights import effective_sample_size, weights_from_log_likelihood
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Accuracy of equally weighted posterior draws against the exact posterior of a
-Gaussian-mixture problem (lwflow's metric definitions; see :mod:`lwflow.metrics`).
+Gaussian-mixture problem (lwflow's metric definitions; see :mod:`lwflow.evaluation.metrics`).
 
 * ``w1_avg``, ``sliced_w1``: against an exact reference sample of the same size;
 * ``mode_mass_error``: :math:`\\max_k |\\hat m_k - m_k|` between the share of draws
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lwflow.metrics import average_marginal_w1, bridge_mass, component_masses, log_density_maximum, sliced_w1
+from lwflow.evaluation.metrics import average_marginal_w1, bridge_mass, component_masses, log_density_maximum, sliced_w1
 from lwflow.problems import GaussianMixture, Problem
 
 

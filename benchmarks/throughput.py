@@ -1,12 +1,12 @@
 """Trainer throughput: lwflow's trainer against a plain normflows loop on the same data.
 
-Both fit the same RealNVP layer stack (:func:`lwflow.flows.realnvp_layers`) with the same
+Both fit the same RealNVP layer stack (:func:`lwflow.models.flows.realnvp_layers`) with the same
 batch size and learning rate to the same likelihood-weighted prior draws of one problem.
 
 * ``plain normflows``: paper A's recipe as a user writes it with normflows: a standard
   normal base, raw coordinates, batches uniform over all draws, loss
   :math:`-\\frac1B\\sum_b (w_b/\\bar w) \\log q(\\theta_b)`, Adam at a constant rate.
-* ``lwflow``: :func:`lwflow.train.train_flow` with the configured training settings on
+* ``lwflow``: :func:`lwflow.fitting.train.train_flow` with the configured training settings on
   clipped weights (standardised coordinates, batches drawn in proportion to the weights,
   cosine decay, early stopping on a held-out weighted NLL).
 
@@ -30,12 +30,12 @@ import pandas as pd
 import torch
 
 from benchmarks.timing import median_time, timed
-from lwflow.fit import settings as settings_of
-from lwflow.flows import FlowSpec, realnvp_layers
-from lwflow.metrics import kl_divergence
+from lwflow.evaluation.metrics import kl_divergence
+from lwflow.fitting.pipeline import settings as settings_of
+from lwflow.fitting.train import TrainConfig, train_flow
+from lwflow.fitting.weights import ClippingConfig, clipped_weights, weights_from_log_likelihood
+from lwflow.models.flows import FlowSpec, realnvp_layers
 from lwflow.problems import Problem
-from lwflow.train import TrainConfig, train_flow
-from lwflow.weights import ClippingConfig, clipped_weights, weights_from_log_likelihood
 
 
 @dataclass(frozen=True)

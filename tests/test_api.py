@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 
 import lwflow
-from lwflow.posterior import load_posterior
-from lwflow.support import TruncatedModel
+from lwflow.fitting.posterior import load_posterior
+from lwflow.models.support import TruncatedModel
 
 FAST = {"max_steps": 400, "eval_every": 50, "batch_size": 512}
 SMALL = {"arch": "realnvp", "n_modes": 1, "n_layers": 4, "hidden_units": 32}
@@ -138,7 +138,7 @@ def test_a_prior_with_the_wrong_shapes_is_refused_with_what_to_return():
 
 
 def test_the_evidence_se_follows_the_ess():
-    from lwflow.weights import effective_sample_size, log_evidence, weights_from_log_likelihood
+    from lwflow.fitting.weights import effective_sample_size, log_evidence, weights_from_log_likelihood
 
     ll = np.random.default_rng(0).normal(size=1000)
     log_z, se = log_evidence(ll)

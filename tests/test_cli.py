@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from lwflow import cli
-from lwflow.layout import LAYOUT, pattern
+from lwflow.stages.layout import LAYOUT, pattern
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from lwflow.flows import FlowSpec
-from lwflow.metrics import bridge_mass, kl_divergence, log_density_maximum
-from lwflow.paper_a import TABLES
-from lwflow.train import TrainConfig, train_flow
-from lwflow.weights import weights_from_log_likelihood
+from lwflow.evaluation.metrics import bridge_mass, kl_divergence, log_density_maximum
+from lwflow.fitting.train import TrainConfig, train_flow
+from lwflow.fitting.weights import weights_from_log_likelihood
+from lwflow.models.flows import FlowSpec
+from lwflow.reproduction.paper_a import TABLES
 
 
 @pytest.mark.slow

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from lwflow.flows import BaseInit, FlowSpec, _autoregressive_layers, build_flow, load_checkpoint, save_checkpoint
-from lwflow.rbig import RBIG
+from lwflow.models.flows import BaseInit, FlowSpec, _autoregressive_layers, build_flow, load_checkpoint, save_checkpoint
+from lwflow.models.rbig import RBIG
 
 WIDE_ENTROPY = float(np.log(2 * np.pi * np.e) + np.log(25.0))  # N(0, 5^2 I) in 2D
 
@@ -77,8 +77,8 @@ def test_one_mode_flow_jobs_do_not_import_scipy(tmp_path, modules_imported_by):
     """Training, saving and loading a one-mode flow stays clear of scipy (0.2 s per job):
     RBIG, and with it scipy.special, is imported only where an RBIG is fitted or loaded."""
     code = (
-        "import numpy as np; from lwflow.train import train_flow, TrainConfig\n"
-        "from lwflow.flows import FlowSpec, load_checkpoint, save_checkpoint\n"
+        "import numpy as np; from lwflow.fitting.train import train_flow, TrainConfig\n"
+        "from lwflow.models.flows import FlowSpec, load_checkpoint, save_checkpoint\n"
         "theta = np.random.default_rng(0).normal(size=(200, 2))\n"
         "for arch in ('realnvp', 'maf', 'nsf'):\n"
         "    spec = FlowSpec(arch=arch, n_modes=1, n_layers=2, hidden_units=8)\n"
@@ -87,5 +87,5 @@ def test_one_mode_flow_jobs_do_not_import_scipy(tmp_path, modules_imported_by):
         f"    load_checkpoint({str(tmp_path)!r} + '/m.pt').draw(10, 0)\n"
     )
     modules = modules_imported_by(code)
-    assert "lwflow.flows" in modules
+    assert "lwflow.models.flows" in modules
     assert not {m for m in modules if m.split(".")[0] in ("scipy", "sklearn")}

@@ -14,7 +14,7 @@ def test_job_context_logs_sets_threads_and_freezes_what_exists_on_entry_and_exit
         import gc
         from types import SimpleNamespace
         import torch
-        from lwflow import jobs
+        from lwflow.stages import jobs
 
         job = SimpleNamespace(rule="demo", input=[], output=[], params=SimpleNamespace(),
                               wildcards=SimpleNamespace(seed="3"), log=[{str(tmp_path / "logs" / "demo.log")!r}],

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lwflow.metrics import (
+from lwflow.evaluation.metrics import (
     average_marginal_w1,
     bridge_mass,
     component_masses,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lwflow.metrics import effective_number
-from lwflow.mixture import em_weights, ema_weights, mixture_log_density, mixture_samples
+from lwflow.evaluation.metrics import effective_number
+from lwflow.fitting.mixture import em_weights, ema_weights, mixture_log_density, mixture_samples
 
 
 def test_ema_gives_nearly_all_weight_to_the_expert_that_is_the_truth():

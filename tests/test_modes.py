@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lwflow.modes import density_maxima, select_n_modes, separated_mode_count
+from lwflow.fitting.modes import density_maxima, select_n_modes, separated_mode_count
 
 
 def separated_mixture(centres: np.ndarray, n_per_mode: int, seed: int) -> np.ndarray:
@@ -67,9 +67,9 @@ def test_mode_moments_merge_each_modes_components_into_one_gaussian():
 
 def test_the_chosen_number_feeds_training(tmp_path):
     """jobs.train with n_modes 'auto' records the choice and builds a base with that many modes."""
-    from lwflow import jobs
     from lwflow.artefacts import Provenance, read_json, write_npz
-    from lwflow.flows import load_checkpoint
+    from lwflow.models.flows import load_checkpoint
+    from lwflow.stages import jobs
 
     rng = np.random.default_rng(0)
     theta = rng.uniform(-6, 6, size=(40_000, 2))
@@ -104,8 +104,8 @@ def test_the_chosen_number_feeds_training(tmp_path):
 
 def test_the_base_starts_from_the_mode_moments():
     """initial_base maps the moments to standardised coordinates; without them, k-means."""
-    from lwflow.modes import ModeMoments
-    from lwflow.train import initial_base
+    from lwflow.fitting.modes import ModeMoments
+    from lwflow.fitting.train import initial_base
 
     moments = ModeMoments(np.array([0.25, 0.75]), np.array([[-3.0, 3.0], [3.0, 3.0]]), np.stack([np.eye(2) * 4] * 2))
     shift, scale = np.array([0.0, 3.0]), np.array([3.0, 2.0])

@@ -7,8 +7,8 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from lwflow.plan import ConfigError, Plan, floor_path, rows_inputs
 from lwflow.problems import problem_from_spec
+from lwflow.stages.plan import ConfigError, Plan, floor_path, rows_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 

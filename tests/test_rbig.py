@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from lwflow.rbig import _LOG_SLOPE_TOLERANCE, _VALUE_TOLERANCE, RBIG, RBIGConfig
-from lwflow.shapes import Banana, Rings
+from lwflow.models.rbig import _LOG_SLOPE_TOLERANCE, _VALUE_TOLERANCE, RBIG, RBIGConfig
+from lwflow.problems.shapes import Banana, Rings
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lwflow import jobs
 from lwflow.artefacts import Provenance, read_npz, sidecar_path, write_npz
-from lwflow.flows import FlowSpec, StandardisedFlow
-from lwflow.train import TrainConfig, TrainingDiverged, train_flow
+from lwflow.fitting.train import TrainConfig, TrainingDiverged, train_flow
+from lwflow.models.flows import FlowSpec, StandardisedFlow
+from lwflow.stages import jobs
 
 SMALL_FLOW = FlowSpec(arch="realnvp", n_modes=1, n_layers=2, hidden_units=16)
 

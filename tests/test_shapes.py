@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lwflow.shapes import Banana, Rings, TwoMoons
+from lwflow.problems.shapes import Banana, Rings, TwoMoons
 
 BOXES = {
     "banana": ([-9.0, -5.0], [9.0, 25.0]),

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from zuko.transforms import MonotonicRQSTransform
 
-from lwflow.splines import RQSplineTransform, softmax_last
+from lwflow.models.splines import RQSplineTransform, softmax_last
 
 
 def _spline_inputs(n: int, dtype: torch.dtype, seed: int) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -59,9 +59,9 @@ def test_written_out_gradient_passes_gradcheck():
 
 def test_spline_does_not_import_sympy(modules_imported_by):
     code = (
-        "import torch; from lwflow.splines import RQSplineTransform\n"
+        "import torch; from lwflow.models.splines import RQSplineTransform\n"
         "p = [torch.randn(4, 2, k, requires_grad=True) for k in (8, 8, 7)]\n"
         "y, ladj = RQSplineTransform(*p).call_and_ladj(torch.randn(4, 2)); (y.sum() + ladj.sum()).backward()\n"
     )
     modules = modules_imported_by(code)
-    assert "lwflow.splines" in modules and "sympy" not in modules
+    assert "lwflow.models.splines" in modules and "sympy" not in modules

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from lwflow.flows import FlowSpec, init_mixture_base, load_checkpoint, save_checkpoint
-from lwflow.metrics import kl_divergence
+from lwflow.evaluation.metrics import kl_divergence
+from lwflow.fitting.train import TrainConfig, resolve_device, train_flow
+from lwflow.fitting.weights import weights_from_log_likelihood
+from lwflow.models.flows import FlowSpec, init_mixture_base, load_checkpoint, save_checkpoint
 from lwflow.problems import gaussian_mixture_problem
-from lwflow.train import TrainConfig, resolve_device, train_flow
-from lwflow.weights import weights_from_log_likelihood
 
 SMALL_FLOW = FlowSpec(arch="realnvp", n_modes=1, n_layers=4, hidden_units=32)
 QUICK = TrainConfig(batch_size=256, max_steps=600, eval_every=50, patience=100)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lwflow.weights import (
+from lwflow.fitting.weights import (
     LikelihoodError,
     clip_weights,
     clip_with_report,

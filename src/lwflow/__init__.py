@@ -8,42 +8,30 @@ Five lines from a prior and a likelihood to a posterior::
     posterior = lwflow.fit(problem, n_prior_samples=50_000)
     posterior.sample(1000), posterior.log_evidence
 
-The names below are the public API; submodules hold the parts (flows, weights, modes,
-training, metrics, the workflow's stages).
+The library, by concept: :mod:`lwflow.problems` (priors, problems, the built-in targets),
+:mod:`lwflow.models` (flows, RBIG, splines, the support restriction), :mod:`lwflow.fitting`
+(weights, base modes, training, mixtures, ``fit`` and ``Posterior``), :mod:`lwflow.evaluation`
+(metrics, tables, figures), :mod:`lwflow.reproduction` (papers A and B), :mod:`lwflow.stages`
+(the workflow's stages, its plan and results layout); :mod:`lwflow.artefacts` and
+:mod:`lwflow.audit` (every artefact with its provenance), :mod:`lwflow.cli` (the command).
 """
 
-from __future__ import annotations
+from lwflow._exports import lazy_exports
 
-import importlib
-from typing import Any
-
-# name -> module.  Resolved on first use (PEP 562), so that a workflow job importing one
-# submodule does not pay for torch, scipy.stats and scikit-learn behind the others.
 _EXPORTS = {
-    "ClippingConfig": "lwflow.weights",
-    "Gaussian": "lwflow.priors",
-    "ModeSelectionConfig": "lwflow.fit",
-    "ModelConfig": "lwflow.fit",
-    "Posterior": "lwflow.posterior",
-    "Prior": "lwflow.priors",
-    "Problem": "lwflow.problems",
-    "ProductOfMarginals": "lwflow.priors",
-    "TrainConfig": "lwflow.train",
-    "UniformBox": "lwflow.priors",
-    "fit": "lwflow.fit",
-    "load_posterior": "lwflow.posterior",
-    "load_user_problem": "lwflow.problems",
+    "ClippingConfig": "lwflow.fitting.weights",
+    "Gaussian": "lwflow.problems.priors",
+    "ModeSelectionConfig": "lwflow.fitting.pipeline",
+    "ModelConfig": "lwflow.fitting.pipeline",
+    "Posterior": "lwflow.fitting.posterior",
+    "Prior": "lwflow.problems.priors",
+    "Problem": "lwflow.problems.problem",
+    "ProductOfMarginals": "lwflow.problems.priors",
+    "TrainConfig": "lwflow.fitting.train",
+    "UniformBox": "lwflow.problems.priors",
+    "fit": "lwflow.fitting.pipeline",
+    "load_posterior": "lwflow.fitting.posterior",
+    "load_user_problem": "lwflow.problems.user",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'lwflow' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

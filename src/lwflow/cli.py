@@ -6,10 +6,10 @@
     lwflow audit results
     lwflow summary results
 
-``lwflow fit`` runs the workflow's own stages (:mod:`lwflow.jobs`: prior draws, likelihood,
+``lwflow fit`` runs the workflow's own stages (:mod:`lwflow.stages.jobs`: prior draws, likelihood,
 clipped weights with the evidence, training restricted to the prior's support with the
 posterior summary) and writes the files a workflow run writes, in the same layout
-(:mod:`lwflow.layout`) with the same sidecars and a log per stage, under ``--out``.
+(:mod:`lwflow.stages.layout`) with the same sidecars and a log per stage, under ``--out``.
 A progress bar (tqdm) follows the likelihood rows and the training steps.
 """
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from lwflow.layout import artefact_path
+from lwflow.stages.layout import artefact_path
 
 
 def _key_values(pairs: list[str], option: str) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def _key_values(pairs: list[str], option: str) -> dict[str, Any]:
 
 
 def _stage(root: str, rule: str, label: str, inputs: list[Path], config: dict[str, Any], seed: int) -> Any:
-    """A job-like record for :func:`lwflow.jobs.job_context`: its log, inputs, config slice, seed."""
+    """A job-like record for :func:`lwflow.stages.jobs.job_context`: its log, inputs, config slice, seed."""
     return SimpleNamespace(
         rule=rule,
         input=[str(p) for p in inputs],
@@ -56,8 +56,8 @@ def _stage(root: str, rule: str, label: str, inputs: list[Path], config: dict[st
 
 def run_fit(args: argparse.Namespace, bar_factory: Callable[..., Any]) -> Path:
     """Every stage of one fit under ``args.out``; returns the summary's path."""
-    from lwflow import jobs
     from lwflow.problems import load_user_problem, problem_files
+    from lwflow.stages import jobs
 
     sys.path.insert(0, os.getcwd())  # the module, like `python -m`, from the working directory
     data = {k: str(Path(v).resolve()) for k, v in _key_values(args.data, "--data").items()}

@@ -1,18 +1,18 @@
-# Config validation, the experiment plan (lwflow.plan) and the input functions that read it.
+# Config validation, the experiment plan (lwflow.stages.plan) and the input functions that read it.
 import functools
 import os
 
 from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
-from lwflow import paper_a, paper_b
-from lwflow.environment import JOB_ENVIRONMENT
-from lwflow.plan import Plan, expert_modes, log_q_path, metrics_path, mixture_dir, model_dir, rows_inputs
+from lwflow.reproduction import paper_a, paper_b
+from lwflow.stages.environment import JOB_ENVIRONMENT
+from lwflow.stages.plan import Plan, expert_modes, log_q_path, metrics_path, mixture_dir, model_dir, rows_inputs
 from lwflow.problems import problem_files, problem_from_spec
 
 min_version("9.0")
 
-# Settings for every job's process (lwflow.environment: why each one).  Set here, they
+# Settings for every job's process (lwflow.stages.environment: why each one).  Set here, they
 # reach every job, on this machine and on cluster nodes alike.
 for _name, _value in JOB_ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)

@@ -2,7 +2,7 @@
 
 import torch  # noqa: F401  (imported first so job_context sets its threads)
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 cfg = snakemake.params.config_slice  # noqa: F821
 with jobs.job_context(snakemake) as provenance:  # noqa: F821

@@ -1,6 +1,6 @@
 """Rule clip_weights: normalised, clipped weights and the ESS report."""
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.clip_weights(

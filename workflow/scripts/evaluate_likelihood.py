@@ -1,6 +1,6 @@
 """Rule evaluate_likelihood: log-likelihood of one chunk of the prior draws."""
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     cfg = snakemake.params.config_slice  # noqa: F821

@@ -1,6 +1,6 @@
 """Rule gather_likelihood: the chunks' log-likelihoods in prior-draw order."""
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.gather_likelihood(list(snakemake.input), snakemake.output[0], provenance)  # noqa: F821

@@ -1,6 +1,6 @@
 """Rule loss_curves: training curves of every model of one problem."""
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.loss_curves(

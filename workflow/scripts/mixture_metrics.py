@@ -1,6 +1,6 @@
 """Rule mixture_metrics: every metric of the AMF-VI and EM mixtures."""
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 cfg = snakemake.params.config_slice  # noqa: F821
 with jobs.job_context(snakemake) as provenance:  # noqa: F821

@@ -1,6 +1,6 @@
 """Rule model_diagnostics: pair plot of one model's samples over the truth."""
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 background = {k: v for k, v in snakemake.input.items() if k not in ("samples", "modes")}  # noqa: F821
 with jobs.job_context(snakemake) as provenance:  # noqa: F821

@@ -3,7 +3,7 @@ one scoring group (workflow/rules/evaluate.smk) for one seed."""
 
 import torch  # noqa: F401  (imported first so job_context sets its threads)
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 cfg = snakemake.params.config_slice  # noqa: F821
 with jobs.job_context(snakemake) as provenance:  # noqa: F821

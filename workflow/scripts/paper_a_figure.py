@@ -1,6 +1,6 @@
 """Rule paper_a_figure: one of paper A's figures."""
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.paper_a_figure(

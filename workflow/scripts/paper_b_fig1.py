@@ -1,6 +1,6 @@
 """Rule paper_b_fig1: mixture weights per dataset, AMF-VI (EMA) and EM."""
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.paper_b_weights_figure(

@@ -1,6 +1,6 @@
 """Rule paper_b_fig2: exact and model samples on the six targets."""
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.paper_b_samples_figure(

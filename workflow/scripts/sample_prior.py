@@ -1,6 +1,6 @@
 """Rule sample_prior: prior draws for one (problem, seed)."""
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.sample_prior(

@@ -1,6 +1,6 @@
 """Rule sample_target: exact target draws for experiments with fit: samples."""
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 spec = snakemake.params.config_slice["problem"]  # noqa: F821
 with jobs.job_context(snakemake) as provenance:  # noqa: F821

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.paper_table(

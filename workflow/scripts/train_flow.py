@@ -3,7 +3,7 @@ and its posterior summary."""
 
 import torch  # noqa: F401  (imported first so job_context sets its threads)
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 cfg = snakemake.params.config_slice  # noqa: F821
 w, output = snakemake.wildcards, snakemake.output  # noqa: F821

@@ -1,6 +1,6 @@
 """Rule truth_reference: exact posterior samples and truth-vs-truth floors."""
 
-from lwflow import jobs
+from lwflow.stages import jobs
 
 cfg = snakemake.params.config_slice  # noqa: F821
 with jobs.job_context(snakemake) as provenance:  # noqa: F821

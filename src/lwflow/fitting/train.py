@@ -33,10 +33,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lwflow.adam import FusedAdam
-from lwflow.flows import BaseInit, FlowSpec, StandardisedFlow, build_flow, init_mixture_base, weighted_standardisation
-from lwflow.modes import ModeMoments
-from lwflow.weights import heaviest_share
+from lwflow.fitting.adam import FusedAdam
+from lwflow.fitting.modes import ModeMoments
+from lwflow.fitting.weights import heaviest_share
+from lwflow.models.flows import (
+    BaseInit,
+    FlowSpec,
+    StandardisedFlow,
+    build_flow,
+    init_mixture_base,
+    weighted_standardisation,
+)
 
 BATCH_SAMPLING = ("weighted", "uniform")
 DEVICES = ("auto", "cpu", "cuda")

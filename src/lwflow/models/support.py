@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from lwflow.flows import DensityModel
+    from lwflow.models.flows import DensityModel
 
 SUPPORT_DRAWS = 1 << 16
 
@@ -91,7 +91,7 @@ class TruncatedModel:
         return np.concatenate(chunks)[:n]
 
     def state(self) -> dict[str, object]:
-        """Plain values for a checkpoint (:func:`lwflow.flows.save_checkpoint`)."""
+        """Plain values for a checkpoint (:func:`lwflow.models.flows.save_checkpoint`)."""
         return {
             "low": self.low.tolist(),
             "high": self.high.tolist(),

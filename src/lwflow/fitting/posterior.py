@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from lwflow.artefacts import jsonable
-from lwflow.flows import DensityModel, FlowSpec, checkpoint_payload, load_torch, model_from_payload, save_torch
+from lwflow.models.flows import DensityModel, FlowSpec, checkpoint_payload, load_torch, model_from_payload, save_torch
 
 QUANTILES = (0.05, 0.5, 0.95)
 SUMMARY_DRAWS = 20_000
@@ -48,7 +48,7 @@ class Posterior:
     * ``sample(n, seed)``: ``(n, dim)`` draws, all inside the prior's support.
     * ``log_prob(theta)``: the normalised log-density (``-inf`` outside the support).
     * ``log_evidence`` :math:`\\log \\hat Z` and ``log_evidence_se``: the importance estimate
-      from the prior draws (:func:`lwflow.weights.log_evidence`: unbiased for :math:`Z`,
+      from the prior draws (:func:`lwflow.fitting.weights.log_evidence`: unbiased for :math:`Z`,
       poor when the ESS is in the tens).
     * ``diagnostics``: ESS and largest weight share before and after clipping
       (``clipping``), the chosen base modes with their criterion values (``modes``: BIC per
@@ -143,7 +143,7 @@ def load_posterior(path: str | Path) -> Posterior:
     payload = load_torch(Path(path))
     if "posterior" not in payload:
         raise ValueError(
-            f"{path} is a model checkpoint, not a saved Posterior; load it with lwflow.flows.load_checkpoint"
+            f"{path} is a model checkpoint, not a saved Posterior; load it with lwflow.models.flows.load_checkpoint"
         )
     info = payload["posterior"]
     return Posterior(

@@ -16,9 +16,9 @@ samples, and one of three layer stacks:
   ``MaskedAffineAutoregressive`` whose scale is bounded near 1 (see ``tests/test_flows.py``);
 * ``nsf``: the same autoregressive layers with monotonic rational-quadratic splines on
   :math:`[-5, 5]` (identity outside), a neural spline flow (zuko's spline, faster softmax:
-  :mod:`lwflow.splines`).
+  :mod:`lwflow.models.splines`).
 
-``rbig`` (:mod:`lwflow.rbig`) is fitted, not trained, and shares only the checkpoint
+``rbig`` (:mod:`lwflow.models.rbig`) is fitted, not trained, and shares only the checkpoint
 format and the :class:`DensityModel` interface.
 
 Example::
@@ -41,8 +41,8 @@ import zuko
 from torch import nn
 
 if TYPE_CHECKING:  # imported where an RBIG is loaded: scipy.special costs 0.2 s that flow-only jobs skip
-    from lwflow.rbig import RBIG
-    from lwflow.support import TruncatedModel
+    from lwflow.models.rbig import RBIG
+    from lwflow.models.support import TruncatedModel
 
 ARCHITECTURES = ("realnvp", "maf", "nsf", "rbig")
 SCALE_BOUND = 3.0
@@ -157,7 +157,7 @@ def _autoregressive_layers(dim: int, n_layers: int, hidden_units: int, spline: b
     each initialised to the identity (zero last layer of its conditioner)."""
     from zuko.flows import MaskedAutoregressiveTransform
 
-    from lwflow.splines import RQSplineTransform
+    from lwflow.models.splines import RQSplineTransform
 
     univariate = (
         {"univariate": RQSplineTransform, "shapes": [(SPLINE_BINS,), (SPLINE_BINS,), (SPLINE_BINS - 1,)]}
@@ -231,7 +231,7 @@ def build_flow(spec: FlowSpec, shift: np.ndarray, scale: np.ndarray, base_init: 
     elif spec.arch in ("maf", "nsf"):
         layers = _autoregressive_layers(dim, spec.n_layers, spec.hidden_units, spline=spec.arch == "nsf")
     else:
-        raise ValueError(f"{spec.arch!r} is not a trained flow; build it with lwflow.rbig")
+        raise ValueError(f"{spec.arch!r} is not a trained flow; build it with lwflow.models.rbig")
     flow = nf.NormalizingFlow(base, layers)
     return StandardisedFlow(flow.float(), shift, scale)
 
@@ -239,7 +239,7 @@ def build_flow(spec: FlowSpec, shift: np.ndarray, scale: np.ndarray, base_init: 
 def checkpoint_payload(model: StandardisedFlow | RBIG | TruncatedModel, spec: FlowSpec) -> dict[str, object]:
     """Tensors and plain values only (so a reader can use ``weights_only=True``): the spec, the
     trained state and, for a model truncated to the prior's support, the box and its mass."""
-    from lwflow.support import TruncatedModel
+    from lwflow.models.support import TruncatedModel
 
     payload: dict[str, object] = {"spec": asdict(spec)}
     if isinstance(model, TruncatedModel):
@@ -256,7 +256,7 @@ def model_from_payload(payload: dict) -> StandardisedFlow | RBIG | TruncatedMode
     spec = FlowSpec(**payload["spec"])
     state = payload["state_dict"]
     if spec.arch == "rbig":
-        from lwflow.rbig import RBIG
+        from lwflow.models.rbig import RBIG
 
         model = RBIG.from_state_tensors(state)
     else:
@@ -266,7 +266,7 @@ def model_from_payload(payload: dict) -> StandardisedFlow | RBIG | TruncatedMode
         model.load_state_dict(state)
     if "support" not in payload:
         return model
-    from lwflow.support import TruncatedModel
+    from lwflow.models.support import TruncatedModel
 
     support = dict(payload["support"])
     low, high = np.asarray(support.pop("low"), dtype=float), np.asarray(support.pop("high"), dtype=float)

@@ -37,8 +37,8 @@ from lwflow.artefacts import (
     write_sidecar,
     write_text,
 )
+from lwflow.fitting.weights import weights_from_log_likelihood
 from lwflow.streams import rng_for, seed_for
-from lwflow.weights import weights_from_log_likelihood
 
 
 @contextlib.contextmanager
@@ -112,7 +112,7 @@ def evaluate_likelihood(
     """``log_likelihood`` of chunk ``chunk`` of ``n_chunks`` of the prior draws (consecutive rows,
     :func:`numpy.array_split`), checked for NaN, ``+inf`` and shape; one job per chunk, so an
     expensive likelihood runs in parallel.  A flushed log line after every batch of rows."""
-    from lwflow.fit import evaluate_log_likelihood
+    from lwflow.fitting.pipeline import evaluate_log_likelihood
     from lwflow.problems import problem_from_spec
 
     if not 0 <= chunk < n_chunks:
@@ -144,8 +144,8 @@ def clip_weights(
 ) -> None:
     """Normalised, clipped weights and a report of ESS and largest weight share before/after,
     with the evidence estimate of the prior draws; stops below ``clipping['min_ess']``."""
-    from lwflow.fit import settings
-    from lwflow.weights import ClippingConfig, clipped_weights, log_evidence
+    from lwflow.fitting.pipeline import settings
+    from lwflow.fitting.weights import ClippingConfig, clipped_weights, log_evidence
 
     log_likelihood = read_npz(likelihood)["log_likelihood"]
     clipped, report = clipped_weights(log_likelihood, settings(ClippingConfig, clipping))
@@ -171,13 +171,13 @@ def train(
     on_step: Callable[[dict[str, float]], None] | None = None,
 ) -> None:
     """Train one model on ``theta`` with weights (all equal without ``weights_path``) by
-    :func:`lwflow.fit.fit_model`, restricted to the prior's support; write its checkpoint,
+    :func:`lwflow.fitting.pipeline.fit_model`, restricted to the prior's support; write its checkpoint,
     loss history, ``n_samples`` model samples with their log-density and the base-modes
     record.  A flushed log line per evaluation step."""
-    from lwflow.fit import ModelConfig, ModeSelectionConfig, fit_model, settings
-    from lwflow.flows import save_checkpoint
+    from lwflow.fitting.pipeline import ModelConfig, ModeSelectionConfig, fit_model, settings
+    from lwflow.fitting.train import TrainConfig
+    from lwflow.models.flows import save_checkpoint
     from lwflow.problems import problem_from_spec
-    from lwflow.train import TrainConfig
 
     def progress(record: dict[str, float]) -> None:
         print(f"step {record['step']}: train {record['train_loss']:.4f} val {record['val_loss']:.4f}", flush=True)
@@ -222,9 +222,9 @@ def posterior_summary(
     """What a scientist reads first about one fitted posterior: per parameter the mean, sd and
     5/50/95 % quantiles of the model's draws (names from the problem), with the ESS after
     clipping, the chosen base modes and :math:`\\log \\hat Z \\pm` se (fit on the likelihood)."""
-    from lwflow.posterior import summarise_samples
+    from lwflow.evaluation.tables import markdown_table
+    from lwflow.fitting.posterior import summarise_samples
     from lwflow.problems import problem_from_spec
-    from lwflow.tables import markdown_table
 
     names = problem_from_spec(name, spec).names
     frame = summarise_samples(read_npz(samples)["samples"], names)
@@ -246,7 +246,7 @@ def posterior_summary(
 
 def problem_summary(summaries: Sequence[Path], csv_out: Path, markdown_out: Path, provenance: Provenance) -> None:
     """Every model's summary of one problem in one long table (a row per model, seed and parameter)."""
-    from lwflow.tables import markdown_table
+    from lwflow.evaluation.tables import markdown_table
 
     rows = []
     for path in summaries:
@@ -270,7 +270,7 @@ def truth_reference(
     provenance: Provenance,
 ) -> None:
     """Two independent exact posterior samples: one to score models, one for the floors."""
-    from lwflow.metrics import bridge_mass, log_density_maximum, sample_metrics
+    from lwflow.evaluation.metrics import bridge_mass, log_density_maximum, sample_metrics
 
     truth = _truth_of(name, spec)
     rng = rng_for(seed, "truth")
@@ -289,7 +289,7 @@ def _score(
     truth: Any, log_q: np.ndarray, q_samples: np.ndarray, ref: dict[str, np.ndarray], evaluation: dict[str, Any]
 ) -> dict[str, float]:
     """Every metric of one model from its log-density on the reference and its own samples."""
-    from lwflow.metrics import bridge_mass, hole_mass, kl_divergence, negative_log_likelihood, sample_metrics
+    from lwflow.evaluation.metrics import bridge_mass, hole_mass, kl_divergence, negative_log_likelihood, sample_metrics
 
     kl, kl_se = kl_divergence(ref["log_p"], log_q)
     result = {"kl": kl, "kl_se": kl_se, "nll": negative_log_likelihood(log_q), "n_samples": len(q_samples)}
@@ -317,7 +317,7 @@ def model_metrics(
     mixtures).  ``models[i]`` (a checkpoint) with its draws ``samples[i]`` is scored into
     ``outputs[i]`` and ``log_q_outputs[i]``; one process scores several, so its imports and
     the exact posterior are paid for once."""
-    from lwflow.flows import load_checkpoint
+    from lwflow.models.flows import load_checkpoint
 
     groups = (models, samples, outputs, log_q_outputs)
     if len({len(group) for group in groups}) != 1:
@@ -352,11 +352,11 @@ def amfvi_weights(
     Fresh batches are exact target draws (``fit == 'samples'``) or fresh prior draws with
     self-normalised likelihood weights (``fit == 'likelihood'``); EM uses all of them.
     """
-    from lwflow.flows import DensityModel, load_checkpoint
-    from lwflow.metrics import effective_number
-    from lwflow.mixture import em_weights, ema_weights
+    from lwflow.evaluation.metrics import effective_number
+    from lwflow.fitting.mixture import em_weights, ema_weights
+    from lwflow.fitting.weights import weights_from_log_likelihood
+    from lwflow.models.flows import DensityModel, load_checkpoint
     from lwflow.problems import problem_from_spec
-    from lwflow.weights import weights_from_log_likelihood
 
     problem = problem_from_spec(name, spec)
     truth = _truth_of(name, spec) if fit == "samples" else None
@@ -408,8 +408,8 @@ def mixture_metrics(
 ) -> None:
     """Every metric of the AMF-VI and EM mixtures (their log-density from the experts' on the
     reference; their samples drawn from the experts' samples by multinomial counts)."""
-    from lwflow.metrics import effective_number
-    from lwflow.mixture import mixture_log_density, mixture_samples
+    from lwflow.evaluation.metrics import effective_number
+    from lwflow.fitting.mixture import mixture_log_density, mixture_samples
 
     truth, ref, mix = _truth_of(name, spec), read_npz(reference), read_json(weights)
     archs = mix["experts"]
@@ -439,7 +439,7 @@ def paper_table(
     paths, and optionally ``key`` (the metrics sit under that key of each JSON: mixtures),
     ``true_modes``, ``density_maxima`` and ``modes`` (per-seed ``modes.json`` paths: the
     chosen K, column ``chosen_k``)."""
-    from lwflow.tables import summarise, to_markdown
+    from lwflow.evaluation.tables import summarise, to_markdown
 
     records = []
     for row in rows:
@@ -468,7 +468,7 @@ def paper_a_figure(
     Each entry of ``panels`` has ``title, problem, spec, reference`` and ``samples`` (a
     model's samples, or None for the truth).
     """
-    from lwflow.figures import Panel, projection_figure, save_figure, scatter3d_figure, shared_limits
+    from lwflow.evaluation.figures import Panel, projection_figure, save_figure, scatter3d_figure, shared_limits
     from lwflow.problems import problem_from_spec
 
     references = [read_npz(p["reference"]) for p in panels]
@@ -491,7 +491,7 @@ def paper_a_figure(
 
 def loss_curves(problem: str, histories: dict[str, list[Path]], png: Path, pdf: Path, provenance: Provenance) -> None:
     """Validation-loss curves of every model of one problem (one line per seed)."""
-    from lwflow.figures import loss_figure, save_figure
+    from lwflow.evaluation.figures import loss_figure, save_figure
 
     frames = {label: [pd.read_csv(p) for p in paths] for label, paths in histories.items()}
     save_figure(loss_figure(frames, f"{problem}: training curves"), [png, pdf], provenance)
@@ -511,7 +511,7 @@ def model_diagnostics(
     """Pair plot of a model's samples over the exact posterior (``background['reference']``)
     or, without one, over the likelihood-weighted prior samples resampled by weight; the axes
     named after the problem's parameters, the title with the model's base modes."""
-    from lwflow.figures import pair_figure, save_figure
+    from lwflow.evaluation.figures import pair_figure, save_figure
     from lwflow.problems import problem_from_spec
 
     n_points = 5000
@@ -529,8 +529,8 @@ def model_diagnostics(
 
 def paper_b_weights_figure(weights: dict[str, list[Path]], png: Path, pdf: Path, provenance: Provenance) -> None:
     """Paper B, Figure 1: AMF-VI (EMA) and EM weights per dataset (``weights``: dataset -> per-seed JSONs)."""
-    from lwflow.figures import save_figure, weights_figure
-    from lwflow.paper_b import PUBLISHED_WEIGHTS, TITLES
+    from lwflow.evaluation.figures import save_figure, weights_figure
+    from lwflow.reproduction.paper_b import PUBLISHED_WEIGHTS, TITLES
 
     records = [
         {"dataset": TITLES.get(dataset, dataset), "method": method, "expert": expert, "seed": seed, "weight": value}
@@ -549,7 +549,7 @@ def paper_b_samples_figure(rows: list[dict[str, Any]], png: Path, pdf: Path, pro
 
     Each entry of ``rows`` has ``title, reference`` and ``models`` (label -> samples path,
     or ``(path, key)`` for a mixture's samples)."""
-    from lwflow.figures import Panel, sample_grid_figure, save_figure
+    from lwflow.evaluation.figures import Panel, sample_grid_figure, save_figure
 
     n = 20000
     grid = []

@@ -4,7 +4,7 @@ A prior :math:`\\pi(\\theta)` on :math:`\\mathbb R^d` is any object with ``dim``
 ``sample(n, rng)`` (an ``(n, dim)`` array), ``log_prob(theta)`` (``(n,)``, ``-inf`` outside
 the support) and ``support()``: the smallest box ``(low, high)`` that holds its support,
 with ``-inf``/``inf`` for unbounded sides.  A posterior is never given mass outside that
-box (:mod:`lwflow.support`).
+box (:mod:`lwflow.models.support`).
 
 * :class:`UniformBox`: uniform on ``[low, high]``.
 * :class:`Gaussian`: :math:`\\mathcal N(\\mu, \\Sigma)`, diagonal or full covariance.

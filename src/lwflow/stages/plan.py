@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lwflow import paper_a, paper_b
-from lwflow.layout import pattern
+from lwflow.reproduction import paper_a, paper_b
+from lwflow.stages.layout import pattern
 
 Model = tuple[str, str, str, str]  # fit, problem, arch, base modes ("1", "2", ..., "auto")
 COMPUTE_ONLY = {"problem": ("likelihood_chunks",), "training": ("device",)}  # not rerun triggers

@@ -5,12 +5,12 @@ The stages, each a function the workflow's jobs call as well (one code path):
 1. ``n_prior_samples`` draws :math:`\\theta_i \\sim \\pi` (:meth:`Prior.sample`);
 2. their log-likelihoods :math:`\\ell_i`, in batches with progress
    (:func:`evaluate_log_likelihood`), and the evidence :math:`\\hat Z` from them
-   (:func:`lwflow.weights.log_evidence`);
+   (:func:`lwflow.fitting.weights.log_evidence`);
 3. weights :math:`w_i \\propto e^{\\ell_i}`, clipped, stopped below the ESS floor
-   (:func:`lwflow.weights.clipped_weights`);
-4. the number of base modes (``n_modes='auto'``: :func:`lwflow.modes.select_n_modes`), a
-   flow trained on the weighted draws (:func:`lwflow.train.train_flow`) or an RBIG fitted
-   to them, restricted to the prior's support (:mod:`lwflow.support`): :func:`fit_model`.
+   (:func:`lwflow.fitting.weights.clipped_weights`);
+4. the number of base modes (``n_modes='auto'``: :func:`lwflow.fitting.modes.select_n_modes`), a
+   flow trained on the weighted draws (:func:`lwflow.fitting.train.train_flow`) or an RBIG fitted
+   to them, restricted to the prior's support (:mod:`lwflow.models.support`): :func:`fit_model`.
 
 Example::
 
@@ -29,14 +29,14 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from lwflow.flows import DensityModel, FlowSpec
-from lwflow.modes import VALLEY_RATIO
-from lwflow.posterior import Posterior
+from lwflow.fitting.modes import VALLEY_RATIO
+from lwflow.fitting.posterior import Posterior
+from lwflow.fitting.train import TrainConfig
+from lwflow.fitting.weights import ClippingConfig, check_log_likelihood, clipped_weights, log_evidence
+from lwflow.models.flows import DensityModel, FlowSpec
+from lwflow.models.support import SUPPORT_DRAWS, restrict_to_support
 from lwflow.problems import Problem
 from lwflow.streams import rng_for, seed_for
-from lwflow.support import SUPPORT_DRAWS, restrict_to_support
-from lwflow.train import TrainConfig
-from lwflow.weights import ClippingConfig, check_log_likelihood, clipped_weights, log_evidence
 
 LIKELIHOOD_BATCH = 10_000
 
@@ -58,7 +58,7 @@ def settings(kind: type[Settings], value: Settings | dict[str, Any] | None) -> S
 
 @dataclass(frozen=True)
 class ModeSelectionConfig:
-    """How ``n_modes='auto'`` chooses the base modes (:func:`lwflow.modes.select_n_modes`)."""
+    """How ``n_modes='auto'`` chooses the base modes (:func:`lwflow.fitting.modes.select_n_modes`)."""
 
     k_max: int = 6
     n_resample: int = 5000
@@ -100,7 +100,7 @@ def evaluate_log_likelihood(
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """``problem.log_likelihood`` over ``theta`` in batches of ``batch_rows`` rows, each checked
-    (NaN, ``+inf``, shape, complex: :func:`lwflow.weights.check_log_likelihood`);
+    (NaN, ``+inf``, shape, complex: :func:`lwflow.fitting.weights.check_log_likelihood`);
     ``progress(done, total)`` is called after every batch."""
     parts, done = [], 0
     for start in range(0, len(theta), batch_rows):
@@ -127,9 +127,9 @@ def fit_model(
     """Stage 4: base modes, then a flow trained (or an RBIG fitted) on ``(theta, weights)``,
     restricted to the box ``support``; deterministic given ``seed``.  ``progress`` receives
     each evaluation record of training."""
-    from lwflow.flows import weighted_standardisation
-    from lwflow.modes import select_n_modes
-    from lwflow.train import train_flow
+    from lwflow.fitting.modes import select_n_modes
+    from lwflow.fitting.train import train_flow
+    from lwflow.models.flows import weighted_standardisation
 
     training = training or TrainConfig()
     mode_selection = mode_selection or ModeSelectionConfig()
@@ -148,7 +148,7 @@ def fit_model(
         n_modes = int(model.n_modes)
     spec = FlowSpec(model.arch, n_modes, model.n_layers, model.hidden_units)
     if spec.arch == "rbig":
-        from lwflow.rbig import RBIG, RBIGConfig
+        from lwflow.models.rbig import RBIG, RBIGConfig
 
         fitted, layers = RBIG.fit(theta, weights, seed, settings(RBIGConfig, rbig))
         history = pd.DataFrame({"step": [r["layer"] for r in layers], "val_loss": [r["val_loss"] for r in layers]})

@@ -1,0 +1,34 @@
+"""Fitting a posterior: likelihood weights and clipping, base modes, training, AMF-VI
+mixtures, and ``fit`` -> ``Posterior``."""
+
+from lwflow._exports import lazy_exports
+
+_EXPORTS = {
+    "ClippingConfig": "lwflow.fitting.weights",
+    "FittedModel": "lwflow.fitting.pipeline",
+    "ModeSelection": "lwflow.fitting.modes",
+    "ModeSelectionConfig": "lwflow.fitting.pipeline",
+    "ModelConfig": "lwflow.fitting.pipeline",
+    "Posterior": "lwflow.fitting.posterior",
+    "TrainConfig": "lwflow.fitting.train",
+    "TrainingDiverged": "lwflow.fitting.train",
+    "clip_weights": "lwflow.fitting.weights",
+    "clipped_weights": "lwflow.fitting.weights",
+    "density_maxima": "lwflow.fitting.modes",
+    "effective_sample_size": "lwflow.fitting.weights",
+    "em_weights": "lwflow.fitting.mixture",
+    "ema_weights": "lwflow.fitting.mixture",
+    "evaluate_log_likelihood": "lwflow.fitting.pipeline",
+    "fit": "lwflow.fitting.pipeline",
+    "fit_model": "lwflow.fitting.pipeline",
+    "load_posterior": "lwflow.fitting.posterior",
+    "log_evidence": "lwflow.fitting.weights",
+    "mixture_log_density": "lwflow.fitting.mixture",
+    "mixture_samples": "lwflow.fitting.mixture",
+    "select_n_modes": "lwflow.fitting.modes",
+    "separated_mode_count": "lwflow.fitting.modes",
+    "train_flow": "lwflow.fitting.train",
+    "weights_from_log_likelihood": "lwflow.fitting.weights",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -1,0 +1,85 @@
+"""A problem: a prior, a vectorised log-likelihood and, for benchmarks, the exact posterior.
+
+Its posterior is
+
+.. math::  p(\\theta \\mid D) = \\pi(\\theta) L(\\theta) / Z .
+
+``truth`` (an exact sampler and the *normalised* log-density of that posterior) is used only
+by the metrics; the built-in problems (:mod:`lwflow.problems.builtin`) carry one, and a user
+problem may.
+
+Example::
+
+    prior = UniformBox(low=[-12, -12], high=[12, 12])
+    problem = Problem("mine", prior, log_likelihood=lambda t: -0.5 * (t**2).sum(1))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from lwflow.problems.priors import Prior, check_prior
+
+
+class Target(Protocol):
+    """A distribution with an exact sampler and a normalised log-density."""
+
+    dim: int
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+    def log_prob(self, theta: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A prior, a vectorised log-likelihood and optionally the exact posterior.
+
+    ``log_likelihood`` maps an ``(n, dim)`` array to ``(n,)`` log-likelihoods; ``-inf``
+    is a valid zero likelihood.  ``parameter_names`` label the coordinates in summaries,
+    plots and exports (default ``theta_1, theta_2, ...``).  ``truth`` (exact sampler +
+    normalised log-density of the posterior) makes every metric available; a user problem
+    may bring one too.  ``n_density_maxima`` (the local maxima of the posterior density,
+    None where they are not a finite set, e.g. a ring) and ``n_modes`` (those maxima
+    separated by a valley deeper than :data:`lwflow.fitting.modes.VALLEY_RATIO`: the base modes the
+    flow should get) are known only for benchmarks.
+
+    Example::
+
+        problem = Problem("mine", Gaussian([0, 0], 1.0), lambda t: -0.5 * ((t - 1) ** 2).sum(1))
+    """
+
+    name: str
+    prior: Prior
+    log_likelihood: Callable[[np.ndarray], np.ndarray]
+    truth: Target | None = None
+    n_modes: int | None = None
+    n_density_maxima: int | None = None
+    parameter_names: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.parameter_names is not None:
+            names = tuple(str(n) for n in self.parameter_names)
+            if len(names) != self.dim or len(set(names)) != len(names):
+                raise ValueError(
+                    f"problem {self.name!r}: parameter_names {list(names)} must be {self.dim} distinct names"
+                )
+            object.__setattr__(self, "parameter_names", names)
+
+    @property
+    def dim(self) -> int:
+        return self.prior.dim
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The parameter names, ``theta_1..theta_d`` where the problem gives none."""
+        return self.parameter_names or tuple(f"theta_{j + 1}" for j in range(self.dim))
+
+    def check(self) -> None:
+        """Refuse a prior with the wrong shapes once, before any work, saying what to return
+        (the likelihood is checked where it is first evaluated: it may be expensive)."""
+        check_prior(self.prior, f"problem {self.name!r}: prior")

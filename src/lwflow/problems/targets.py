@@ -1,0 +1,135 @@
+"""Exact distributions: the truths of the built-in problems (sampler and normalised log-density).
+
+The built-in targets are densities restricted to the uniform prior box, so the truth is the
+target truncated to the box and renormalised by its box mass (for Gaussian mixtures the
+multivariate normal CDF, a seeded quasi-Monte Carlo integral to 1e-5; for products of 1D
+densities their CDFs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from scipy.special import logsumexp
+
+from lwflow.problems.priors import ProductOfMarginals, UniformBox
+from lwflow.problems.shapes import Banana, Rings, TwoMoons
+
+
+@dataclass(frozen=True)
+class GaussianMixture:
+    """Finite mixture :math:`\\sum_k w_k \\mathcal N(\\mu_k, \\Sigma_k)` with full covariances."""
+
+    means: np.ndarray
+    covariances: np.ndarray
+    weights: np.ndarray
+    components: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        means = np.atleast_2d(np.asarray(self.means, dtype=float))
+        covs = np.asarray(self.covariances, dtype=float).reshape(len(means), means.shape[1], -1)
+        weights = np.asarray(self.weights, dtype=float)
+        if weights.shape != (len(means),) or np.any(weights <= 0):
+            raise ValueError("mixture weights must be positive, one per mean")
+        for k, cov in enumerate(covs):
+            if not np.allclose(cov, cov.T) or np.any(np.linalg.eigvalsh(cov) <= 0):
+                raise ValueError(f"covariance {k} must be symmetric positive definite")
+        object.__setattr__(self, "means", means)
+        object.__setattr__(self, "covariances", covs)
+        object.__setattr__(self, "weights", weights / weights.sum())
+        components = tuple(stats.multivariate_normal(m, c) for m, c in zip(means, covs))
+        object.__setattr__(self, "components", components)  # built once: log_prob is called point by point too
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    def log_prob(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(theta)
+        logs = [np.log(w) + comp.logpdf(theta).reshape(-1) for w, comp in zip(self.weights, self.components)]
+        return logsumexp(np.stack(logs), axis=0)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        labels = rng.choice(len(self.weights), size=n, p=self.weights)
+        out = np.empty((n, self.dim))
+        for k, (mean, cov) in enumerate(zip(self.means, self.covariances)):
+            idx = np.flatnonzero(labels == k)
+            out[idx] = rng.multivariate_normal(mean, cov, size=idx.size)
+        return out
+
+    def box_mass(self, low: np.ndarray, high: np.ndarray) -> float:
+        """Probability of the box ``[low, high]`` by scipy's multivariate normal CDF, a
+        quasi-Monte Carlo integral (tolerance 1e-5) with a fixed seed, so the same box
+        always gets the same mass."""
+        return float(
+            sum(
+                w * comp.cdf(high, lower_limit=low, rng=np.random.default_rng(0))
+                for w, comp in zip(self.weights, self.components)
+            )
+        )
+
+
+@dataclass(frozen=True)
+class MixtureOf1D:
+    """A 1D mixture of scipy laws with weights; has ``logpdf``, ``cdf`` and ``rvs`` like them."""
+
+    components: tuple[Any, ...]
+    weights: np.ndarray
+
+    def logpdf(self, x: np.ndarray) -> np.ndarray:
+        w = np.asarray(self.weights) / np.sum(self.weights)
+        return logsumexp(np.stack([np.log(wk) + c.logpdf(x) for wk, c in zip(w, self.components)]), axis=0)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        w = np.asarray(self.weights) / np.sum(self.weights)
+        return sum(wk * c.cdf(x) for wk, c in zip(w, self.components))
+
+    def rvs(self, size: int, random_state: np.random.Generator) -> np.ndarray:
+        w = np.asarray(self.weights) / np.sum(self.weights)
+        labels = random_state.choice(len(w), size=size, p=w)
+        out = np.empty(size)
+        for k, comp in enumerate(self.components):
+            idx = np.flatnonzero(labels == k)
+            out[idx] = comp.rvs(size=idx.size, random_state=random_state)
+        return out
+
+
+@dataclass(frozen=True)
+class TruncatedToBox:
+    """A target restricted to the prior box and renormalised: the exact posterior.
+
+    .. math::  p(\\theta) = t(\\theta)\\,\\mathbb 1[\\theta \\in B] / t(B)
+
+    Sampling is by rejection from the target; ``t(B)`` comes from ``target.box_mass``.
+    """
+
+    target: GaussianMixture | ProductOfMarginals | Banana | TwoMoons | Rings
+    box: UniformBox
+    log_mass: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        mass = self.target.box_mass(self.box.low, self.box.high)
+        if not mass > 1e-3:
+            raise ValueError(f"the target puts only {mass:.2e} of its mass inside the prior box; widen the box")
+        object.__setattr__(self, "log_mass", float(np.log(mass)))
+
+    @property
+    def dim(self) -> int:
+        return self.target.dim
+
+    def log_prob(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(theta)
+        inside = self.box.contains(theta)
+        return np.where(inside, self.target.log_prob(theta) - self.log_mass, -np.inf)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        chunks, have = [], 0
+        while have < n:
+            draw = self.target.sample(int(1.1 * (n - have)) + 16, rng)
+            draw = draw[self.box.contains(draw)]
+            chunks.append(draw)
+            have += len(draw)
+        return np.concatenate(chunks)[:n]

@@ -1,0 +1,86 @@
+"""User problems: ``module:attribute`` naming a :class:`Problem` or a factory of one, with
+``args`` and ``data`` files, and the files a workflow stage must track for it."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from lwflow.problems.problem import Problem
+
+
+def _split_reference(reference: str) -> tuple[str, str]:
+    module_name, sep, attribute = reference.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"user problem {reference!r} must be written 'module:attribute', e.g. 'my_model:problem'")
+    return module_name, attribute
+
+
+def user_module_file(reference: str) -> Path:
+    """The source file of the module named by ``module:attribute`` (found, not imported): an
+    input of the workflow's stages, so that editing it reruns them."""
+    module_name, _ = _split_reference(reference)
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as error:
+        raise ValueError(f"user problem {reference!r}: cannot find module {module_name!r} ({error})") from error
+    if spec is None or spec.origin is None or not Path(spec.origin).is_file():
+        raise ValueError(
+            f"user problem {reference!r}: cannot find module {module_name!r}; put it on PYTHONPATH or install it"
+        )
+    origin = Path(spec.origin).resolve()
+    return origin.relative_to(Path.cwd()) if origin.is_relative_to(Path.cwd()) else origin
+
+
+def load_user_problem(
+    reference: str, args: dict[str, Any] | None = None, data: dict[str, str] | None = None
+) -> Problem:
+    """Import ``module:attribute``: a :class:`Problem`, or a factory returning one, called as
+    ``factory(**args, **data)`` (``data`` maps argument names to file paths).  The problem's
+    shapes are checked (:meth:`Problem.check`)."""
+    module_name, attribute = _split_reference(reference)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(
+            f"user problem {reference!r}: cannot import module {module_name!r} ({error}); "
+            "put it on PYTHONPATH or install it"
+        ) from error
+    if not hasattr(module, attribute):
+        raise ValueError(f"user problem {reference!r}: module {module_name!r} has no attribute {attribute!r}")
+    obj = getattr(module, attribute)
+    keywords = {**(args or {}), **(data or {})}
+    if isinstance(obj, Problem):
+        if keywords:
+            raise ValueError(
+                f"user problem {reference!r} is a Problem, not a factory, so it cannot take args or data "
+                f"{sorted(keywords)}; make {attribute!r} a function that returns the Problem"
+            )
+        problem = obj
+    elif callable(obj):
+        try:
+            problem = obj(**keywords)
+        except TypeError as error:
+            raise ValueError(
+                f"user problem {reference!r}: calling it with {sorted(keywords)} failed: {error}"
+            ) from error
+    else:
+        problem = obj
+    if not isinstance(problem, Problem):
+        raise ValueError(f"user problem {reference!r} must be an lwflow.Problem, got {type(problem).__name__}")
+    problem.check()
+    return problem
+
+
+def problem_files(spec: dict[str, Any]) -> list[str]:
+    """The files a problem is made of beyond lwflow: a user problem's module source and its
+    data files (empty for built-ins)."""
+    if spec["kind"] != "user":
+        return []
+    data = [str(path) for path in spec.get("data", {}).values()]
+    missing = [path for path in data if not Path(path).is_file()]
+    if missing:
+        raise ValueError(f"data files {missing} do not exist (paths are relative to the working directory)")
+    return [str(user_module_file(spec["target"])), *data]
