@@ -134,7 +134,7 @@ def compare_trainers(
     for n_modes in sorted({1, problem.n_modes or 1}):
         for budget in settings.budgets:
             result, seconds = timed(lambda budget=budget, n_modes=n_modes: run_lwflow(budget, n_modes))
-            kl = _kl(log_p, result.model.log_density, reference)
+            kl = _kl(log_p, result.model.log_prob, reference)
             steps = int(result.history["step"].iloc[-1])
             curves.append({"trainer": f"lwflow K={n_modes}", "steps": steps, "seconds": seconds, "kl": kl})
     curve = pd.DataFrame(curves)

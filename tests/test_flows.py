@@ -65,7 +65,7 @@ def test_checkpoint_round_trip(arch, tmp_path):
         model = build_flow(spec, np.zeros(2), np.ones(2), base)
     save_checkpoint(tmp_path / "model.pt", model, spec)
     loaded = load_checkpoint(tmp_path / "model.pt")
-    assert np.allclose(loaded.log_density(x[:50]), model.log_density(x[:50]))
+    assert np.allclose(loaded.log_prob(x[:50]), model.log_prob(x[:50]))
 
 
 def test_rbig_needs_one_base_mode():
@@ -84,7 +84,7 @@ def test_one_mode_flow_jobs_do_not_import_scipy(tmp_path, modules_imported_by):
         "    spec = FlowSpec(arch=arch, n_modes=1, n_layers=2, hidden_units=8)\n"
         "    result = train_flow(theta, np.ones(200), spec, TrainConfig(max_steps=2, batch_size=32, eval_every=1), 0)\n"
         f"    save_checkpoint({str(tmp_path)!r} + '/m.pt', result.model, spec)\n"
-        f"    load_checkpoint({str(tmp_path)!r} + '/m.pt').draw(10, 0)\n"
+        f"    load_checkpoint({str(tmp_path)!r} + '/m.pt').sample(10, 0)\n"
     )
     modules = modules_imported_by(code)
     assert "lwflow.models.flows" in modules

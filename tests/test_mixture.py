@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from lwflow.evaluation.metrics import effective_number
-from lwflow.fitting.mixture import em_weights, ema_weights, mixture_log_density, mixture_samples
+from lwflow.fitting.mixture import em_weights, ema_weights, mixture_log_prob, mixture_samples
 
 
 def test_ema_gives_nearly_all_weight_to_the_expert_that_is_the_truth():
@@ -48,9 +48,9 @@ def test_em_maximises_the_mixture_likelihood():
     x = np.concatenate([rng.normal(-2, 1, 300), rng.normal(2, 1, 700)])
     log_q = np.column_stack([stats.norm(-2, 1).logpdf(x), stats.norm(2, 1).logpdf(x)])
     pi = em_weights(log_q)
-    best = mixture_log_density(log_q, pi).sum()
+    best = mixture_log_prob(log_q, pi).sum()
     for other in ([0.25, 0.75], [0.35, 0.65], [0.5, 0.5]):
-        assert best >= mixture_log_density(log_q, np.array(other)).sum()
+        assert best >= mixture_log_prob(log_q, np.array(other)).sum()
 
 
 def test_mixture_samples_follow_the_weights():

@@ -28,7 +28,7 @@ def test_density_integrates_to_one_in_2d(banana_rbig):
     n = 300
     xs, ys = np.linspace(-10, 10, n), np.linspace(-8, 30, n)
     gx, gy = np.meshgrid(xs, ys)
-    density = np.exp(model.log_density(np.column_stack([gx.ravel(), gy.ravel()])))
+    density = np.exp(model.log_prob(np.column_stack([gx.ravel(), gy.ravel()])))
     assert density.sum() * (xs[1] - xs[0]) * (ys[1] - ys[0]) == pytest.approx(1.0, abs=5e-3)
 
 
@@ -39,12 +39,12 @@ def test_fit_beats_one_layer_and_keeps_the_best_layer_count(banana_rbig):
     assert min(losses) < losses[0] - 0.05
     held_out = target.sample(5000, np.random.default_rng(2))
     entropy = -target.log_prob(held_out).mean()
-    assert -model.log_density(held_out).mean() < entropy + 0.1
+    assert -model.log_prob(held_out).mean() < entropy + 0.1
 
 
 def test_samples_follow_the_target(banana_rbig):
     target, model, _ = banana_rbig
-    draws = model.draw(5000, seed=3)
+    draws = model.sample(5000, seed=3)
     exact = target.sample(5000, np.random.default_rng(4))
     assert np.abs(np.median(draws, 0) - np.median(exact, 0)).max() < 0.15
     assert np.percentile(np.abs(draws), 99.9) < 3 * np.percentile(np.abs(exact), 99.9)
@@ -57,7 +57,7 @@ def test_weighted_fit_matches_resampled_fit():
     log_w = -0.5 * (x**2).sum(1)
     model, _ = RBIG.fit(x, np.exp(log_w), seed=0, config=RBIGConfig(max_layers=10))
     test = rng.standard_normal((5000, 2))
-    assert -model.log_density(test).mean() == pytest.approx(np.log(2 * np.pi) + 1.0, abs=0.08)
+    assert -model.log_prob(test).mean() == pytest.approx(np.log(2 * np.pi) + 1.0, abs=0.08)
 
 
 def test_each_marginal_inverse_meets_its_tolerance_in_the_bulk_and_the_tails(banana_rbig):
@@ -92,9 +92,9 @@ def test_each_marginal_forward_table_meets_its_tolerances_everywhere(banana_rbig
 def test_a_non_finite_point_gets_a_nan_density_and_the_others_are_unchanged(banana_rbig):
     _, model, _ = banana_rbig
     x = np.array([[0.5, 1.0], [np.nan, 0.0], [np.inf, 0.0], [-1.0, 3.0]])
-    log_q = model.log_density(x)
+    log_q = model.log_prob(x)
     assert np.isnan(log_q[1]) and not np.isfinite(log_q[2])
-    assert np.array_equal(log_q[[0, 3]], model.log_density(x[[0, 3]]))
+    assert np.array_equal(log_q[[0, 3]], model.log_prob(x[[0, 3]]))
 
 
 def test_the_guard_kernel_keeps_far_points_from_growing_layer_after_layer():
@@ -108,8 +108,8 @@ def test_the_guard_kernel_keeps_far_points_from_growing_layer_after_layer():
         config = RBIGConfig(max_layers=40, patience=40, guard_weight=guard_weight)
         model, _ = RBIG.fit(x[:6000], np.ones(6000), seed=0, config=config)
         assert model.n_layers > 20 and model.centres.shape[2] == 100 + (guard_weight > 0)
-        worst[guard_weight] = model.log_density(corners).min()
-        held_out_nll[guard_weight] = -model.log_density(x[6000:]).mean()
+        worst[guard_weight] = model.log_prob(corners).min()
+        held_out_nll[guard_weight] = -model.log_prob(x[6000:]).mean()
     assert worst[0.0] < -1e8  # the failure the guard exists for
     assert worst[1e-6] > -1e4
     assert held_out_nll[1e-6] == pytest.approx(held_out_nll[0.0], abs=1e-3)

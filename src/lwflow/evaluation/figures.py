@@ -30,7 +30,7 @@ class Panel:
 
     title: str
     samples: np.ndarray | None = None
-    log_density: Callable[[np.ndarray], np.ndarray] | None = None
+    log_prob: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def shared_limits(samples: list[np.ndarray], margin: float = 0.08) -> np.ndarray:
@@ -53,11 +53,11 @@ def save_figure(fig: plt.Figure, paths: list[Path], provenance: Provenance) -> N
 def _draw_panel(ax: plt.Axes, panel: Panel, pair: tuple[int, int], extent: list[np.ndarray]) -> plt.Artist:
     """Exact density on a grid or a 2D histogram of samples, both normalised to their maximum."""
     i, j = pair
-    if panel.log_density is not None:
+    if panel.log_prob is not None:
         edges = [np.linspace(*limits, 301) for limits in extent]
         centres = [0.5 * (e[1:] + e[:-1]) for e in edges]
         gx, gy = np.meshgrid(*centres)
-        values = np.exp(panel.log_density(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(gx.shape)
+        values = np.exp(panel.log_prob(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(gx.shape)
     else:
         values, *edges = np.histogram2d(panel.samples[:, i], panel.samples[:, j], bins=150, range=extent)
         values = values.T

@@ -23,7 +23,7 @@ _EXPORTS = {
     "fit_model": "lwflow.fitting.pipeline",
     "load_posterior": "lwflow.fitting.posterior",
     "log_evidence": "lwflow.fitting.weights",
-    "mixture_log_density": "lwflow.fitting.mixture",
+    "mixture_log_prob": "lwflow.fitting.mixture",
     "mixture_samples": "lwflow.fitting.mixture",
     "select_n_modes": "lwflow.fitting.modes",
     "separated_mode_count": "lwflow.fitting.modes",

@@ -84,7 +84,7 @@ def em_weights(
     return pi / pi.sum()
 
 
-def mixture_log_density(log_q: np.ndarray, pi: np.ndarray) -> np.ndarray:
+def mixture_log_prob(log_q: np.ndarray, pi: np.ndarray) -> np.ndarray:
     """:math:`\\log \\sum_k \\pi_k q_k(x)` from the experts' log-densities ``(n, K)``."""
     with np.errstate(divide="ignore"):
         return logsumexp(log_q + np.log(np.asarray(pi, dtype=float)), axis=1)

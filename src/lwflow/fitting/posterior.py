@@ -74,14 +74,14 @@ class Posterior:
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` draws; the same ``seed`` gives the same draws."""
-        return self.model.draw(int(n), int(seed))
+        return self.model.sample(int(n), int(seed))
 
     def log_prob(self, theta: np.ndarray) -> np.ndarray:
         """:math:`\\log q(\\theta)` for each row of ``theta`` (shape ``(n, dim)``)."""
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         if theta.shape[1] != self.dim:
             raise ValueError(f"theta has {theta.shape[1]} columns; this posterior has {self.dim} parameters")
-        return self.model.log_density(theta)
+        return self.model.log_prob(theta)
 
     def summary(self, n: int = SUMMARY_DRAWS, seed: int = 0) -> pd.DataFrame:
         """Per parameter: mean, sd, 5/50/95 % quantiles from ``n`` draws; with the ESS after

@@ -53,11 +53,12 @@ ROWS_PER_PASS = 4096
 
 
 class DensityModel(Protocol):
-    """What the metrics and the mixture need from any model: numpy in, numpy out."""
+    """What the metrics, the mixture and a Posterior need from any model: numpy in, numpy out;
+    ``sample(n, seed)`` is a function of ``seed`` alone."""
 
-    def log_density(self, theta: np.ndarray) -> np.ndarray: ...
+    def log_prob(self, theta: np.ndarray) -> np.ndarray: ...
 
-    def draw(self, n: int, seed: int) -> np.ndarray: ...
+    def sample(self, n: int, seed: int) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -196,28 +197,32 @@ class StandardisedFlow(nn.Module):
         """:math:`\\log q(\\theta)` from already standardised ``u`` (the training hot path)."""
         return self.flow.log_prob(u) - torch.log(self.scale).sum()
 
-    def log_prob(self, theta: torch.Tensor) -> torch.Tensor:
+    def log_prob_tensor(self, theta: torch.Tensor) -> torch.Tensor:
+        """:math:`\\log q(\\theta)` of a tensor (differentiable)."""
         return self.log_prob_standardised(self.standardise(theta))
 
     @torch.no_grad()
-    def sample(self, n: int) -> torch.Tensor:
-        """``n`` draws: the base draws all at once (the random stream of normflows' ``sample``),
-        then pushed through the layers ``ROWS_PER_PASS`` rows at a time."""
+    def sample_tensor(self, n: int) -> torch.Tensor:
+        """``n`` draws from torch's global generator: the base draws all at once (the random
+        stream of normflows' ``sample``), then pushed through the layers ``ROWS_PER_PASS`` rows
+        at a time."""
         z, _ = self.flow.q0(n)
         u = torch.cat([self.flow.forward(rows) for rows in z.split(ROWS_PER_PASS)])
         return u * self.scale + self.shift
 
-    def log_density(self, theta: np.ndarray, chunk: int = ROWS_PER_PASS) -> np.ndarray:
+    def log_prob(self, theta: np.ndarray, chunk: int = ROWS_PER_PASS) -> np.ndarray:
+        """:math:`\\log q(\\theta)` per row, in float64, ``chunk`` rows at a time."""
         with torch.no_grad():
             parts = [
-                self.log_prob(torch.as_tensor(theta[i : i + chunk], dtype=torch.float32)).double().numpy()
+                self.log_prob_tensor(torch.as_tensor(theta[i : i + chunk], dtype=torch.float32)).double().numpy()
                 for i in range(0, len(theta), chunk)
             ]
         return np.concatenate(parts) if parts else np.empty(0)
 
-    def draw(self, n: int, seed: int) -> np.ndarray:
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        """``n`` draws, a function of ``seed`` alone."""
         torch.manual_seed(seed)
-        return self.sample(n).numpy().astype(float)
+        return self.sample_tensor(n).numpy().astype(float)
 
 
 def build_flow(spec: FlowSpec, shift: np.ndarray, scale: np.ndarray, base_init: BaseInit) -> StandardisedFlow:

@@ -42,7 +42,7 @@ weigh almost nothing, and every layer transforms every kept point.
 Example::
 
     model = RBIG.fit(x, weights=np.ones(len(x)), seed=0)
-    model.log_density(x[:5]); model.draw(100, seed=1)
+    model.log_prob(x[:5]); model.sample(100, seed=1)
 """
 
 from __future__ import annotations
@@ -299,7 +299,7 @@ class RBIG:
             log_det += ld
         return z, log_det
 
-    def log_density(self, theta: np.ndarray) -> np.ndarray:
+    def log_prob(self, theta: np.ndarray) -> np.ndarray:
         z, log_det = self.transform(np.atleast_2d(theta))
         return log_det - 0.5 * (z**2).sum(1) - z.shape[1] * _LOG_SQRT_2PI
 
@@ -310,7 +310,7 @@ class RBIG:
             x = np.column_stack([self._marginal_inverse(x[:, j], layer, j) for j in range(x.shape[1])])
         return x
 
-    def draw(self, n: int, seed: int) -> np.ndarray:
+    def sample(self, n: int, seed: int) -> np.ndarray:
         return self.inverse(np.random.default_rng(seed).standard_normal((n, self.centres.shape[1])))
 
     @classmethod

@@ -44,7 +44,7 @@ def bounded(low: np.ndarray, high: np.ndarray) -> bool:
 @dataclass
 class TruncatedModel:
     """``model`` restricted to the box ``[low, high]`` and renormalised by its estimated
-    mass there (module docstring); ``log_density``/``draw`` like any :class:`DensityModel`."""
+    mass there (module docstring); ``log_prob``/``sample`` like any :class:`DensityModel`."""
 
     model: DensityModel
     low: np.ndarray
@@ -59,7 +59,7 @@ class TruncatedModel:
     ) -> TruncatedModel:
         """Estimate the model's mass inside the box from ``n_draws`` of its draws."""
         low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
-        n_inside = int(inside(model.draw(n_draws, seed), low, high).sum())
+        n_inside = int(inside(model.sample(n_draws, seed), low, high).sum())
         if n_inside == 0:
             raise ValueError(
                 f"the fitted model put none of {n_draws} draws inside the prior's support "
@@ -73,18 +73,18 @@ class TruncatedModel:
     def mass(self) -> float:
         return float(np.exp(self.log_mass))
 
-    def log_density(self, theta: np.ndarray) -> np.ndarray:
+    def log_prob(self, theta: np.ndarray) -> np.ndarray:
         theta = np.atleast_2d(theta)
-        return np.where(inside(theta, self.low, self.high), self.model.log_density(theta) - self.log_mass, -np.inf)
+        return np.where(inside(theta, self.low, self.high), self.model.log_prob(theta) - self.log_mass, -np.inf)
 
-    def draw(self, n: int, seed: int) -> np.ndarray:
+    def sample(self, n: int, seed: int) -> np.ndarray:
         """``n`` draws inside the box by rejection; batch ``k`` uses its own seed derived from
         ``seed``, so the result is a function of ``seed`` alone."""
         chunks, have, batch = [], 0, 0
         while have < n:
             wanted = int((n - have) / self.mass * 1.05) + 16
             batch_seed = seed if batch == 0 else int(np.random.SeedSequence([seed, batch]).generate_state(1)[0])
-            draw = self.model.draw(wanted, batch_seed)
+            draw = self.model.sample(wanted, batch_seed)
             draw = draw[inside(draw, self.low, self.high)]
             chunks.append(draw)
             have, batch = have + len(draw), batch + 1

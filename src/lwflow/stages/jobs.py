@@ -203,8 +203,8 @@ def train(
     save_checkpoint(outputs["model"], fitted.model, fitted.spec)
     write_sidecar(outputs["model"], provenance)
     write_csv(outputs["loss"], fitted.history, provenance)
-    samples = fitted.model.draw(n_samples, seed_for(seed, "model_samples"))
-    write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.model.log_density(samples)}, provenance)
+    samples = fitted.model.sample(n_samples, seed_for(seed, "model_samples"))
+    write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.model.log_prob(samples)}, provenance)
     print(fitted.history.tail().to_string(index=False))
 
 
@@ -328,7 +328,7 @@ def model_metrics(
     truth = _truth_of(name, spec)
     ref = read_npz(reference)
     for model, draws, output, log_q_out in zip(*groups, strict=True):
-        log_q = load_checkpoint(model).log_density(ref["samples"])
+        log_q = load_checkpoint(model).log_prob(ref["samples"])
         result = _score(truth, log_q, read_npz(draws)["samples"], ref, evaluation)
         own = dataclasses.replace(provenance, inputs=[str(model), str(draws), str(reference)])
         write_npz(log_q_out, {"log_q": log_q}, own)
@@ -374,7 +374,7 @@ def amfvi_weights(
         draws.append(x)
         batch_weights.append(w)
     # every expert sees all batches in one call (its per-call costs, e.g. RBIG's tables, paid once)
-    log_q = np.column_stack([models[a].log_density(np.concatenate(draws)) for a in models])
+    log_q = np.column_stack([models[a].log_prob(np.concatenate(draws)) for a in models])
     batches = np.split(log_q, np.cumsum([len(x) for x in draws])[:-1])
     trajectory = ema_weights(batches, float(amfvi["beta"]), batch_weights)
     em = em_weights(np.concatenate(batches), np.concatenate([w / w.sum() for w in batch_weights]))
@@ -409,7 +409,7 @@ def mixture_metrics(
     """Every metric of the AMF-VI and EM mixtures (their log-density from the experts' on the
     reference; their samples drawn from the experts' samples by multinomial counts)."""
     from lwflow.evaluation.metrics import effective_number
-    from lwflow.fitting.mixture import mixture_log_density, mixture_samples
+    from lwflow.fitting.mixture import mixture_log_prob, mixture_samples
 
     truth, ref, mix = _truth_of(name, spec), read_npz(reference), read_json(weights)
     archs = mix["experts"]
@@ -420,7 +420,7 @@ def mixture_metrics(
     for method in ("ema", "em"):
         pi = np.array([mix[method][a] for a in archs])
         draws[method] = mixture_samples(expert_samples, pi, min(len(s) for s in expert_samples), rng)
-        result[method] = _score(truth, mixture_log_density(expert_log_q, pi), draws[method], ref, evaluation)
+        result[method] = _score(truth, mixture_log_prob(expert_log_q, pi), draws[method], ref, evaluation)
         result[method]["n_eff"] = effective_number(pi)
     write_npz(samples_out, draws, provenance)
     write_json(output, result, provenance)
@@ -481,7 +481,7 @@ def paper_a_figure(
     for entry in panels:
         if entry["samples"] is None:
             truth = problem_from_spec(entry["problem"], entry["spec"]).truth
-            built.append(Panel(entry["title"], log_density=truth.log_prob))
+            built.append(Panel(entry["title"], log_prob=truth.log_prob))
         else:
             built.append(Panel(entry["title"], samples=read_npz(entry["samples"])["samples"]))
     limits = shared_limits([ref["samples"] for ref in references])
