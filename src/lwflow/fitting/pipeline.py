@@ -134,9 +134,9 @@ def fit_model(
     training = training or TrainConfig()
     mode_selection = mode_selection or ModeSelectionConfig()
     mode_moments = None
+    keep = weights > 0
+    shift, scale = weighted_standardisation(theta[keep], weights[keep])  # once: base modes and flow
     if model.n_modes == "auto":
-        keep = weights > 0
-        shift, scale = weighted_standardisation(theta[keep], weights[keep])
         selection = select_n_modes(
             (theta[keep] - shift) / scale, weights[keep], seed=seed, **dataclasses.asdict(mode_selection)
         )
@@ -154,7 +154,7 @@ def fit_model(
         history = pd.DataFrame({"step": [r["layer"] for r in layers], "val_loss": [r["val_loss"] for r in layers]})
         facts: dict[str, Any] = {"n_layers": fitted.n_layers}
     else:
-        result = train_flow(theta, weights, spec, training, seed, mode_moments, progress)
+        result = train_flow(theta, weights, spec, training, seed, mode_moments, progress, (shift, scale))
         fitted, history = result.model, result.history
         facts = {"best_step": result.best_step, "stopped_early": result.stopped_early, "device": result.device}
     restricted = restrict_to_support(fitted, *support, seed_for(seed, "support"), support_draws)

@@ -139,10 +139,14 @@ def train_flow(
     seed: int,
     mode_moments: ModeMoments | None = None,
     progress: Callable[[dict[str, float]], None] | None = None,
+    standardisation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainResult:
     """Fit ``spec`` to the weighted sample ``(theta, weights)``; deterministic given ``seed``.
     The base starts from ``mode_moments`` where given (:func:`initial_base`); ``progress``
-    receives every evaluation record (step, train and validation loss, learning rate)."""
+    receives every evaluation record (step, train and validation loss, learning rate).
+    ``standardisation`` is the ``(shift, scale)`` of the coordinates, by default the weighted
+    mean and sd of the nonzero-weight draws (:func:`lwflow.fitting.pipeline.fit_model` computes
+    it once for the base modes and the flow)."""
     keep = weights > 0
     theta, weights = theta[keep], weights[keep]
     if len(theta) < 10:
@@ -151,7 +155,7 @@ def train_flow(
     torch.manual_seed(seed)
     train_idx, val_idx = _split(len(theta), config.validation_fraction, rng)
     val_idx = heaviest_share(weights, val_idx)
-    shift, scale = weighted_standardisation(theta[train_idx], weights[train_idx])
+    shift, scale = standardisation if standardisation is not None else weighted_standardisation(theta, weights)
     u_all = (theta - shift) / scale
     base_init = initial_base(u_all[train_idx], weights[train_idx], spec.n_modes, seed, shift, scale, mode_moments)
     device = resolve_device(config.device)

@@ -1,7 +1,8 @@
 """Where every artefact of a run lives, relative to the results folder: defined once.
 
 The workflow's rules spell these patterns out literally (the Snakemake convention; a test
-checks they agree), and ``lwflow fit --out DIR`` writes the same files under ``DIR``.
+checks they agree), the experiment plan (:mod:`lwflow.stages.plan`) builds its paths from
+them, and ``lwflow fit --out DIR`` writes the same files under ``DIR``.
 Wildcards: ``problem``, ``seed``, ``fit`` (likelihood | samples), ``arch``, ``modes``
 (base modes: an integer or auto), ``chunk``.
 """
@@ -22,6 +23,16 @@ LAYOUT = {
     "loss": "models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/loss.csv",
     "samples": "models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
     "modes": "models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/modes.json",
+    "target": "target/{problem}/seed{seed}.npz",
+    "truth": "truth/{problem}/seed{seed}.npz",
+    "floor": "floors/{problem}/seed{seed}.json",
+    "metrics": "metrics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.json",
+    "log_q": "metrics/{fit}/{problem}/{arch}_K{modes}/seed{seed}_log_q.npz",
+    "mixture_weights": "mixtures/{fit}/{problem}/K{modes}/seed{seed}/weights.json",
+    "mixture_trajectory": "mixtures/{fit}/{problem}/K{modes}/seed{seed}/trajectory.csv",
+    "mixture_metrics": "mixtures/{fit}/{problem}/K{modes}/seed{seed}/metrics.json",
+    "mixture_samples": "mixtures/{fit}/{problem}/K{modes}/seed{seed}/samples.npz",
+    "pair_plot": "figures/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}.png",
     "summary": "summary/{fit}/{problem}/{arch}_K{modes}/seed{seed}.json",
     "summary_markdown": "summary/{fit}/{problem}/{arch}_K{modes}/seed{seed}.md",
     "problem_summary": "summary/{problem}.csv",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from lwflow.reproduction import paper_a, paper_b
@@ -33,29 +34,34 @@ class ConfigError(ValueError):
     """A config that cannot run, found before any job."""
 
 
+def _path(name: str, **wildcards: object) -> str:
+    return pattern(name).format(**wildcards)
+
+
 def model_dir(fit: str, problem: str, arch: str, modes: str, seed: object) -> str:
-    return f"results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}"
+    """The folder of one model's artefacts (checkpoint, loss, samples, base modes)."""
+    return str(PurePosixPath(_path("model", fit=fit, problem=problem, arch=arch, modes=modes, seed=seed)).parent)
 
 
 def metrics_path(fit: str, problem: str, arch: str, modes: str, seed: object) -> str:
-    return f"results/metrics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.json"
+    return _path("metrics", fit=fit, problem=problem, arch=arch, modes=modes, seed=seed)
 
 
 def log_q_path(fit: str, problem: str, arch: str, modes: str, seed: object) -> str:
     """A model's log-density on its problem's reference sample (written with its metrics)."""
-    return metrics_path(fit, problem, arch, modes, seed).replace(".json", "_log_q.npz")
+    return _path("log_q", fit=fit, problem=problem, arch=arch, modes=modes, seed=seed)
 
 
 def mixture_dir(fit: str, problem: str, modes: str, seed: object) -> str:
-    return f"results/mixtures/{fit}/{problem}/K{modes}/seed{seed}"
+    return str(PurePosixPath(_path("mixture_weights", fit=fit, problem=problem, modes=modes, seed=seed)).parent)
 
 
 def floor_path(problem: str, seed: object) -> str:
-    return f"results/floors/{problem}/seed{seed}.json"
+    return _path("floor", problem=problem, seed=seed)
 
 
 def truth_path(problem: str, seed: object) -> str:
-    return f"results/truth/{problem}/seed{seed}.npz"
+    return _path("truth", problem=problem, seed=seed)
 
 
 def expert_modes(arch: str, modes: object) -> str:
@@ -217,7 +223,7 @@ class Plan:
     def summary_outputs(self, problem: str | None = None) -> list[str]:
         """Every model's posterior summary (of one problem, where given)."""
         return [
-            pattern("summary").format(fit=m[0], problem=m[1], arch=m[2], modes=m[3], seed=s)
+            _path("summary", fit=m[0], problem=m[1], arch=m[2], modes=m[3], seed=s)
             for m in self.models
             for s in self.model_seeds[m]
             if problem in (None, m[1])
@@ -225,7 +231,7 @@ class Plan:
 
     def problem_summary_outputs(self) -> list[str]:
         return [
-            pattern(name).format(problem=p)
+            _path(name, problem=p)
             for p in sorted({m[1] for m in self.models})
             for name in ("problem_summary", "problem_summary_markdown")
         ]
@@ -234,7 +240,7 @@ class Plan:
         """Pair plots: of figure_seed's models, or of every model (``outputs.pair_plots: all``)."""
         every = self.config["outputs"]["pair_plots"] == "all"
         return [
-            f"results/figures/models/{m[0]}/{m[1]}/{m[2]}_K{m[3]}/seed{s}.png"
+            _path("pair_plot", fit=m[0], problem=m[1], arch=m[2], modes=m[3], seed=s)
             for m in self.models
             for s in self.model_seeds[m]
             if every or s == self.config["outputs"]["figure_seed"]
