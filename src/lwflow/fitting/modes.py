@@ -166,6 +166,15 @@ def separated_mode_count(maxima: np.ndarray, log_density: LogDensity, valley_rat
     return len(_separated_groups(log_density, list(maxima), valley_ratio))
 
 
+def _bic(fit, points: np.ndarray, n_effective: float) -> float:
+    """BIC of a fitted scikit-learn mixture with the sample size ``n_effective`` (docstring of
+    :func:`select_n_modes`); scikit-learn's own ``bic`` where ``n_effective`` is the row count."""
+    if n_effective >= len(points):
+        return float(fit.bic(points))
+    log_likelihood = fit.score(points) * n_effective  # mean log-likelihood per row, times n_e
+    return float(-2 * log_likelihood + fit._n_parameters() * np.log(n_effective))
+
+
 def select_n_modes(
     u: np.ndarray,
     weights: np.ndarray,
@@ -174,16 +183,32 @@ def select_n_modes(
     n_resample: int = 5000,
     valley_ratio: float = VALLEY_RATIO,
 ) -> ModeSelection:
-    """Number of modes of the weighted sample ``(u, weights)`` by BIC plus the valley guard."""
+    """Number of modes of the weighted sample ``(u, weights)`` by BIC plus the valley guard.
+
+    The mixtures are fitted to ``n_resample`` rows resampled by weight, but scored with the
+    information the weights carry: with :math:`n_e = \\min(\\mathrm{ESS}, n_{resample})`,
+
+    .. math::  \\mathrm{BIC}_K = -2\\,\\frac{n_e}{n_{resample}} \\log \\hat L_K + p_K \\log n_e .
+
+    Resampled rows far beyond the ESS repeat a few heavy draws many times; scored as if they
+    were independent, BIC counts those clumps as modes (6 components for a one-mode 10-D
+    posterior seen through an ESS of 46).  For the same reason :math:`K` stops at
+    :math:`n_e / (2(d + 1))`: a full-covariance component needs more than :math:`d + 1`
+    independent points.  Where the ESS exceeds ``n_resample`` (and ``k_max`` fits), this is
+    the plain BIC of the rows."""
     from sklearn.mixture import GaussianMixture
+
+    from lwflow.fitting.weights import effective_sample_size
 
     rng = np.random.default_rng(seed)
     points = u[rng.choice(len(u), size=n_resample, p=weights / weights.sum())]
+    n_effective = min(effective_sample_size(weights), n_resample)
+    k_largest = max(1, min(k_max, int(n_effective // (2 * (u.shape[1] + 1)))))
     fits = {
         k: GaussianMixture(k, covariance_type="full", n_init=3, random_state=seed).fit(points)
-        for k in range(1, k_max + 1)
+        for k in range(1, k_largest + 1)
     }
-    bic = {k: float(fit.bic(points)) for k, fit in fits.items()}
+    bic = {k: _bic(fit, points, n_effective) for k, fit in fits.items()}
     best_k = min(bic, key=bic.get)
     best = fits[best_k]
     maxima = [_climb(best.weights_, best.means_, best.precisions_, mean.copy()) for mean in best.means_]

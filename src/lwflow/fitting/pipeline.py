@@ -32,7 +32,13 @@ import pandas as pd
 from lwflow.fitting.modes import VALLEY_RATIO
 from lwflow.fitting.posterior import Posterior
 from lwflow.fitting.train import TrainConfig
-from lwflow.fitting.weights import ClippingConfig, check_log_likelihood, clipped_weights, log_evidence
+from lwflow.fitting.weights import (
+    ClippingConfig,
+    check_log_likelihood,
+    clipped_weights,
+    effective_sample_size,
+    log_evidence,
+)
 from lwflow.models.flows import DensityModel, FlowSpec
 from lwflow.models.support import SUPPORT_DRAWS, restrict_to_support
 from lwflow.problems import Problem
@@ -163,6 +169,9 @@ def fit_model(
     return FittedModel(restricted, spec, history, modes, facts)
 
 
+PROPOSALS = ("prior", "adaptive")
+
+
 def fit(
     problem: Problem,
     n_prior_samples: int = 100_000,
@@ -173,26 +182,37 @@ def fit(
     mode_selection: ModeSelectionConfig | dict[str, Any] | None = None,
     rbig: Any = None,
     progress: bool = False,
+    proposal: str = "prior",
+    adaptive: Any = None,
 ) -> Posterior:
     """Fit a flow to the posterior of ``problem``; the stages are in the module docstring.
 
+    ``proposal='prior'`` (paper A) trains once on ``n_prior_samples`` prior draws;
+    ``proposal='adaptive'`` runs adaptive rounds (:mod:`lwflow.fitting.rounds`, settings
+    ``adaptive``: an :class:`~lwflow.fitting.rounds.AdaptiveConfig` or a dict of its fields),
+    in which the flow proposes its own training points, and ``n_prior_samples`` is not used.
     ``model`` picks the architecture and the base modes (default RealNVP, ``n_modes='auto'``);
     ``training``, ``clipping``, ``mode_selection`` and ``rbig`` take the dataclass or a dict
     of its fields (the config's sections).  ``progress`` shows a bar (tqdm) over the
-    likelihood batches and the training steps.  The same ``seed`` gives the same posterior.
+    likelihood batches and the training steps (one line per round when adaptive).  The same
+    ``seed`` gives the same posterior.
     """
     problem.check()
+    if proposal not in PROPOSALS:
+        raise ValueError(f"proposal must be one of {PROPOSALS}, got {proposal!r}")
     model_config = settings(ModelConfig, model)
     training_config = settings(TrainConfig, training)
-    clipping_config = settings(ClippingConfig, clipping)
+    modes_config = settings(ModeSelectionConfig, mode_selection)
     started = time.perf_counter()
+    if proposal == "adaptive":
+        return _fit_adaptive(problem, seed, model_config, training_config, modes_config, rbig, adaptive, progress)
     theta = problem.prior.sample(int(n_prior_samples), rng_for(seed, "prior"))
     with _bar(progress, len(theta), "likelihood") as bar:
         log_likelihood = evaluate_log_likelihood(
             problem, theta, progress=lambda done, total: bar.update(done - bar.n) if bar else None
         )
     log_z, log_z_se = log_evidence(log_likelihood)
-    weights, report = clipped_weights(log_likelihood, clipping_config)
+    weights, report = clipped_weights(log_likelihood, settings(ClippingConfig, clipping))
     with _bar(progress, training_config.max_steps, "training") as bar:
         fitted = fit_model(
             theta,
@@ -202,19 +222,57 @@ def fit(
             seed,
             training_config,
             rbig,
-            settings(ModeSelectionConfig, mode_selection),
+            modes_config,
             progress=lambda record: bar.update(int(record["step"]) - bar.n) if bar else None,
         )
-    diagnostics = {
-        "n_likelihood_calls": int(len(theta)),
-        "clipping": report.as_dict(),
+    diagnostics = {"n_likelihood_calls": int(len(theta)), "clipping": report.as_dict()}
+    diagnostics |= _model_diagnostics(fitted) | {"seconds": time.perf_counter() - started}
+    return Posterior(fitted.model, fitted.spec, problem.names, log_z, log_z_se, diagnostics, problem.name)
+
+
+def _model_diagnostics(fitted: FittedModel) -> dict[str, Any]:
+    return {
         "modes": fitted.modes,
         "n_modes": fitted.spec.n_modes,
         "loss_history": fitted.history.to_dict(orient="list"),
         "training": fitted.facts,
-        "seconds": time.perf_counter() - started,
     }
-    return Posterior(fitted.model, fitted.spec, problem.names, log_z, log_z_se, diagnostics, problem.name)
+
+
+def _fit_adaptive(
+    problem: Problem,
+    seed: int,
+    model: ModelConfig,
+    training: TrainConfig,
+    mode_selection: ModeSelectionConfig,
+    rbig: Any,
+    adaptive: Any,
+    progress: bool,
+) -> Posterior:
+    """:func:`fit` with ``proposal='adaptive'``: the rounds, then the Posterior of the final flow
+    with the pooled weighted draws."""
+    from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds
+
+    started = time.perf_counter()
+    result = adaptive_rounds(
+        problem, settings(AdaptiveConfig, adaptive), model, seed, training, mode_selection, rbig,
+        log=print if progress else None,
+    )  # fmt: skip
+    log_w = result.log_weights
+    weights = np.exp(log_w[np.isfinite(log_w)] - log_w[np.isfinite(log_w)].max())
+    diagnostics = {
+        "n_likelihood_calls": int(len(result.theta)),
+        "rounds": result.rounds,
+        "pareto_k": result.pareto_k,
+        "clipping": {"ess_before": effective_sample_size(weights), "ess_after": effective_sample_size(weights)},
+    }
+    diagnostics |= _model_diagnostics(result.fitted) | {"seconds": time.perf_counter() - started}
+    posterior = Posterior(
+        result.fitted.model, result.fitted.spec, problem.names, result.log_evidence, result.log_evidence_se,
+        diagnostics, problem.name,
+    )  # fmt: skip
+    posterior.weighted_draws = {"theta": result.theta, "log_weight": log_w}
+    return posterior
 
 
 def _bar(show: bool, total: int, what: str) -> Any:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from lwflow.artefacts import jsonable
 from lwflow.models.flows import DensityModel, FlowSpec, checkpoint_payload, load_torch, model_from_payload, save_torch
@@ -52,7 +53,10 @@ class Posterior:
       poor when the ESS is in the tens).
     * ``diagnostics``: ESS and largest weight share before and after clipping
       (``clipping``), the chosen base modes with their criterion values (``modes``: BIC per
-      K), the loss history, training facts, likelihood calls and seconds.
+      K), the loss history, training facts, likelihood calls and seconds; adaptive fits add
+      ``rounds`` (draws, calls, beta, ESS per round) and ``pareto_k`` of the evidence weights.
+    * ``weighted_draws`` (adaptive fits): every likelihood-evaluated draw ``theta`` with its
+      ``log_weight`` against the posterior.
     """
 
     model: DensityModel
@@ -62,6 +66,7 @@ class Posterior:
     log_evidence_se: float
     diagnostics: dict[str, Any] = field(default_factory=dict)
     problem: str = ""
+    weighted_draws: dict[str, np.ndarray] | None = None
 
     @property
     def dim(self) -> int:
@@ -114,6 +119,8 @@ class Posterior:
             "diagnostics": json.loads(json.dumps(self.diagnostics, default=jsonable)),
             "problem": self.problem,
         }
+        if self.weighted_draws is not None:
+            payload["weighted_draws"] = {k: torch.as_tensor(v) for k, v in self.weighted_draws.items()}
         save_torch(Path(path), payload)
 
     def to_csv(self, path: str | Path, n: int = SUMMARY_DRAWS, seed: int = 0) -> None:
@@ -154,4 +161,5 @@ def load_posterior(path: str | Path) -> Posterior:
         float(info["log_evidence_se"]),
         info["diagnostics"],
         info["problem"],
+        {k: v.numpy() for k, v in payload["weighted_draws"].items()} if "weighted_draws" in payload else None,
     )

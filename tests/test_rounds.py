@@ -1,0 +1,87 @@
+"""Adaptive rounds: balance-heuristic weights, the tempering schedule, the evidence, mode masses."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import lwflow
+from benchmarks.scaling import two_mode_problem
+from lwflow.fitting.modes import select_n_modes
+from lwflow.fitting.rounds import balance_heuristic_log_weights, next_beta, pareto_k
+
+TINY = {"arch": "realnvp", "n_modes": "auto", "n_layers": 4, "hidden_units": 32}
+TRAINING = {"max_steps": 400, "eval_every": 50, "patience": 4, "batch_size": 512}
+
+
+def test_balance_heuristic_weights_match_the_closed_form_of_two_gaussian_proposals():
+    """Proposals N(0, 1) (300 draws) and N(2, 1) (100 draws), target 5 N(1, 0.5^2)."""
+    rng = np.random.default_rng(0)
+    q1, q2, target = stats.norm(0, 1), stats.norm(2, 1), stats.norm(1, 0.5)
+    x = np.concatenate([q1.rvs(300, random_state=rng), q2.rvs(100, random_state=rng)])
+    log_w = balance_heuristic_log_weights(
+        np.log(5) + target.logpdf(x), np.stack([q1.logpdf(x), q2.logpdf(x)]), np.array([300, 100])
+    )
+    expected = 5 * target.pdf(x) / (0.75 * q1.pdf(x) + 0.25 * q2.pdf(x))
+    np.testing.assert_allclose(np.exp(log_w), expected, rtol=1e-12)
+    # unbiased: the mean weight estimates the target's mass, 5
+    estimates = []
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        x = np.concatenate([q1.rvs(300, random_state=rng), q2.rvs(100, random_state=rng)])
+        log_w = balance_heuristic_log_weights(
+            np.log(5) + target.logpdf(x), np.stack([q1.logpdf(x), q2.logpdf(x)]), np.array([300, 100])
+        )
+        estimates.append(np.exp(log_w).mean())
+    assert np.mean(estimates) == pytest.approx(5, abs=3 * np.std(estimates) / np.sqrt(200))
+
+
+def test_the_next_beta_keeps_the_ess_at_its_target():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-10, 10, size=(5000, 2))
+    log_prior = np.full(5000, -np.log(400.0))
+    log_likelihood = -0.5 * (x**2).sum(1) / 0.05
+    beta = next_beta(log_prior, log_likelihood, log_prior[None, :], np.array([5000]), 0.0, 500)
+    assert 0 < beta < 1
+    weights = np.exp(beta * (log_likelihood - log_likelihood.max()))
+    assert weights.sum() ** 2 / (weights**2).sum() == pytest.approx(500, rel=0.01)
+
+
+def test_pareto_k_separates_bounded_from_heavy_tailed_weights():
+    rng = np.random.default_rng(2)
+    assert pareto_k(np.log(rng.uniform(size=20_000))) < 0.5
+    assert pareto_k(1.5 * np.log(1 / rng.uniform(size=20_000))) > 0.7  # Pareto tail with k = 1.5
+
+
+def test_auto_modes_count_modes_not_clumps_of_heavy_draws():
+    """A one-mode 10-D posterior seen through weights with an ESS of about 30."""
+    rng = np.random.default_rng(3)
+    u = rng.normal(size=(20_000, 10))
+    weights = np.exp(-0.5 * (u**2).sum(1) * 6)  # a narrow posterior seen through N(0, I) draws: ESS ~ 26
+    ess = weights.sum() ** 2 / (weights**2).sum()
+    assert 10 < ess < 100
+    assert select_n_modes(u, weights, seed=0).n_modes == 1
+
+
+def test_an_adaptive_fit_gets_the_evidence_of_a_gaussian_within_3_standard_errors():
+    y, noise = np.array([0.5, -0.5, 1.0]), 0.05
+    prior = lwflow.Gaussian(np.zeros(3), 4.0)
+    problem = lwflow.Problem("narrow", prior, lambda t: stats.multivariate_normal(y, noise * np.eye(3)).logpdf(t))
+    adaptive = {"n_per_round": 2000, "max_calls": 20_000}
+    posterior = lwflow.fit(problem, seed=0, model=TINY, training=TRAINING, proposal="adaptive", adaptive=adaptive)
+    exact = stats.multivariate_normal(np.zeros(3), (4.0 + noise) * np.eye(3)).logpdf(y)
+    assert abs(posterior.log_evidence - exact) < 3 * posterior.log_evidence_se
+    assert posterior.diagnostics["n_likelihood_calls"] <= 20_000
+    betas = [r["beta"] for r in posterior.diagnostics["rounds"]]
+    assert betas[0] < 1 and betas == sorted(betas) and betas[-1] == 1.0  # tempered, then the posterior
+
+
+def test_an_adaptive_fit_of_a_5d_two_mode_problem_recovers_both_mode_masses():
+    problem = two_mode_problem(5)
+    adaptive = {"n_per_round": 3000, "max_calls": 30_000}
+    posterior = lwflow.fit(problem, seed=0, model=TINY, training=TRAINING, proposal="adaptive", adaptive=adaptive)
+    draws = posterior.sample(10_000, seed=1)
+    assert abs((draws[:, 0] > 0).mean() - 0.5) < 0.03
+    assert np.abs(draws[:, 0]).mean() == pytest.approx(4, abs=0.5)  # modes at +-4 (a tiny flow: biased inwards)
+    assert posterior.diagnostics["n_likelihood_calls"] <= 30_000
+    theta, log_w = posterior.weighted_draws["theta"], posterior.weighted_draws["log_weight"]
+    assert theta.shape == (posterior.diagnostics["n_likelihood_calls"], 5) and np.isfinite(log_w).any()
