@@ -5,6 +5,8 @@
 * ``baselines``: dynesty, emcee, importance resampling and likelihood-weighted flows on the
   2D and 3D three-mode problems (:mod:`benchmarks.baselines`);
 * ``scaling``: the same on a two-mode mixture in 2, 5 and 10 dimensions (:mod:`benchmarks.scaling`);
+* ``adaptive``: adaptive rounds against nautilus and pocoMC on paper A's three problems, paper
+  B's rings and the two-mode mixture in 2-20 dimensions (:mod:`benchmarks.adaptive`);
 * ``jobs``: job-level costs side by side: NSF's spline with zuko's and lwflow's softmax, a
   job-like workload with glibc's default heap and the workflow's (:mod:`benchmarks.job_costs`);
 * ``reproduction``: per-rule time of a workflow run from its ``benchmark:`` files, and with
@@ -21,30 +23,20 @@ import datetime
 import os
 import platform
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import torch
 import yaml
 
-from benchmarks import baselines, job_costs, reproduction, scaling, throughput
+from benchmarks import adaptive, baselines, job_costs, reproduction, scaling, throughput
+from lwflow.evaluation.tables import markdown_table
 from lwflow.problems import problem_from_spec
 
-NAMES = ("throughput", "baselines", "scaling", "jobs", "reproduction")
+NAMES = ("throughput", "baselines", "scaling", "adaptive", "jobs", "reproduction")
+ADAPTIVE_PROBLEMS = ("gmm2d_3mode", "gmm3d_3mode", "nongauss3d", "rings")
 BASELINE_PROBLEMS = ("gmm2d_3mode", "gmm3d_3mode")
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A pipe table; floats to 4 significant digits, missing values blank."""
-
-    def cell(value: object) -> str:
-        if isinstance(value, float):
-            return "" if pd.isna(value) else f"{value:.4g}"
-        return str(value)
-
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def machine_line() -> str:
@@ -67,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"), help="a workflow run's results folder")
     parser.add_argument("--reproduce-in", type=Path, help="an empty folder for a fresh, timed workflow run")
     parser.add_argument("--cores", type=int, default=8, help="snakemake --cores of the timed run")
+    parser.add_argument("--problems", nargs="*", help="adaptive: config problems (default: paper A's three and rings)")
+    parser.add_argument("--dims", type=int, nargs="*", help="adaptive: dimensions of the two-mode problem")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.which) - set(NAMES))
     if unknown:
@@ -96,6 +90,17 @@ def main(argv: list[str] | None = None) -> None:
         runs = scaling.scaling(dims, args.seeds, settings, flow, training, clipping)
         runs.to_csv(args.out / "scaling_runs.csv", index=False)
         tables["scaling"] = baselines.summarise(runs)
+    if "adaptive" in args.which:
+        adaptive_settings = (
+            adaptive.AdaptiveBenchmarkSettings.quick() if args.quick else adaptive.AdaptiveBenchmarkSettings()
+        )
+        if args.dims:
+            adaptive_settings = replace(adaptive_settings, dims=tuple(args.dims))
+        names = args.problems if args.problems is not None else [] if args.quick else list(ADAPTIVE_PROBLEMS)
+        problems = adaptive.problems({p: problem_from_spec(p, config["problems"][p]) for p in names}, adaptive_settings)
+        runs = adaptive.compare(problems, args.seeds, adaptive_settings, flow, training)
+        runs.to_csv(args.out / "adaptive_runs.csv", index=False)
+        tables["adaptive"] = adaptive.goal_table(runs)
     if "jobs" in args.which:
         tables["jobs"] = job_costs.compare(
             job_costs.JobCostSettings.quick() if args.quick else job_costs.JobCostSettings()

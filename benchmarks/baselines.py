@@ -67,14 +67,34 @@ def compare(
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """Every method on every problem and seed, scored against the exact posterior."""
+    return compare_methods(
+        problems,
+        seeds,
+        settings.n_draws,
+        settings.bridge_fraction,
+        lambda problem: method_runs(problem, problem.n_modes, settings, flow, training, clipping),
+        log,
+    )
+
+
+def compare_methods(
+    problems: dict[str, Problem],
+    seeds: list[int],
+    n_draws: int,
+    bridge_fraction: float,
+    runs_of: Callable[[Problem], dict[str, Callable[[int], methods.MethodResult]]],
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """``runs_of(problem)`` (method -> run of a seed) on every problem and seed, each scored
+    against ``n_draws`` exact draws; an ``exact (floor)`` row per problem and seed."""
     rows = []
     for name, problem in problems.items():
         for seed in seeds:
-            reference = Reference.of(problem, settings.n_draws, 10_000 + seed)
+            reference = Reference.of(problem, n_draws, 10_000 + seed)
             log_z = reference.log_evidence()
-            floor = reference.floor_row(10_000 + seed, settings.bridge_fraction)
+            floor = reference.floor_row(10_000 + seed, bridge_fraction)
             rows.append({"problem": name, "dim": problem.dim, "method": "exact (floor)", "seed": seed, **floor})
-            for method, run in method_runs(problem, problem.n_modes, settings, flow, training, clipping).items():
+            for method, run in runs_of(problem).items():
                 row = {"problem": name, "dim": problem.dim, "method": method, "seed": seed}
                 try:
                     result = run(seed)
@@ -83,7 +103,7 @@ def compare(
                     log(f"{name} seed {seed} {method}: failed: {error}")
                     continue
                 row |= {"likelihood_calls": result.likelihood_calls, "seconds": result.seconds}
-                row |= reference.score(result.draws, settings.bridge_fraction)
+                row |= reference.score(result.draws, bridge_fraction)
                 if "log_z" in result.extra:
                     row |= {
                         "log_z_error": result.extra["log_z"] - log_z,

@@ -8,6 +8,10 @@ and its wall time, on a :class:`lwflow.problems.Problem` with a uniform-box prio
   resampling, and the log-evidence :math:`\\log Z` with its error.
 * ``emcee``: affine-invariant ensemble MCMC (32 walkers started from the prior), after
   burn-in, thinned to the requested number of draws.
+* ``adaptive``: :func:`lwflow.fit` with ``proposal='adaptive'`` (the flow proposes its own
+  training points); draws from the final flow, and its evidence.
+* ``nautilus``, ``pocomc``: nautilus-sampler and pocoMC at their default settings on the unit
+  cube mapped onto the prior box; draws resampled from their weighted posterior, and log Z.
 """
 
 from __future__ import annotations
@@ -83,6 +87,84 @@ def likelihood_flow(
 
     (draws, calls, log_z, log_z_err), seconds = timed(run)
     return MethodResult(draws, calls, seconds, {"log_z": log_z, "log_z_err": log_z_err})
+
+
+def adaptive_flow(
+    problem: Problem,
+    n_draws: int,
+    seed: int,
+    flow: dict[str, Any],
+    training: dict[str, Any],
+    adaptive: dict[str, Any],
+) -> MethodResult:
+    """:func:`lwflow.fit` with adaptive rounds, base modes ``auto``, the likelihood's calls counted."""
+
+    def run() -> tuple[np.ndarray, int, Any]:
+        counted = replace(problem, log_likelihood=CountingLikelihood(problem.log_likelihood))
+        model = {
+            "arch": "realnvp",
+            "n_modes": "auto",
+            "n_layers": flow["n_layers"],
+            "hidden_units": flow["hidden_units"],
+        }
+        posterior = fit(counted, seed=seed, model=model, training=training, proposal="adaptive", adaptive=adaptive)
+        return posterior.sample(n_draws, seed), counted.log_likelihood.calls, posterior
+
+    (draws, calls, posterior), seconds = timed(run)
+    extra = {"log_z": posterior.log_evidence, "log_z_err": posterior.log_evidence_se}
+    extra |= {"rounds": len(posterior.diagnostics["rounds"]), "pareto_k": posterior.diagnostics["pareto_k"]}
+    return MethodResult(draws, calls, seconds, extra)
+
+
+def _resampled(points: np.ndarray, log_weights: np.ndarray, n_draws: int, seed: int) -> np.ndarray:
+    """``n_draws`` equally weighted draws from a weighted sample (multinomial resampling)."""
+    weights = np.exp(log_weights - log_weights.max())
+    return points[np.random.default_rng(seed).choice(len(points), size=n_draws, p=weights / weights.sum())]
+
+
+def nautilus_sampler(problem: Problem, n_draws: int, seed: int) -> MethodResult:
+    """nautilus-sampler at its defaults (2000 live points), vectorised likelihood."""
+    import nautilus
+
+    low, high = _box(problem)
+    likelihood = CountingLikelihood(problem.log_likelihood)
+
+    def run() -> Any:
+        sampler = nautilus.Sampler(
+            lambda u: low + u * (high - low), likelihood, n_dim=len(low), vectorized=True, seed=seed
+        )
+        sampler.run(verbose=False)
+        return sampler
+
+    sampler, seconds = timed(run)
+    points, log_w, _ = sampler.posterior()
+    return MethodResult(
+        _resampled(points, log_w, n_draws, seed),
+        likelihood.calls,
+        seconds,
+        {"log_z": sampler.log_z, "log_z_err": float("nan")},
+    )
+
+
+def pocomc_sampler(problem: Problem, n_draws: int, seed: int) -> MethodResult:
+    """pocoMC at its defaults, a uniform prior on the box, vectorised likelihood."""
+    import pocomc
+    from scipy import stats
+
+    low, high = _box(problem)
+    likelihood = CountingLikelihood(problem.log_likelihood)
+
+    def run() -> Any:
+        prior = pocomc.Prior([stats.uniform(lo, hi - lo) for lo, hi in zip(low, high)])
+        sampler = pocomc.Sampler(prior=prior, likelihood=likelihood, vectorize=True, random_state=seed)
+        sampler.run(progress=False)
+        return sampler
+
+    sampler, seconds = timed(run)
+    points, weights, _, _ = sampler.posterior()
+    log_z, log_z_err = sampler.evidence()
+    draws = _resampled(points, np.log(np.maximum(weights, 1e-300)), n_draws, seed)
+    return MethodResult(draws, likelihood.calls, seconds, {"log_z": float(log_z), "log_z_err": float(log_z_err)})
 
 
 def dynesty_static(problem: Problem, nlive: int, n_draws: int, seed: int) -> MethodResult:

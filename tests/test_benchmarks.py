@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -14,7 +15,7 @@ from benchmarks.reproduction import rule_times, timed_run
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("benchmarks")
-    benchmarks = ["throughput", "baselines", "scaling", "jobs"]
+    benchmarks = ["throughput", "baselines", "scaling", "adaptive", "jobs"]
     command = [sys.executable, "-W", "ignore", "-m", "benchmarks", *benchmarks, "--quick"]
     result = subprocess.run(command + ["--seeds", "0", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -48,7 +49,31 @@ def test_baselines_score_every_method_against_the_exact_posterior(quick_run):
     assert scored[["w1_avg", "sliced_w1", "mode_mass_error", "bridge_mass"]].notna().all().all()
     dynesty = runs[runs["method"] == "dynesty_50"]
     assert dynesty["log_z_error"].abs().lt(3 * dynesty["log_z_err_reported"] + 0.5).all()
-    assert (quick_run / "summary.md").read_text().count("## ") == 4
+    assert (quick_run / "summary.md").read_text().count("## ") == 5
+
+
+def test_adaptive_scores_the_rounds_against_the_goal(quick_run):
+    runs = pd.read_csv(quick_run / "adaptive_runs.csv")
+    adaptive = runs[runs["method"] == "lwflow_adaptive"]
+    assert len(adaptive) == 1 and adaptive["likelihood_calls"].iloc[0] <= 1500
+    assert adaptive[["sliced_w1", "mode_mass_error", "log_z_error", "pareto_k"]].notna().all().all()
+    table = pd.read_csv(quick_run / "adaptive.csv")
+    floor = runs.loc[runs["method"] == "exact (floor)", "sliced_w1"].mean()
+    ratio = table.loc[table["method"] == "lwflow_adaptive", "sliced_w1_over_floor"].iloc[0]
+    assert ratio == pytest.approx(adaptive["sliced_w1"].iloc[0] / floor)
+
+
+@pytest.mark.slow
+def test_the_anchor_samplers_run_and_return_their_evidence():
+    from benchmarks import methods
+    from benchmarks.scaling import two_mode_problem
+
+    problem = two_mode_problem(2)
+    exact = problem.truth.log_mass - np.log(16.0**2)
+    for run in (methods.nautilus_sampler, methods.pocomc_sampler):
+        result = run(problem, 1000, 0)
+        assert result.draws.shape == (1000, 2) and 5000 < result.likelihood_calls < 100_000
+        assert abs(result.extra["log_z"] - exact) < 0.2
 
 
 def test_scaling_grows_the_dimension_and_records_the_prior_ess(quick_run):
