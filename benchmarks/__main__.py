@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         adaptive_settings = (
             adaptive.AdaptiveBenchmarkSettings.quick() if args.quick else adaptive.AdaptiveBenchmarkSettings()
         )
-        if args.dims:
+        if args.dims is not None:
             adaptive_settings = replace(adaptive_settings, dims=tuple(args.dims))
         names = args.problems if args.problems is not None else [] if args.quick else list(ADAPTIVE_PROBLEMS)
         problems = adaptive.problems({p: problem_from_spec(p, config["problems"][p]) for p in names}, adaptive_settings)
