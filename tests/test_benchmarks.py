@@ -98,3 +98,17 @@ def test_reproduction_times_a_fresh_run_and_aggregates_its_rule_benchmarks(tmp_p
     assert (table["jobs"] == 1).all()
     assert table["share"].sum() == pytest.approx(1.0)
     assert wall > table["total_s"].max()  # the whole run outlasts its longest job
+
+
+def test_mode_masses_of_every_kind_of_benchmark_target():
+    import yaml
+
+    from benchmarks.scoring import Reference
+    from lwflow.problems import problem_from_spec
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    expected = {"nongauss3d": [1 / 3] * 3, "rings": [0.5, 0.5], "gmm2d_3mode": [1 / 3] * 3}
+    for name, shares in expected.items():
+        reference = Reference.of(problem_from_spec(name, config["problems"][name]), 200, 0)
+        assert reference.true_masses == pytest.approx(shares, abs=0.01)
+        assert reference.masses(reference.samples).sum() == pytest.approx(1)
