@@ -98,7 +98,13 @@ def main(argv: list[str] | None = None) -> None:
             adaptive_settings = replace(adaptive_settings, dims=tuple(args.dims))
         names = args.problems if args.problems is not None else [] if args.quick else list(ADAPTIVE_PROBLEMS)
         problems = adaptive.problems({p: problem_from_spec(p, config["problems"][p]) for p in names}, adaptive_settings)
-        runs = adaptive.compare(problems, args.seeds, adaptive_settings, flow, training)
+        runs = baselines.compare_methods(
+            problems,
+            args.seeds,
+            adaptive_settings.n_draws,
+            adaptive_settings.bridge_fraction,
+            lambda problem: adaptive.method_runs(problem, adaptive_settings, flow, training),
+        )
         runs.to_csv(args.out / "adaptive_runs.csv", index=False)
         tables["adaptive"] = adaptive.goal_table(runs)
     if "jobs" in args.which:

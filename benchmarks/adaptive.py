@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import methods
-from benchmarks.baselines import compare_methods
 from benchmarks.scaling import two_mode_problem
 from lwflow.problems import Problem
 
@@ -48,7 +47,7 @@ def problems(config_problems: dict[str, Problem], settings: AdaptiveBenchmarkSet
 def method_runs(
     problem: Problem, settings: AdaptiveBenchmarkSettings, flow: dict, training: dict
 ) -> dict[str, Callable[[int], methods.MethodResult]]:
-    """Each method as a function of the seed."""
+    """Each method as a function of the seed (for :func:`benchmarks.baselines.compare_methods`)."""
     n, adaptive = settings.n_draws, dict(settings.adaptive)
     runs: dict[str, Callable[[int], methods.MethodResult]] = {
         "lwflow_adaptive": lambda seed: methods.adaptive_flow(problem, n, seed, flow, training, adaptive)
@@ -57,25 +56,6 @@ def method_runs(
         runs["nautilus"] = lambda seed: methods.nautilus_sampler(problem, n, seed)
         runs["pocomc"] = lambda seed: methods.pocomc_sampler(problem, n, seed)
     return runs
-
-
-def compare(
-    problems: dict[str, Problem],
-    seeds: list[int],
-    settings: AdaptiveBenchmarkSettings,
-    flow: dict[str, Any],
-    training: dict[str, Any],
-    log: Callable[[str], None] = print,
-) -> pd.DataFrame:
-    """Every method on every problem and seed, scored against the exact posterior."""
-    return compare_methods(
-        problems,
-        seeds,
-        settings.n_draws,
-        settings.bridge_fraction,
-        lambda problem: method_runs(problem, settings, flow, training),
-        log,
-    )
 
 
 def goal_table(runs: pd.DataFrame) -> pd.DataFrame:

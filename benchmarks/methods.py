@@ -61,6 +61,16 @@ def importance(problem: Problem, n_prior: int, n_draws: int, seed: int) -> Metho
     return MethodResult(draws, calls, seconds, {"prior_ess": ess})
 
 
+def _counted_fit(
+    problem: Problem, seed: int, flow: dict[str, Any], n_modes: int | str, **options: Any
+) -> tuple[Any, int]:
+    """:func:`lwflow.fit` (the same code as the workflow) of a RealNVP with the likelihood's
+    calls counted: the posterior and the calls."""
+    counted = replace(problem, log_likelihood=CountingLikelihood(problem.log_likelihood))
+    model = {"arch": "realnvp", "n_modes": n_modes, "n_layers": flow["n_layers"], "hidden_units": flow["hidden_units"]}
+    return fit(counted, seed=seed, model=model, **options), counted.log_likelihood.calls
+
+
 def likelihood_flow(
     problem: Problem,
     n_prior: int,
@@ -71,22 +81,14 @@ def likelihood_flow(
     training: dict[str, Any],
     clipping: dict[str, Any],
 ) -> MethodResult:
-    """:func:`lwflow.fit` (the same code as the workflow) with the likelihood's calls counted."""
-
-    def run() -> tuple[np.ndarray, int, float, float]:
-        counted = replace(problem, log_likelihood=CountingLikelihood(problem.log_likelihood))
-        model = {
-            "arch": "realnvp",
-            "n_modes": n_modes,
-            "n_layers": flow["n_layers"],
-            "hidden_units": flow["hidden_units"],
-        }
-        posterior = fit(counted, n_prior, seed, model=model, training=training, clipping=clipping)
-        draws = posterior.sample(n_draws, seed)
-        return draws, counted.log_likelihood.calls, posterior.log_evidence, posterior.log_evidence_se
-
-    (draws, calls, log_z, log_z_err), seconds = timed(run)
-    return MethodResult(draws, calls, seconds, {"log_z": log_z, "log_z_err": log_z_err})
+    """One-shot :func:`lwflow.fit` on ``n_prior`` prior draws with ``n_modes`` base modes."""
+    (posterior, calls), seconds = timed(
+        lambda: _counted_fit(
+            problem, seed, flow, n_modes, n_prior_samples=n_prior, training=training, clipping=clipping
+        )
+    )
+    extra = {"log_z": posterior.log_evidence, "log_z_err": posterior.log_evidence_se}
+    return MethodResult(posterior.sample(n_draws, seed), calls, seconds, extra)
 
 
 def adaptive_flow(
@@ -97,23 +99,13 @@ def adaptive_flow(
     training: dict[str, Any],
     adaptive: dict[str, Any],
 ) -> MethodResult:
-    """:func:`lwflow.fit` with adaptive rounds, base modes ``auto``, the likelihood's calls counted."""
-
-    def run() -> tuple[np.ndarray, int, Any]:
-        counted = replace(problem, log_likelihood=CountingLikelihood(problem.log_likelihood))
-        model = {
-            "arch": "realnvp",
-            "n_modes": "auto",
-            "n_layers": flow["n_layers"],
-            "hidden_units": flow["hidden_units"],
-        }
-        posterior = fit(counted, seed=seed, model=model, training=training, proposal="adaptive", adaptive=adaptive)
-        return posterior.sample(n_draws, seed), counted.log_likelihood.calls, posterior
-
-    (draws, calls, posterior), seconds = timed(run)
+    """:func:`lwflow.fit` with adaptive rounds and base modes ``auto``."""
+    (posterior, calls), seconds = timed(
+        lambda: _counted_fit(problem, seed, flow, "auto", training=training, proposal="adaptive", adaptive=adaptive)
+    )
     extra = {"log_z": posterior.log_evidence, "log_z_err": posterior.log_evidence_se}
     extra |= {"rounds": len(posterior.diagnostics["rounds"]), "pareto_k": posterior.diagnostics["pareto_k"]}
-    return MethodResult(draws, calls, seconds, extra)
+    return MethodResult(posterior.sample(n_draws, seed), calls, seconds, extra)
 
 
 def _resampled(points: np.ndarray, log_weights: np.ndarray, n_draws: int, seed: int) -> np.ndarray:
