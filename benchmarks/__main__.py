@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         runs.to_csv(args.out / "adaptive_runs.csv", index=False)
         tables["adaptive"] = adaptive.goal_table(runs)
+        adaptive.accuracy_figure(runs, args.out / "adaptive.png")
     if "jobs" in args.which:
         tables["jobs"] = job_costs.compare(
             job_costs.JobCostSettings.quick() if args.quick else job_costs.JobCostSettings()

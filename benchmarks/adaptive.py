@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -71,3 +72,32 @@ def goal_table(runs: pd.DataFrame) -> pd.DataFrame:
     anchors = table[table["method"].isin(["nautilus", "pocomc"])].groupby("problem")["likelihood_calls"].min()
     table["calls_over_best_anchor"] = table["likelihood_calls"] / table["problem"].map(anchors)
     return table
+
+
+def accuracy_figure(runs: pd.DataFrame, path: Path) -> None:
+    """One panel per problem: sliced W1 over its floor against likelihood calls, one marker per
+    method and seed, the goal's accuracy as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    floors = runs[runs["method"] == "exact (floor)"].groupby("problem")["sliced_w1"].mean()  # as goal_table
+    scored = runs[runs["method"] != "exact (floor)"].dropna(subset=["likelihood_calls"])
+    problems = list(dict.fromkeys(scored["problem"]))
+    fig, axes = plt.subplots(1, len(problems), figsize=(3.2 * len(problems), 3.2), squeeze=False, sharey=True)
+    for ax, problem in zip(axes[0], problems):
+        for method, rows in scored[scored["problem"] == problem].groupby("method", sort=False):
+            ax.scatter(rows["likelihood_calls"], rows["sliced_w1"] / floors[problem], label=method, s=30)
+        ax.axhline(GOAL["sliced_w1_over_floor"], color="0.5", linestyle="--", linewidth=1)
+        ax.set_xlim(left=0)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
+        ax.set_title(problem, fontsize="medium")
+        ax.set_xlabel("likelihood calls")
+    axes[0, 0].set_ylabel("sliced W1 / truth-vs-truth floor")
+    axes[0, -1].legend(fontsize="small")
+    fig.suptitle("Accuracy against likelihood calls (lower left is better; dashed: the goal)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -61,6 +61,7 @@ def test_adaptive_scores_the_rounds_against_the_goal(quick_run):
     floor = runs.loc[runs["method"] == "exact (floor)", "sliced_w1"].mean()
     ratio = table.loc[table["method"] == "lwflow_adaptive", "sliced_w1_over_floor"].iloc[0]
     assert ratio == pytest.approx(adaptive["sliced_w1"].iloc[0] / floor)
+    assert (quick_run / "adaptive.png").stat().st_size > 10_000  # the accuracy-against-calls figure
 
 
 @pytest.mark.slow
