@@ -111,19 +111,20 @@ def _stale_downstream(artefacts: list[Path], findings: list[Finding], base: Path
     inputs_of = {}
     for artefact in artefacts:
         record = _record(sidecar_path(artefact)) if sidecar_path(artefact).exists() else None
-        inputs_of[artefact] = [(base / n).resolve() for n in (record or {}).get("inputs", {})]
+        inputs_of[artefact.resolve()] = (artefact, [(base / n).resolve() for n in (record or {}).get("inputs", {})])
     bad = {f.path.resolve() for f in findings if f.problem != MISSING_SIDECAR}  # unverified, not known changed
-    stale: dict[Path, Path] = {}
+    stale: dict[Path, Path] = {}  # resolved artefact -> the stale or modified input it was made from
     changed = True
-    while changed:
+    while changed:  # one pass per level of the DAG
         changed = False
-        for artefact, inputs in inputs_of.items():
-            if artefact.resolve() in bad or artefact in stale:
+        for resolved, (_, inputs) in inputs_of.items():
+            if resolved in bad or resolved in stale:
                 continue
-            upstream = next((i for i in inputs if i in bad or i in {a.resolve() for a in stale}), None)
+            upstream = next((i for i in inputs if i in bad or i in stale), None)
             if upstream is not None:
-                stale[artefact] = upstream
+                stale[resolved] = upstream
                 changed = True
+    stale = {inputs_of[resolved][0]: upstream for resolved, upstream in stale.items()}
     return [
         Finding(artefact, f"stale: made from {os.path.relpath(upstream, base)}, which is stale or modified")
         for artefact, upstream in sorted(stale.items())

@@ -171,8 +171,9 @@ def _bic(fit, points: np.ndarray, n_effective: float) -> float:
     :func:`select_n_modes`); scikit-learn's own ``bic`` where ``n_effective`` is the row count."""
     if n_effective >= len(points):
         return float(fit.bic(points))
-    log_likelihood = fit.score(points) * n_effective  # mean log-likelihood per row, times n_e
-    return float(-2 * log_likelihood + fit._n_parameters() * np.log(n_effective))
+    mean_log_likelihood = fit.score(points)  # per row
+    n_parameters = (fit.bic(points) + 2 * mean_log_likelihood * len(points)) / np.log(len(points))
+    return float(-2 * mean_log_likelihood * n_effective + n_parameters * np.log(n_effective))
 
 
 def select_n_modes(

@@ -36,7 +36,6 @@ from lwflow.fitting.weights import (
     ClippingConfig,
     check_log_likelihood,
     clipped_weights,
-    effective_sample_size,
     log_evidence,
 )
 from lwflow.models.flows import DensityModel, FlowSpec
@@ -203,9 +202,9 @@ def fit(
     model_config = settings(ModelConfig, model)
     training_config = settings(TrainConfig, training)
     modes_config = settings(ModeSelectionConfig, mode_selection)
-    started = time.perf_counter()
     if proposal == "adaptive":
         return _fit_adaptive(problem, seed, model_config, training_config, modes_config, rbig, adaptive, progress)
+    started = time.perf_counter()
     theta = problem.prior.sample(int(n_prior_samples), rng_for(seed, "prior"))
     with _bar(progress, len(theta), "likelihood") as bar:
         log_likelihood = evaluate_log_likelihood(
@@ -251,7 +250,7 @@ def _fit_adaptive(
 ) -> Posterior:
     """:func:`fit` with ``proposal='adaptive'``: the rounds, then the Posterior of the final flow
     with the pooled weighted draws."""
-    from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds
+    from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds, ess_of_log_weights
 
     started = time.perf_counter()
     result = adaptive_rounds(
@@ -259,12 +258,12 @@ def _fit_adaptive(
         log=print if progress else None,
     )  # fmt: skip
     log_w = result.log_weights
-    weights = np.exp(log_w[np.isfinite(log_w)] - log_w[np.isfinite(log_w)].max())
+    ess = ess_of_log_weights(log_w)  # adaptive weights are not clipped
     diagnostics = {
         "n_likelihood_calls": int(len(result.theta)),
         "rounds": result.rounds,
         "pareto_k": result.pareto_k,
-        "clipping": {"ess_before": effective_sample_size(weights), "ess_after": effective_sample_size(weights)},
+        "clipping": {"ess_before": ess, "ess_after": ess},
     }
     diagnostics |= _model_diagnostics(result.fitted) | {"seconds": time.perf_counter() - started}
     posterior = Posterior(

@@ -98,7 +98,8 @@ def _weights(log_w: np.ndarray) -> np.ndarray:
     return weights
 
 
-def _ess_of(log_w: np.ndarray) -> float:
+def ess_of_log_weights(log_w: np.ndarray) -> float:
+    """Kish ESS of weights given by their logarithms (``-inf``: zero weight)."""
     finite = np.isfinite(log_w)
     if not finite.any():
         return 0.0
@@ -118,7 +119,9 @@ def next_beta(
     (bisection; the ESS falls as :math:`\\beta` rises), ``beta_prev`` where none does."""
 
     def ess(beta: float) -> float:
-        return _ess_of(balance_heuristic_log_weights(tempered(log_prior, log_likelihood, beta), log_proposals, counts))
+        return ess_of_log_weights(
+            balance_heuristic_log_weights(tempered(log_prior, log_likelihood, beta), log_proposals, counts)
+        )
 
     if ess(1.0) >= ess_target:
         return 1.0
@@ -213,11 +216,11 @@ def adaptive_rounds(
         counts.append(len(new))
         matrix, sizes = np.stack(log_proposals), np.array(counts)
         own_log_w = tempered(new_log_prior, new_log_likelihood, 1.0) - log_proposals[-1][-len(new) :]
-        own_ess = _ess_of(own_log_w) / len(new)
+        own_ess = ess_of_log_weights(own_log_w) / len(new)
         beta = next_beta(log_prior, log_likelihood, matrix, sizes, beta, config.beta_ess_fraction * len(new))
         log_w = balance_heuristic_log_weights(tempered(log_prior, log_likelihood, beta), matrix, sizes)
         record = {"round": round_index, "n": len(new), "calls": int(theta.shape[0]), "beta": beta}
-        record |= {"ess": _ess_of(log_w), "own_ess_fraction": own_ess}
+        record |= {"ess": ess_of_log_weights(log_w), "own_ess_fraction": own_ess}
         converged = beta == 1.0 and round_index > 0 and own_ess >= config.final_ess_fraction
         budget_spent = theta.shape[0] + config.n_per_round > config.max_calls
         if not (converged or budget_spent or round_index + 1 == config.max_rounds):
@@ -266,4 +269,4 @@ def _log_mean_exp(log_w: np.ndarray) -> tuple[float, float]:
     finite = np.isfinite(log_w)
     top = log_w[finite].max()
     log_z = float(top + math.log(np.exp(log_w[finite] - top).sum()) - math.log(len(log_w)))
-    return log_z, float(math.sqrt(max(1 / _ess_of(log_w) - 1 / len(log_w), 0.0)))
+    return log_z, float(math.sqrt(max(1 / ess_of_log_weights(log_w) - 1 / len(log_w), 0.0)))
