@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -128,8 +129,8 @@ def test_nsf_stacks_flow_nsf_layers_and_the_others_flow_n_layers(smoke_run):
 def test_every_model_of_the_figure_seed_has_a_diagnostic_pair_plot(smoke_run):
     plots = list((smoke_run / "results/figures/models").rglob("seed*.png"))
     # outputs.pair_plots: figure_seed (seed 0): paper A's 11 models, gmm2d_3mode's K=auto (auto_modes),
-    # two_moons' 4 experts and gmm2d_3mode's rbig
-    assert len(plots) == 11 + 1 + 4 + 1
+    # two_moons' 4 experts, gmm2d_3mode's rbig and gmm2d_2mode's adaptive K=2
+    assert len(plots) == 11 + 1 + 4 + 1 + 1
     assert {p.name for p in plots} == {"seed0.png"}
 
 
@@ -192,6 +193,62 @@ def test_html_report_holds_tables_and_figures_with_captions(smoke_run):
 def test_rerun_has_nothing_to_do(smoke_run):
     result = run_snakemake(smoke_run, "-n", "--cores", "2")
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+ADAPTIVE_ROUNDS = "results/rounds/gmm2d_2mode/realnvp_K2/seed0"
+
+
+def round_reports(workdir: Path) -> list[dict]:
+    rounds = sorted((workdir / ADAPTIVE_ROUNDS).glob("round*"), key=lambda path: int(path.name[5:]))
+    return [json.loads((path / "report.json").read_text()) for path in rounds]
+
+
+def test_adaptive_rounds_are_stages_with_their_own_artefacts_until_one_stops(smoke_run):
+    reports = round_reports(smoke_run)
+    assert len(reports) >= 2 and [r["round"] for r in reports] == list(range(len(reports)))
+    assert [r["next"] for r in reports[:-1]] == ["train"] * (len(reports) - 1) and reports[-1]["next"] != "train"
+    assert reports[-1]["calls"] == 1000 * len(reports) <= 4000  # the block's n_per_round and max_calls
+    betas = [r["beta"] for r in reports]
+    assert betas == sorted(betas) and 0 < betas[0] < 1
+    for r, report in enumerate(reports):
+        folder = smoke_run / ADAPTIVE_ROUNDS / f"round{r}"
+        names = ["draws.npz", "likelihood.npz", "pool.npz", "report.json"]
+        names += ["model.pt", "loss.csv", "modes.json"] if report["next"] == "train" else []
+        assert all((folder / name).is_file() and (folder / f"{name}.json").is_file() for name in names)
+        assert not (folder / "model.pt").exists() or report["next"] == "train"
+    summary = json.loads((smoke_run / "results/summary/adaptive/gmm2d_2mode/realnvp_K2/seed0.json").read_text())
+    assert summary["log_evidence"] == reports[-1]["log_evidence"]
+    assert (smoke_run / "results/metrics/adaptive/gmm2d_2mode/realnvp_K2/seed0.json").is_file()
+
+
+def test_the_workflow_rounds_and_the_library_rounds_give_the_same_posterior(smoke_run):
+    """One code path: lwflow.fitting.rounds.adaptive_rounds with the settings the jobs recorded
+    gives the workflow's pooled draws, weights, evidence and final flow exactly."""
+    from lwflow.fitting.pipeline import ModelConfig, ModeSelectionConfig, settings
+    from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds
+    from lwflow.fitting.train import TrainConfig
+    from lwflow.problems import problem_from_spec
+    from lwflow.streams import seed_for
+
+    model_dir = smoke_run / "results/models/adaptive/gmm2d_2mode/realnvp_K2/seed0"
+    recorded = json.loads((model_dir / "model.pt.json").read_text())["config"]
+    adaptive = json.loads((smoke_run / ADAPTIVE_ROUNDS / "round0/report.json.json").read_text())["config"]["adaptive"]
+    result = adaptive_rounds(
+        problem_from_spec("gmm2d_2mode", recorded["problem"]),
+        AdaptiveConfig(**adaptive),
+        settings(ModelConfig, recorded["flow"]),
+        0,
+        settings(TrainConfig, recorded["training"] | {"device": "cpu"}),
+        settings(ModeSelectionConfig, recorded["mode_selection"]),
+        recorded["rbig"],
+    )
+    last = len(round_reports(smoke_run)) - 1
+    pool = np.load(smoke_run / ADAPTIVE_ROUNDS / f"round{last}/pool.npz")
+    np.testing.assert_array_equal(pool["theta"], result.theta)
+    np.testing.assert_array_equal(pool["log_weights"], result.log_weights)
+    assert round_reports(smoke_run)[-1]["log_evidence"] == result.log_evidence
+    samples = np.load(model_dir / "samples.npz")["samples"]
+    np.testing.assert_array_equal(samples, result.fitted.model.sample(len(samples), seed_for(0, "model_samples")))
 
 
 USER_MODEL = """
@@ -314,6 +371,10 @@ def test_a_config_of_your_own_stands_alone(user_run, tmp_path):
         (lambda c: c["problems"]["gmm2d_1mode"].update(kind="mystery"), "kind"),
         (lambda c: c["outputs"].update(auto_modes=["gmm2d_9mode"]), "auto_modes"),
         (lambda c: c["experiments"].append({**c["experiments"][0], "max_steps": 7}), "max_steps"),
+        (lambda c: c["experiments"][2].update(proposal="adaptive"), "proposal: adaptive"),
+        (lambda c: c["experiments"][0].update(adaptive={"n_per_round": 500}), "adaptive: section"),
+        (lambda c: c["experiments"][-1]["adaptive"].update(max_calls=500), "max_calls"),
+        (lambda c: c["experiments"][-1]["adaptive"].update(defensive_share=1.5), "defensive_share"),
         (
             lambda c: c["problems"].update(
                 mine={"kind": "user", "target": "no_such_module:problem", "n_prior_samples": 1000}
@@ -332,12 +393,9 @@ def test_bad_config_is_rejected_before_any_job(tmp_path, edit, message):
     assert not (workdir / "results").exists()
 
 
-def test_a_killed_run_resumes_without_recomputing_finished_artefacts(tmp_path):
-    config = smoke_config()
-    config["seeds"] = [0]
-    config["experiments"] = [{"problems": ["gmm2d_2mode", "gmm2d_3mode"], "archs": ["realnvp"], "modes": [1, 2]}]
-    config["outputs"] = {"paper_a": False, "paper_b": False, "auto_modes": ["gmm2d_3mode"]}
-    workdir = workflow_copy(tmp_path, config)
+def run_and_kill(workdir: Path, ready) -> dict[Path, int]:
+    """Run the workflow and SIGKILL Snakemake with every running job once ``ready()`` holds;
+    the artefacts finished by then (sidecar written 3 s before the kill), with their mtimes."""
     process = subprocess.Popen(
         SNAKEMAKE + ["--cores", "2", "--quiet"],
         cwd=workdir,
@@ -346,25 +404,53 @@ def test_a_killed_run_resumes_without_recomputing_finished_artefacts(tmp_path):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    models = workdir / "results/models"
     deadline = time.time() + 300
-    while len(list(models.rglob("samples.npz.json"))) < 3 and time.time() < deadline:
+    while not ready() and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(4)  # let Snakemake record the first jobs as complete
-    os.killpg(process.pid, signal.SIGKILL)  # Snakemake and every running job, mid-grid
+    os.killpg(process.pid, signal.SIGKILL)  # Snakemake and every running job
     process.wait()
     killed_at = time.time()
-    finished = {
+    return {
         path: path.stat().st_mtime_ns
         for sidecar in (workdir / "results").rglob("*.json")
         if sidecar.stat().st_mtime < killed_at - 3 and (path := Path(str(sidecar)[: -len(".json")])).is_file()
     }
-    assert any(p.name == "samples.npz" for p in finished)
-    assert not (workdir / "results/tables").exists()  # the grid really was cut short
 
+
+def resume(workdir: Path, finished: dict[Path, int]) -> None:
+    """Rerun after a kill; no finished artefact may be computed again."""
     assert run_snakemake(workdir, "--unlock").returncode == 0  # a hard kill leaves Snakemake's lock behind
     result = run_snakemake(workdir, "--cores", "2", "--quiet")
     assert result.returncode == 0, result.stderr[-4000:]
-    assert (workdir / "results/tables/auto_modes.csv").exists()
     recomputed = [str(p) for p, mtime in finished.items() if p.stat().st_mtime_ns != mtime]
     assert recomputed == []
+
+
+def test_a_killed_run_resumes_without_recomputing_finished_artefacts(tmp_path):
+    config = smoke_config()
+    config["seeds"] = [0]
+    config["experiments"] = [{"problems": ["gmm2d_2mode", "gmm2d_3mode"], "archs": ["realnvp"], "modes": [1, 2]}]
+    config["outputs"] = {"paper_a": False, "paper_b": False, "auto_modes": ["gmm2d_3mode"]}
+    workdir = workflow_copy(tmp_path, config)
+    finished = run_and_kill(workdir, lambda: len(list((workdir / "results/models").rglob("samples.npz.json"))) >= 3)
+    assert any(p.name == "samples.npz" for p in finished)
+    assert not (workdir / "results/tables").exists()  # the grid really was cut short
+    resume(workdir, finished)
+    assert (workdir / "results/tables/auto_modes.csv").exists()
+
+
+def test_adaptive_rounds_killed_mid_round_resume_at_that_round(tmp_path, smoke_run):
+    """Killed while round 2 runs, a rerun keeps rounds 0 and 1 and ends where an uninterrupted run does."""
+    config = smoke_config()
+    config["seeds"] = [0]
+    config["experiments"] = [block for block in config["experiments"] if block.get("proposal") == "adaptive"]
+    config["outputs"] = {"paper_a": False, "paper_b": False}
+    workdir = workflow_copy(tmp_path, config)
+    trained = workdir / ADAPTIVE_ROUNDS / "round1/model.pt.json"
+    finished = run_and_kill(workdir, trained.exists)
+    kept = {p.relative_to(workdir / ADAPTIVE_ROUNDS).parts[0] for p in finished if ADAPTIVE_ROUNDS in str(p)}
+    assert {"round0", "round1"} <= kept
+    assert not (workdir / "results/models/adaptive").exists()  # cut short before the final flow
+    resume(workdir, finished)
+    assert round_reports(workdir) == round_reports(smoke_run)

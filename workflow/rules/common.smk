@@ -1,5 +1,6 @@
 # Config validation, the experiment plan (lwflow.stages.plan) and the input functions that read it.
 import functools
+import json
 import os
 
 from snakemake.logging import logger
@@ -56,11 +57,12 @@ cap_local_cores()
 
 wildcard_constraints:
     problem=r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*",
-    fit=r"likelihood|samples",
+    fit=r"likelihood|samples|adaptive",
     arch=r"[a-z0-9]+",
     modes=r"[1-9][0-9]*|auto",
     seed=r"[0-9]+",
     chunk=r"[0-9]+",
+    round=r"[0-9]+",
     table=r"paper_a_table[1-3]",
     figure=r"paper_a_fig[2-8]",
 

@@ -3,9 +3,11 @@
 
 def training_data(wildcards):
     """fit likelihood: prior draws, their clipped weights and the weights' report; fit samples: exact
-    target draws."""
+    target draws; fit adaptive: the last round's pooled draws, their weights and its report."""
     if wildcards.fit == "samples":
         return {"theta": f"results/target/{wildcards.problem}/seed{wildcards.seed}.npz"}
+    if wildcards.fit == "adaptive":
+        return last_round(wildcards)
     return {
         "theta": f"results/prior/{wildcards.problem}/seed{wildcards.seed}.npz",
         "weights": f"results/weights/{wildcards.problem}/seed{wildcards.seed}.npz",

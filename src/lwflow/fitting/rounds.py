@@ -20,8 +20,11 @@ value in :math:`[\\beta_{prev}, 1]` whose pooled weights keep
 flow is trained on the pooled weighted points (:func:`lwflow.fitting.pipeline.fit_model`,
 ``n_modes='auto'`` allowed in every round).  Once :math:`\\beta = 1`, rounds go on until the
 last round's own draws, weighted against their own proposal, reach
-:math:`\\mathrm{ESS} / N_s \\ge` ``final_ess_fraction``, or the likelihood budget is spent.  A
-final flow is then trained on all points at :math:`\\beta = 1` (no more likelihood calls).
+:math:`\\mathrm{ESS} / N_s \\ge` ``final_ess_fraction``, or the likelihood budget is spent.  The
+last round's flow is trained on all points at :math:`\\beta = 1`: it is the final flow.
+
+In the workflow each round is a stage per step (draws, likelihood chunks, weights, flow) with
+its own artefacts; the :class:`Pool` of pooled draws is what one round hands to the next.
 
 The evidence is the importance estimate from the rounds drawn from a proposal trained at
 :math:`\\beta = 1`, each draw weighted against its own proposal,
@@ -36,17 +39,20 @@ weights' variance is effectively infinite and neither should be trusted (Vehtari
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lwflow.fitting.pipeline import FittedModel, ModelConfig, ModeSelectionConfig, evaluate_log_likelihood, fit_model
-from lwflow.fitting.train import TrainConfig
 from lwflow.fitting.weights import effective_sample_size
-from lwflow.problems.problem import Problem
 from lwflow.streams import rng_for
+
+if TYPE_CHECKING:  # torch behind them: the workflow's plan reads AdaptiveConfig without it
+    from lwflow.fitting.pipeline import FittedModel, ModelConfig, ModeSelectionConfig
+    from lwflow.fitting.train import TrainConfig
+    from lwflow.models.flows import DensityModel
+    from lwflow.problems.problem import Problem
 
 TRUSTED_PARETO_K = 0.7
 
@@ -88,14 +94,6 @@ def balance_heuristic_log_weights(log_target: np.ndarray, log_proposals: np.ndar
 def tempered(log_prior: np.ndarray, log_likelihood: np.ndarray, beta: float) -> np.ndarray:
     """:math:`\\log \\pi + \\beta \\log L`, ``-inf`` where the likelihood is zero (whatever :math:`\\beta`)."""
     return log_prior + np.where(np.isfinite(log_likelihood), beta * log_likelihood, -np.inf)
-
-
-def _weights(log_w: np.ndarray) -> np.ndarray:
-    """Weights scaled to a maximum of 1, zero where ``log_w`` is ``-inf``."""
-    finite = np.isfinite(log_w)
-    weights = np.zeros(len(log_w))
-    weights[finite] = np.exp(log_w[finite] - log_w[finite].max())
-    return weights
 
 
 def ess_of_log_weights(log_w: np.ndarray) -> float:
@@ -157,26 +155,152 @@ class AdaptiveResult:
     rounds: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _proposal_log_prob(
-    fitted: FittedModel | None, log_prior: np.ndarray, theta: np.ndarray, share: float
-) -> np.ndarray:
+@dataclass(frozen=True)
+class Pool:
+    """Every likelihood-evaluated draw of the rounds so far: ``theta`` ``(N, d)``, its log-prior
+    and log-likelihood, ``log_proposals`` ``(S, N)`` (every round's proposal at every draw) and
+    ``counts`` (draws per round).  The state that one round hands to the next, in memory
+    (:func:`adaptive_rounds`) or as a workflow artefact (:meth:`arrays`, :meth:`from_arrays`)."""
+
+    theta: np.ndarray
+    log_prior: np.ndarray
+    log_likelihood: np.ndarray
+    log_proposals: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def empty(cls, dim: int) -> Pool:
+        return cls(np.empty((0, dim)), np.empty(0), np.empty(0), np.empty((0, 0)), np.empty(0, dtype=int))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            name: getattr(self, name) for name in ("theta", "log_prior", "log_likelihood", "log_proposals", "counts")
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Pool:
+        return cls(
+            *(np.asarray(arrays[name]) for name in ("theta", "log_prior", "log_likelihood", "log_proposals", "counts"))
+        )
+
+    def extend(
+        self,
+        theta: np.ndarray,
+        log_prior: np.ndarray,
+        log_likelihood: np.ndarray,
+        proposals: Sequence[DensityModel | None],
+        share: float,
+    ) -> Pool:
+        """The pool with one more round's draws; ``proposals`` are the flows behind every round's
+        proposal, this one's last (``None``: the prior).  Each earlier proposal is evaluated at
+        the new draws, the new one at every draw."""
+        if len(proposals) != len(self.counts) + 1:
+            raise ValueError(
+                f"{len(self.counts)} rounds pooled: give {len(self.counts) + 1} proposals, got {len(proposals)}"
+            )
+        old = [
+            np.concatenate([row, proposal_log_prob(q, log_prior, theta, share)])
+            for row, q in zip(self.log_proposals, proposals)
+        ]
+        all_log_prior = np.concatenate([self.log_prior, log_prior])
+        all_theta = np.concatenate([self.theta, theta])
+        newest = proposal_log_prob(proposals[-1], all_log_prior, all_theta, share)
+        return Pool(
+            all_theta,
+            all_log_prior,
+            np.concatenate([self.log_likelihood, log_likelihood]),
+            np.stack([*old, newest]),
+            np.append(self.counts, len(theta)),
+        )
+
+    def log_weights(self, beta: float) -> np.ndarray:
+        """Balance-heuristic log-weights of every pooled draw against :math:`\\pi L^\\beta`."""
+        return balance_heuristic_log_weights(
+            tempered(self.log_prior, self.log_likelihood, beta), self.log_proposals, self.counts
+        )
+
+    def own_log_weights(self, round_index: int) -> np.ndarray:
+        """Round ``round_index``'s draws weighted against its own proposal, :math:`\\log \\pi L - \\log q_s`."""
+        end = int(self.counts[: round_index + 1].sum())
+        rows = slice(end - int(self.counts[round_index]), end)
+        return tempered(self.log_prior[rows], self.log_likelihood[rows], 1.0) - self.log_proposals[round_index, rows]
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """What one round decides: its :math:`\\beta`, the log-weights its flow is trained on and a
+    record; ``record['next']`` is ``'train'`` (another round follows) or why the rounds stop
+    (``'converged'``, ``'budget'``, ``'max_rounds'``), in which case the weights are at
+    :math:`\\beta = 1` and its flow is the final one."""
+
+    beta: float
+    log_weights: np.ndarray
+    record: dict[str, Any]
+
+    @property
+    def last(self) -> bool:
+        return self.record["next"] != "train"
+
+
+def weigh_round(pool: Pool, config: AdaptiveConfig, beta_prev: float) -> RoundOutcome:
+    """:math:`\\beta` by :func:`next_beta`, the pooled weights and the stop rule of the module
+    docstring, for the round whose draws were pooled last."""
+    round_index = len(pool.counts) - 1
+    n_new = int(pool.counts[-1])
+    own_ess = ess_of_log_weights(pool.own_log_weights(round_index)) / n_new
+    beta = next_beta(
+        pool.log_prior,
+        pool.log_likelihood,
+        pool.log_proposals,
+        pool.counts,
+        beta_prev,
+        config.beta_ess_fraction * n_new,
+    )
+    calls = int(pool.counts.sum())
+    if beta == 1.0 and round_index > 0 and own_ess >= config.final_ess_fraction:
+        decision = "converged"
+    elif calls + config.n_per_round > config.max_calls:
+        decision = "budget"
+    elif round_index + 1 == config.max_rounds:
+        decision = "max_rounds"
+    else:
+        decision = "train"
+    log_w = pool.log_weights(beta if decision == "train" else 1.0)
+    record = {"round": round_index, "n": n_new, "calls": calls, "beta": beta}
+    record |= {"ess": ess_of_log_weights(log_w), "own_ess_fraction": own_ess, "next": decision}
+    return RoundOutcome(beta, log_w, record)
+
+
+def round_training_seed(seed: int, round_index: int, last: bool) -> int:
+    """The training seed of a round's flow: ``seed`` for the final flow, a stream per round else."""
+    return seed if last else seed + 10_000 * (100 + round_index)
+
+
+def training_weights(log_weights: np.ndarray) -> np.ndarray:
+    """Weights scaled to a maximum of 1, zero where ``log_w`` is ``-inf``."""
+    finite = np.isfinite(log_weights)
+    weights = np.zeros(len(log_weights))
+    weights[finite] = np.exp(log_weights[finite] - log_weights[finite].max())
+    return weights
+
+
+def proposal_log_prob(flow: DensityModel | None, log_prior: np.ndarray, theta: np.ndarray, share: float) -> np.ndarray:
     """:math:`\\log q_s`: the prior for round 0, else the defensive mixture of flow and prior."""
-    if fitted is None:
+    if flow is None:
         return log_prior
-    log_flow = fitted.model.log_prob(theta)
-    return np.logaddexp(math.log1p(-share) + log_flow, math.log(share) + log_prior)
+    return np.logaddexp(math.log1p(-share) + flow.log_prob(theta), math.log(share) + log_prior)
 
 
-def _draw(
-    problem: Problem, fitted: FittedModel | None, n: int, share: float, seed: int, round_index: int
+def draw_round(
+    problem: Problem, flow: DensityModel | None, n: int, share: float, seed: int, round_index: int
 ) -> np.ndarray:
     """``n`` draws of round ``round_index``'s proposal: ``round(share n)`` from the prior, the rest
     from the flow (a stratified draw of the mixture), a function of the seed and the round."""
     rng = np.random.default_rng([seed, 100 + round_index])
-    if fitted is None:
+    if flow is None:
         return problem.prior.sample(n, rng_for(seed, "prior"))
     n_prior = int(round(share * n))
-    flow_draws = fitted.model.sample(n - n_prior, int(rng.integers(2**31)))
+    flow_draws = flow.sample(n - n_prior, int(rng.integers(2**31)))
     return np.concatenate([flow_draws, problem.prior.sample(n_prior, rng)])
 
 
@@ -190,63 +314,44 @@ def adaptive_rounds(
     rbig: Any = None,
     log: Callable[[str], None] | None = None,
 ) -> AdaptiveResult:
-    """Run the rounds of the module docstring on ``problem``; deterministic given ``seed``."""
+    """Run the rounds of the module docstring on ``problem``; deterministic given ``seed``.  The
+    workflow runs the same steps as stages (:func:`draw_round`, :meth:`Pool.extend`,
+    :func:`weigh_round`, :func:`lwflow.fitting.pipeline.fit_model`), one artefact each."""
+    from lwflow.fitting.pipeline import evaluate_log_likelihood, fit_model
+
     support = problem.prior.support()
-    share = config.defensive_share
-    theta = np.empty((0, problem.dim))
-    log_prior, log_likelihood = np.empty(0), np.empty(0)
-    log_proposals: list[np.ndarray] = []  # one row per round's proposal, over every pooled point
-    proposals: list[FittedModel | None] = []
-    counts: list[int] = []
-    beta, fitted, rounds = 0.0, None, []
+    pool, proposals, records = Pool.empty(problem.dim), [], []
+    flow, beta = None, 0.0
     for round_index in range(config.max_rounds):
-        new = _draw(problem, fitted, config.n_per_round, share, seed, round_index)
+        new = draw_round(problem, flow, config.n_per_round, config.defensive_share, seed, round_index)
+        proposals.append(flow)
         new_log_prior = problem.prior.log_prob(new)
-        new_log_likelihood = evaluate_log_likelihood(problem, new)
-        # every earlier proposal at the new points, then this round's proposal at every point
-        log_proposals = [
-            np.concatenate([row, _proposal_log_prob(q, new_log_prior, new, share)])
-            for row, q in zip(log_proposals, proposals)
-        ]
-        theta = np.concatenate([theta, new])
-        log_prior = np.concatenate([log_prior, new_log_prior])
-        log_likelihood = np.concatenate([log_likelihood, new_log_likelihood])
-        log_proposals.append(_proposal_log_prob(fitted, log_prior, theta, share))
-        proposals.append(fitted)
-        counts.append(len(new))
-        matrix, sizes = np.stack(log_proposals), np.array(counts)
-        own_log_w = tempered(new_log_prior, new_log_likelihood, 1.0) - log_proposals[-1][-len(new) :]
-        own_ess = ess_of_log_weights(own_log_w) / len(new)
-        beta = next_beta(log_prior, log_likelihood, matrix, sizes, beta, config.beta_ess_fraction * len(new))
-        log_w = balance_heuristic_log_weights(tempered(log_prior, log_likelihood, beta), matrix, sizes)
-        record = {"round": round_index, "n": len(new), "calls": int(theta.shape[0]), "beta": beta}
-        record |= {"ess": ess_of_log_weights(log_w), "own_ess_fraction": own_ess}
-        converged = beta == 1.0 and round_index > 0 and own_ess >= config.final_ess_fraction
-        budget_spent = theta.shape[0] + config.n_per_round > config.max_calls
-        if not (converged or budget_spent or round_index + 1 == config.max_rounds):
-            fitted = fit_model(
-                theta, _weights(log_w), support, model, seed + round_index, training, rbig, mode_selection
-            )
-            record["n_modes"] = fitted.spec.n_modes
-        rounds.append(record)
+        pool = pool.extend(new, new_log_prior, evaluate_log_likelihood(problem, new), proposals, config.defensive_share)
+        outcome = weigh_round(pool, config, beta)
+        beta = outcome.beta
+        fitted = fit_model(
+            pool.theta, training_weights(outcome.log_weights), support, model,
+            round_training_seed(seed, round_index, outcome.last), training, rbig, mode_selection,
+        )  # fmt: skip
+        records.append(outcome.record | {"n_modes": fitted.spec.n_modes})
         if log is not None:
-            log(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
-        if "n_modes" not in record:
+            log(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in records[-1].items()))
+        if outcome.last:
             break
-    final_log_w = balance_heuristic_log_weights(tempered(log_prior, log_likelihood, 1.0), matrix, sizes)
-    fitted = fit_model(theta, _weights(final_log_w), support, model, seed + len(rounds), training, rbig, mode_selection)
-    evidence_log_w = _evidence_log_weights(log_prior, log_likelihood, log_proposals, counts, rounds)
-    log_z, se = _log_mean_exp(evidence_log_w)
-    return AdaptiveResult(fitted, theta, log_likelihood, final_log_w, log_z, se, pareto_k(evidence_log_w), rounds)
+        flow = fitted.model
+    log_z, se, k_hat = evidence(pool, records)
+    return AdaptiveResult(fitted, pool.theta, pool.log_likelihood, outcome.log_weights, log_z, se, k_hat, records)
 
 
-def _evidence_log_weights(
-    log_prior: np.ndarray,
-    log_likelihood: np.ndarray,
-    log_proposals: list[np.ndarray],
-    counts: list[int],
-    rounds: list[dict[str, Any]],
-) -> np.ndarray:
+def evidence(pool: Pool, records: Sequence[Mapping[str, Any]]) -> tuple[float, float, float]:
+    """:math:`\\log \\hat Z`, its standard error and the Pareto :math:`\\hat k` of its weights
+    (:func:`_evidence_log_weights`)."""
+    log_w = _evidence_log_weights(pool, records)
+    log_z, se = _log_mean_exp(log_w)
+    return log_z, se, pareto_k(log_w)
+
+
+def _evidence_log_weights(pool: Pool, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
     """Own-proposal log-weights :math:`\\log \\pi L - \\log q_s` of the draws of every round whose
     proposal was trained at :math:`\\beta = 1` (the last round's where none was).
 
@@ -255,13 +360,9 @@ def _evidence_log_weights(
     evidence low (measured: -0.08 nats in 5-D at an estimated se of 0.01; the bias of adaptive
     multiple importance sampling, Cornuet et al. 2012).  A round's own proposal is fixed before
     its draws, so each of these weights is unbiased for :math:`Z`."""
-    ends = np.cumsum(counts)
-    trained_at_one = [s for s in range(1, len(counts)) if rounds[s - 1]["beta"] == 1.0]
-    chosen = trained_at_one or [len(counts) - 1]
-    target = tempered(log_prior, log_likelihood, 1.0)
-    return np.concatenate(
-        [target[ends[s] - counts[s] : ends[s]] - log_proposals[s][ends[s] - counts[s] : ends[s]] for s in chosen]
-    )
+    n_rounds = len(pool.counts)
+    trained_at_one = [s for s in range(1, n_rounds) if records[s - 1]["beta"] == 1.0]
+    return np.concatenate([pool.own_log_weights(s) for s in trained_at_one or [n_rounds - 1]])
 
 
 def _log_mean_exp(log_w: np.ndarray) -> tuple[float, float]:

@@ -172,8 +172,8 @@ def train(
 ) -> None:
     """Train one model on ``theta`` with weights (all equal without ``weights_path``) by
     :func:`lwflow.fitting.pipeline.fit_model`, restricted to the prior's support; write its checkpoint,
-    loss history, ``n_samples`` model samples with their log-density and the base-modes
-    record.  A flushed log line per evaluation step."""
+    loss history, the base-modes record and, where ``outputs`` has ``samples``, ``n_samples``
+    model samples with their log-density.  A flushed log line per evaluation step."""
     from lwflow.fitting.pipeline import ModelConfig, ModeSelectionConfig, fit_model, settings
     from lwflow.fitting.train import TrainConfig
     from lwflow.models.flows import save_checkpoint
@@ -203,9 +203,69 @@ def train(
     save_checkpoint(outputs["model"], fitted.model, fitted.spec)
     write_sidecar(outputs["model"], provenance)
     write_csv(outputs["loss"], fitted.history, provenance)
-    samples = fitted.model.sample(n_samples, seed_for(seed, "model_samples"))
-    write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.model.log_prob(samples)}, provenance)
+    if "samples" in outputs:
+        samples = fitted.model.sample(n_samples, seed_for(seed, "model_samples"))
+        write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.model.log_prob(samples)}, provenance)
     print(fitted.history.tail().to_string(index=False))
+
+
+def propose_round(
+    name: str,
+    spec: dict[str, Any],
+    adaptive: dict[str, Any],
+    proposal_model: Path | None,
+    seed: int,
+    round_index: int,
+    output: Path,
+    provenance: Provenance,
+) -> None:
+    """Adaptive round ``round_index``'s draws (:func:`lwflow.fitting.rounds.draw_round`): from the
+    prior in round 0, else from the last round's flow mixed with the prior; with their log-prior."""
+    from lwflow.fitting.rounds import draw_round
+    from lwflow.models.flows import load_checkpoint
+    from lwflow.problems import problem_from_spec
+
+    problem = problem_from_spec(name, spec)
+    flow = None if proposal_model is None else load_checkpoint(proposal_model)
+    theta = draw_round(problem, flow, adaptive["n_per_round"], adaptive["defensive_share"], seed, round_index)
+    write_npz(output, {"theta": theta, "log_prior": problem.prior.log_prob(theta)}, provenance)
+    print(f"round {round_index}: {len(theta)} draws from {'the prior' if flow is None else proposal_model}")
+
+
+def weigh_round(
+    adaptive: dict[str, Any],
+    draws: Path,
+    likelihood: Path,
+    previous: dict[str, Path] | None,
+    proposal_models: Sequence[Path],
+    outputs: dict[str, Path],
+    provenance: Provenance,
+) -> None:
+    """Pool round r's draws with rounds 0..r-1 (``previous``: round r-1's pool and report), weigh
+    them all and decide whether another round follows (:func:`lwflow.fitting.rounds.weigh_round`);
+    ``proposal_models`` are the flows of rounds 0..r-1, whose mixtures with the prior proposed
+    rounds 1..r.  Writes the pool with the training weights and a report: this round's record,
+    every round's so far, the ESS and :math:`\\log \\hat Z` with its se and Pareto :math:`\\hat k`."""
+    from lwflow.fitting.rounds import AdaptiveConfig, Pool, evidence, training_weights, weigh_round
+    from lwflow.models.flows import load_checkpoint
+
+    config = AdaptiveConfig(**adaptive)
+    new = read_npz(draws)
+    pool = Pool.from_arrays(read_npz(previous["pool"])) if previous else Pool.empty(new["theta"].shape[1])
+    report = read_json(previous["report"]) if previous else {"beta": 0.0, "rounds": []}
+    proposals = [None, *(load_checkpoint(path) for path in proposal_models)]
+    log_likelihood = read_npz(likelihood)["log_likelihood"]
+    pool = pool.extend(new["theta"], new["log_prior"], log_likelihood, proposals, config.defensive_share)
+    outcome = weigh_round(pool, config, report["beta"])
+    records = [*report["rounds"], outcome.record]
+    log_z, log_z_se, k_hat = evidence(pool, records)
+    weights = training_weights(outcome.log_weights)
+    write_npz(outputs["pool"], pool.arrays() | {"log_weights": outcome.log_weights, "weights": weights}, provenance)
+    ess = outcome.record["ess"]
+    summary = {"ess_before": ess, "ess_after": ess, "log_evidence": log_z, "log_evidence_se": log_z_se}
+    summary |= {"pareto_k": k_hat, "n_likelihood_calls": outcome.record["calls"]}
+    write_json(outputs["report"], outcome.record | summary | {"rounds": records}, provenance)
+    print(outcome.record | summary, flush=True)
 
 
 def posterior_summary(

@@ -3,8 +3,8 @@
 The workflow's rules spell these patterns out literally (the Snakemake convention; a test
 checks they agree), the experiment plan (:mod:`lwflow.stages.plan`) builds its paths from
 them, and ``lwflow fit --out DIR`` writes the same files under ``DIR``.
-Wildcards: ``problem``, ``seed``, ``fit`` (likelihood | samples), ``arch``, ``modes``
-(base modes: an integer or auto), ``chunk``.
+Wildcards: ``problem``, ``seed``, ``fit`` (likelihood | samples | adaptive), ``arch``,
+``modes`` (base modes: an integer or auto), ``chunk``, ``round`` (adaptive rounds: 0, 1, ...).
 """
 
 from __future__ import annotations
@@ -23,6 +23,14 @@ LAYOUT = {
     "loss": "models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/loss.csv",
     "samples": "models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
     "modes": "models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/modes.json",
+    "round_draws": "rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/draws.npz",
+    "round_likelihood_chunk": "rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/likelihood/chunk{chunk}.npz",
+    "round_likelihood": "rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/likelihood.npz",
+    "round_pool": "rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/pool.npz",
+    "round_report": "rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/report.json",
+    "round_model": "rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/model.pt",
+    "round_loss": "rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/loss.csv",
+    "round_modes": "rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/modes.json",
     "target": "target/{problem}/seed{seed}.npz",
     "truth": "truth/{problem}/seed{seed}.npz",
     "floor": "floors/{problem}/seed{seed}.json",

@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ class Plan:
     model_max_steps: dict[Model, int] = field(default_factory=dict)
     mixtures: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     mixture_seeds: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
+    model_adaptive: dict[Model, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: dict[str, Any], problem_of: Callable[[str], Any]) -> Plan:
@@ -126,6 +128,21 @@ class Plan:
                     f"config: experiments with fit: samples need exact target draws, which user problems "
                     f"{without} do not have (no truth=); use fit: likelihood for them"
                 )
+        for number, block in enumerate(config["experiments"], start=1):
+            adaptive = block.get("proposal", "prior") == "adaptive"
+            if adaptive and (block["fit"] != "likelihood" or block["mixture"]):
+                raise ConfigError(
+                    f"config: experiments block {number} has proposal: adaptive, which needs fit: likelihood "
+                    f"and no mixture (AMF-VI over adaptive experts is not supported); drop proposal: adaptive "
+                    f"or set fit: likelihood and mixture: false"
+                )
+            if not adaptive and "adaptive" in block:
+                raise ConfigError(
+                    f"config: experiments block {number} has an adaptive: section but proposal: prior, so it "
+                    f"would be ignored; add proposal: adaptive or remove the section"
+                )
+            if adaptive:
+                adaptive_settings(block, number)
         for paper, module in (("paper_a", paper_a), ("paper_b", paper_b)):
             missing = [p for p in module.PROBLEMS if p not in problems]
             if config["outputs"][paper] and missing:
@@ -154,9 +171,18 @@ class Plan:
         config, seeds = self.config, self.seeds
         model_seeds: dict[Model, set[int]] = {}
         for number, block in enumerate(config["experiments"], start=1):
+            fit = "adaptive" if block.get("proposal", "prior") == "adaptive" else block["fit"]
             for problem, arch, modes in itertools.product(block["problems"], block["archs"], block["modes"]):
-                key = (block["fit"], problem, arch, expert_modes(arch, modes))
+                key = (fit, problem, arch, expert_modes(arch, modes))
                 model_seeds.setdefault(key, set()).update(block.get("seeds", seeds))
+                if fit == "adaptive":
+                    rounds = adaptive_settings(block, number)
+                    if self.model_adaptive.setdefault(key, rounds) != rounds:
+                        raise ConfigError(
+                            f"config: experiments block {number} runs adaptive rounds for {arch} K={key[3]} on "
+                            f"{problem} with settings {rounds}, but an earlier block runs the same model with "
+                            f"{self.model_adaptive[key]}; give both blocks the same adaptive: section"
+                        )
                 steps = block.get("max_steps", config["training"]["max_steps"])
                 if self.model_max_steps.setdefault(key, steps) != steps:
                     raise ConfigError(
@@ -196,6 +222,17 @@ class Plan:
         """The settings of one problem without compute-only keys."""
         spec = self.config["problems"][problem]
         return {k: v for k, v in spec.items() if k not in COMPUTE_ONLY["problem"]}
+
+    def adaptive_settings(self, problem: str, arch: str, modes: str) -> dict[str, Any]:
+        """The adaptive rounds' settings of one model (every field of AdaptiveConfig)."""
+        return self.model_adaptive[("adaptive", problem, arch, modes)]
+
+    @staticmethod
+    def round_path(
+        name: str, problem: str, arch: str, modes: str, seed: object, round_index: object, **chunk: object
+    ) -> str:
+        """Artefact ``name`` (``round_*`` in the layout) of one round of one adaptive model."""
+        return _path(name, problem=problem, arch=arch, modes=modes, seed=seed, round=round_index, **chunk)
 
     def training_settings(self, model: Model | None = None) -> dict[str, Any]:
         """The training section without compute-only keys; with ``model``, its block's step budget."""
@@ -443,6 +480,17 @@ class Plan:
                     ]
                 rows.append(row)
         return rows
+
+
+def adaptive_settings(block: dict[str, Any], number: int) -> dict[str, Any]:
+    """Every field of :class:`~lwflow.fitting.rounds.AdaptiveConfig` for one experiment block
+    (its ``adaptive:`` section over the defaults), checked."""
+    from lwflow.fitting.rounds import AdaptiveConfig
+
+    try:
+        return dataclasses.asdict(AdaptiveConfig(**block.get("adaptive", {})))
+    except ValueError as error:
+        raise ConfigError(f"config: experiments block {number}: {error}; fix its adaptive: section") from None
 
 
 def rows_inputs(rows: list[dict[str, Any]]) -> list[str]:
