@@ -60,7 +60,11 @@ def test_every_table_reads_only_artefacts_the_plan_makes(smoke):
     [
         (
             lambda c: c["experiments"].append({**c["experiments"][0], "max_steps": 7}),
-            "experiments block 5 .* max_steps 7",
+            "experiments block 6 .* max_steps 7",
+        ),
+        (
+            lambda c: c["experiments"].append({**c["experiments"][-1], "adaptive": {"n_per_round": 500}}),
+            "experiments block 6 runs adaptive rounds .* same adaptive: section",
         ),
         (lambda c: c["outputs"].update(paper_b=True), "outputs.paper_b is true but problems"),
         (lambda c: c["outputs"].update(figure_seed=9), "figure_seed must be one of the seeds"),
