@@ -119,6 +119,10 @@ def slurm_cluster(tmp_path_factory) -> Iterator[Path]:
             SLURM_CONF.write_bytes(backup)
 
 
+PRIOR_CHAIN = ("sample_prior", "evaluate_likelihood", "gather_likelihood", "clip_weights", "train_flow")
+ROUND_CHAIN = ("propose_round", "evaluate_round_likelihood", "gather_round_likelihood")
+
+
 def slurm_config(seeds: list[int]) -> dict:
     """The smoke config cut to one problem and one architecture, likelihood in 2 chunks."""
     config = smoke_config()
@@ -129,13 +133,12 @@ def slurm_config(seeds: list[int]) -> dict:
     return config
 
 
-def run_on_slurm(workdir: Path, *arguments: str) -> subprocess.CompletedProcess:
+def run_on_slurm(workdir: Path, *arguments: str, chain: tuple[str, ...] = PRIOR_CHAIN) -> subprocess.CompletedProcess:
     """The shipped profile, overridden where this one-node test cluster differs: no accounting
     database (squeue for status, no account), one CPU per job.  Each seed's chain (draws,
     likelihood chunks, weights, training) goes as one group job: the plugin polls SLURM at
     growing intervals (+10 s after every poll that finds nothing finished), so the run time
     is set by the number of submission rounds, not by the work."""
-    chain = ["sample_prior", "evaluate_likelihood", "gather_likelihood", "clip_weights", "train_flow"]
     return run_snakemake(
         workdir,
         *arguments,
@@ -150,8 +153,10 @@ def run_on_slurm(workdir: Path, *arguments: str) -> subprocess.CompletedProcess:
         "chain=1",
         "--set-resources",
         "train_flow:cpus_per_task=1",
+        "train_round:cpus_per_task=1",
         "--set-threads",
         "train_flow=1",
+        "train_round=1",
         "--cores",
         "1",
         "--slurm-init-seconds-before-status-checks",
@@ -216,3 +221,23 @@ def test_the_profile_documents_every_key():
     for key in yaml.safe_load("\n".join(lines)):
         index = next(i for i, line in enumerate(lines) if line.startswith(f"{key}:"))
         assert "#" in lines[index] or lines[index - 1].startswith("#"), f"profile key {key!r} has no comment"
+
+
+@pytest.mark.slow
+def test_adaptive_rounds_run_their_likelihood_chunks_as_slurm_jobs(slurm_cluster, tmp_path):
+    """Every round's draws and likelihood chunks (one group job per round), its weights
+    (the checkpoint) and its flow run on SLURM; the rounds stop where they do locally."""
+    config = slurm_config([0])
+    config["experiments"] = [
+        {**config["experiments"][0], "proposal": "adaptive", "adaptive": {"n_per_round": 1000, "max_calls": 3000}}
+    ]
+    workdir = workflow_copy(tmp_path, config)
+    target = "results/models/adaptive/gmm2d_2mode/realnvp_K2/seed0/model.pt"
+    result = run_on_slurm(workdir, target, chain=ROUND_CHAIN)
+    assert result.returncode == 0, result.stderr[-4000:]
+    rounds = sorted((workdir / "results/rounds/gmm2d_2mode/realnvp_K2/seed0").glob("round*"))
+    assert len(rounds) == 3  # 3 x 1000 calls: the budget
+    sidecars = [path / name for path in rounds for name in ("likelihood/chunk0.npz.json", "likelihood/chunk1.npz.json")]
+    sidecars += [path / "report.json.json" for path in rounds] + [workdir / f"{target}.json"]
+    job_ids = [json.loads(path.read_text())["slurm_job_id"] for path in sidecars]
+    assert all(job_id and job_id.isdigit() for job_id in job_ids), job_ids
