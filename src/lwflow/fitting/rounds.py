@@ -66,6 +66,7 @@ class AdaptiveConfig:
     max_calls: int = 60_000
     beta_ess_fraction: float = 0.5
     final_ess_fraction: float = 0.5
+    final_ess: float = 0.0
     defensive_share: float = 0.1
     max_rounds: int = 30
 
@@ -242,12 +243,14 @@ class RoundOutcome:
         return self.record["next"] != "train"
 
 
-def weigh_round(pool: Pool, config: AdaptiveConfig, beta_prev: float) -> RoundOutcome:
+def weigh_round(pool: Pool, config: AdaptiveConfig, earlier: Sequence[Mapping[str, Any]]) -> RoundOutcome:
     """:math:`\\beta` by :func:`next_beta`, the pooled weights and the stop rule of the module
-    docstring, for the round whose draws were pooled last."""
+    docstring, for the round whose draws were pooled last; ``earlier`` are the records of the
+    rounds before it."""
     round_index = len(pool.counts) - 1
     n_new = int(pool.counts[-1])
     own_ess = ess_of_log_weights(pool.own_log_weights(round_index)) / n_new
+    beta_prev = earlier[-1]["beta"] if earlier else 0.0
     beta = next_beta(
         pool.log_prior,
         pool.log_likelihood,
@@ -256,8 +259,9 @@ def weigh_round(pool: Pool, config: AdaptiveConfig, beta_prev: float) -> RoundOu
         beta_prev,
         config.beta_ess_fraction * n_new,
     )
+    evidence_ess = ess_of_log_weights(_evidence_log_weights(pool, earlier))
     calls = int(pool.counts.sum())
-    if beta == 1.0 and round_index > 0 and own_ess >= config.final_ess_fraction:
+    if beta == 1.0 and round_index > 0 and own_ess >= config.final_ess_fraction and evidence_ess >= config.final_ess:
         decision = "converged"
     elif calls + config.n_per_round > config.max_calls:
         decision = "budget"
@@ -267,7 +271,8 @@ def weigh_round(pool: Pool, config: AdaptiveConfig, beta_prev: float) -> RoundOu
         decision = "train"
     log_w = pool.log_weights(beta if decision == "train" else 1.0)
     record = {"round": round_index, "n": n_new, "calls": calls, "beta": beta}
-    record |= {"ess": ess_of_log_weights(log_w), "own_ess_fraction": own_ess, "next": decision}
+    record |= {"ess": ess_of_log_weights(log_w), "own_ess_fraction": own_ess, "evidence_ess": evidence_ess}
+    record["next"] = decision
     return RoundOutcome(beta, log_w, record)
 
 
@@ -321,14 +326,13 @@ def adaptive_rounds(
 
     support = problem.prior.support()
     pool, proposals, records = Pool.empty(problem.dim), [], []
-    flow, beta = None, 0.0
+    flow = None
     for round_index in range(config.max_rounds):
         new = draw_round(problem, flow, config.n_per_round, config.defensive_share, seed, round_index)
         proposals.append(flow)
         new_log_prior = problem.prior.log_prob(new)
         pool = pool.extend(new, new_log_prior, evaluate_log_likelihood(problem, new), proposals, config.defensive_share)
-        outcome = weigh_round(pool, config, beta)
-        beta = outcome.beta
+        outcome = weigh_round(pool, config, records)
         fitted = fit_model(
             pool.theta, training_weights(outcome.log_weights), support, model,
             round_training_seed(seed, round_index, outcome.last), training, rbig, mode_selection,

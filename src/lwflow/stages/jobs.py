@@ -252,11 +252,11 @@ def weigh_round(
     config = AdaptiveConfig(**adaptive)
     new = read_npz(draws)
     pool = Pool.from_arrays(read_npz(previous["pool"])) if previous else Pool.empty(new["theta"].shape[1])
-    report = read_json(previous["report"]) if previous else {"beta": 0.0, "rounds": []}
+    report = read_json(previous["report"]) if previous else {"rounds": []}
     proposals = [None, *(load_checkpoint(path) for path in proposal_models)]
     log_likelihood = read_npz(likelihood)["log_likelihood"]
     pool = pool.extend(new["theta"], new["log_prior"], log_likelihood, proposals, config.defensive_share)
-    outcome = weigh_round(pool, config, report["beta"])
+    outcome = weigh_round(pool, config, report["rounds"])
     records = [*report["rounds"], outcome.record]
     log_z, log_z_se, k_hat = evidence(pool, records)
     weights = training_weights(outcome.log_weights)
