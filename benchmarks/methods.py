@@ -9,7 +9,8 @@ and its wall time, on a :class:`lwflow.problems.Problem` with a uniform-box prio
 * ``emcee``: affine-invariant ensemble MCMC (32 walkers started from the prior), after
   burn-in, thinned to the requested number of draws.
 * ``adaptive``: :func:`lwflow.fit` with ``proposal='adaptive'`` (the flow proposes its own
-  training points); draws from the final flow, and its evidence.
+  training points); draws from the final flow or resampled from the weighted draws, and its
+  evidence.
 * ``nautilus``, ``pocomc``: nautilus-sampler and pocoMC at their default settings on the unit
   cube mapped onto the prior box; draws resampled from their weighted posterior, and log Z.
 """
@@ -98,14 +99,20 @@ def adaptive_flow(
     flow: dict[str, Any],
     training: dict[str, Any],
     adaptive: dict[str, Any],
-) -> MethodResult:
-    """:func:`lwflow.fit` with adaptive rounds and base modes ``auto``."""
+) -> dict[str, MethodResult]:
+    """:func:`lwflow.fit` with adaptive rounds and base modes ``auto``, read two ways from one
+    run: ``flow`` draws from the final flow, ``weighted`` resamples the posterior's weighted
+    draws (``Posterior.resample``, as the samplers' draws are resampled)."""
     (posterior, calls), seconds = timed(
         lambda: _counted_fit(problem, seed, flow, "auto", training=training, proposal="adaptive", adaptive=adaptive)
     )
     extra = {"log_z": posterior.log_evidence, "log_z_err": posterior.log_evidence_se}
     extra |= {"rounds": len(posterior.diagnostics["rounds"]), "pareto_k": posterior.diagnostics["pareto_k"]}
-    return MethodResult(posterior.sample(n_draws, seed), calls, seconds, extra)
+    extra |= {"weights_ess": posterior.diagnostics["clipping"]["ess_after"]}
+    return {
+        "flow": MethodResult(posterior.sample(n_draws, seed), calls, seconds, extra),
+        "weighted": MethodResult(posterior.resample(n_draws, seed), calls, seconds, extra),
+    }
 
 
 def _resampled(points: np.ndarray, log_weights: np.ndarray, n_draws: int, seed: int) -> np.ndarray:

@@ -57,6 +57,10 @@ def test_adaptive_scores_the_rounds_against_the_goal(quick_run):
     adaptive = runs[runs["method"] == "lwflow_adaptive"]
     assert len(adaptive) == 1 and adaptive["likelihood_calls"].iloc[0] <= 1500
     assert adaptive[["sliced_w1", "mode_mass_error", "log_z_error", "pareto_k"]].notna().all().all()
+    weighted = runs[runs["method"] == "lwflow_adaptive_weighted"]  # the same fit, its weighted draws resampled
+    assert weighted["likelihood_calls"].tolist() == adaptive["likelihood_calls"].tolist()
+    assert weighted["log_z_error"].tolist() == adaptive["log_z_error"].tolist()
+    assert weighted["sliced_w1"].notna().all() and weighted["weights_ess"].gt(0).all()
     table = pd.read_csv(quick_run / "adaptive.csv")
     floor = runs.loc[runs["method"] == "exact (floor)", "sliced_w1"].mean()
     ratio = table.loc[table["method"] == "lwflow_adaptive", "sliced_w1_over_floor"].iloc[0]

@@ -244,7 +244,7 @@ def test_the_workflow_rounds_and_the_library_rounds_give_the_same_posterior(smok
     )
     last = len(round_reports(smoke_run)) - 1
     pool = np.load(smoke_run / ADAPTIVE_ROUNDS / f"round{last}/pool.npz")
-    np.testing.assert_array_equal(pool["theta"], result.theta)
+    np.testing.assert_array_equal(pool["theta"], result.pool.theta)
     np.testing.assert_array_equal(pool["log_weights"], result.log_weights)
     assert round_reports(smoke_run)[-1]["log_evidence"] == result.log_evidence
     samples = np.load(model_dir / "samples.npz")["samples"]

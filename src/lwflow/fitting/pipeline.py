@@ -249,7 +249,7 @@ def _fit_adaptive(
     progress: bool,
 ) -> Posterior:
     """:func:`fit` with ``proposal='adaptive'``: the rounds, then the Posterior of the final flow
-    with the pooled weighted draws."""
+    with the weighted draws of the evidence."""
     from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds, ess_of_log_weights
 
     started = time.perf_counter()
@@ -257,10 +257,9 @@ def _fit_adaptive(
         problem, settings(AdaptiveConfig, adaptive), model, seed, training, mode_selection, rbig,
         log=print if progress else None,
     )  # fmt: skip
-    log_w = result.log_weights
-    ess = ess_of_log_weights(log_w)  # adaptive weights are not clipped
+    ess = ess_of_log_weights(result.weighted_log_weights)  # adaptive weights are not clipped
     diagnostics = {
-        "n_likelihood_calls": int(len(result.theta)),
+        "n_likelihood_calls": int(len(result.pool.theta)),
         "rounds": result.rounds,
         "pareto_k": result.pareto_k,
         "clipping": {"ess_before": ess, "ess_after": ess},
@@ -270,7 +269,7 @@ def _fit_adaptive(
         result.fitted.model, result.fitted.spec, problem.names, result.log_evidence, result.log_evidence_se,
         diagnostics, problem.name,
     )  # fmt: skip
-    posterior.weighted_draws = {"theta": result.theta, "log_weight": log_w}
+    posterior.weighted_draws = {"theta": result.weighted_theta, "log_weight": result.weighted_log_weights}
     return posterior
 
 

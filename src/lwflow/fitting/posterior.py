@@ -55,8 +55,9 @@ class Posterior:
       (``clipping``), the chosen base modes with their criterion values (``modes``: BIC per
       K), the loss history, training facts, likelihood calls and seconds; adaptive fits add
       ``rounds`` (draws, calls, beta, ESS per round) and ``pareto_k`` of the evidence weights.
-    * ``weighted_draws`` (adaptive fits): every likelihood-evaluated draw ``theta`` with its
-      ``log_weight`` against the posterior.
+    * ``weighted_draws`` (adaptive fits): the draws ``theta`` of the rounds behind the evidence,
+      each with its ``log_weight`` against the posterior (unbiased importance weights,
+      :func:`lwflow.fitting.rounds.evidence_draws`); ``resample(n, seed)`` draws from them.
     """
 
     model: DensityModel
@@ -80,6 +81,16 @@ class Posterior:
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` draws; the same ``seed`` gives the same draws."""
         return self.model.sample(int(n), int(seed))
+
+    def resample(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` draws resampled (multinomial, with replacement) from ``weighted_draws``: the
+        importance-weighted posterior, what nested samplers return, with no flow in between;
+        its accuracy is set by the weights' ESS (``diagnostics['clipping']['ess_after']``)."""
+        if self.weighted_draws is None:
+            raise ValueError("only adaptive fits (lwflow.fit(..., proposal='adaptive')) keep weighted draws")
+        theta, log_w = self.weighted_draws["theta"], self.weighted_draws["log_weight"]
+        weights = np.where(np.isfinite(log_w), np.exp(log_w - np.max(log_w[np.isfinite(log_w)])), 0.0)
+        return theta[np.random.default_rng(int(seed)).choice(len(theta), size=int(n), p=weights / weights.sum())]
 
     def log_prob(self, theta: np.ndarray) -> np.ndarray:
         """:math:`\\log q(\\theta)` for each row of ``theta`` (shape ``(n, dim)``)."""
