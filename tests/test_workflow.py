@@ -365,6 +365,7 @@ def test_a_config_of_your_own_stands_alone(user_run, tmp_path):
     [
         (lambda c: c["experiments"][0].update(modes=[0]), "modes"),
         (lambda c: c.update(seeds=[]), "seeds"),
+        (lambda c: c.update(seeds=[2**32]), "seeds"),
         (lambda c: c["experiments"][0].update(archs=["glow"]), "archs"),
         (lambda c: c["clipping"].update(threshold=1.5), "threshold"),
         (lambda c: c["experiments"][0].update(problems=["nonexistent"]), "nonexistent"),

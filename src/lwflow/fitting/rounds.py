@@ -79,6 +79,8 @@ class AdaptiveConfig:
     def __post_init__(self) -> None:
         if self.n_per_round < 100 or self.max_calls < self.n_per_round:
             raise ValueError("adaptive: n_per_round must be >= 100 and max_calls >= n_per_round")
+        if not 1 <= self.max_rounds <= 1000 or self.final_ess < 0:
+            raise ValueError("adaptive: max_rounds must lie in [1, 1000] and final_ess be >= 0")
         for name in ("beta_ess_fraction", "final_ess_fraction", "defensive_share"):
             if not 0 < getattr(self, name) < 1:
                 raise ValueError(f"adaptive: {name} must lie in (0, 1), got {getattr(self, name)}")
