@@ -22,3 +22,5 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check src tests workflow benchmarks docs
+	$(BIN)/ruff format --check src tests workflow benchmarks docs
+	$(BIN)/snakefmt --check Snakefile workflow

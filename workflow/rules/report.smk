@@ -108,9 +108,7 @@ rule amfvi_likelihood_table:
     input:
         rows_inputs(PLAN.amfvi_likelihood_rows()),
     output:
-        csv=report(
-            "results/tables/amfvi_likelihood.csv", caption="../report/amfvi_likelihood.rst", category="Paper B"
-        ),
+        csv=report("results/tables/amfvi_likelihood.csv", caption="../report/amfvi_likelihood.rst", category="Paper B"),
         markdown="results/tables/amfvi_likelihood.md",
     log:
         "results/logs/paper_b_table/amfvi_likelihood.log",
@@ -119,7 +117,11 @@ rule amfvi_likelihood_table:
     params:
         rows=lambda w: PLAN.amfvi_likelihood_rows(),
         metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
-        config_slice=lambda w: {"seeds": PLAN.likelihood_mixture_seeds(), "evaluation": config["evaluation"], "amfvi": config["amfvi"]},
+        config_slice=lambda w: {
+            "seeds": PLAN.likelihood_mixture_seeds(),
+            "evaluation": config["evaluation"],
+            "amfvi": config["amfvi"],
+        },
     script:
         "../scripts/summary_table.py"
 
@@ -175,6 +177,10 @@ rule auto_modes_table:
     params:
         rows=lambda w: PLAN.auto_modes_rows(),
         metrics=("nll",) + paper_a.METRICS + ("hole_mass",),
-        config_slice=lambda w: {"seeds": SEEDS, "evaluation": config["evaluation"], "mode_selection": config["mode_selection"]},
+        config_slice=lambda w: {
+            "seeds": SEEDS,
+            "evaluation": config["evaluation"],
+            "mode_selection": config["mode_selection"],
+        },
     script:
         "../scripts/summary_table.py"
