@@ -21,6 +21,11 @@ for _name, _value in JOB_ENVIRONMENT.items():
 
 validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 
+# The software of every job, for --sdm conda (a path relative to workflow/rules/), the pinned lock
+# envs/constraints.txt installed by pip.  Without --sdm conda, jobs run in the environment
+# Snakemake runs in (the README's quick start); the conda route is not tested here.
+LWFLOW_ENV = "../../envs/lwflow.yaml"
+
 
 @functools.cache
 def problem_of(name):
@@ -72,3 +77,107 @@ def problem_inputs(wildcards):
     prior, the likelihood or the truth, so that editing any of them reruns those stages and
     everything below them."""
     return problem_files(config["problems"][wildcards.problem])
+
+
+# input functions of data.smk
+
+
+def likelihood_chunks(wildcards):
+    n = config["problems"][wildcards.problem]["likelihood_chunks"]
+    return [f"results/likelihood/{wildcards.problem}/seed{wildcards.seed}/chunk{i}.npz" for i in range(n)]
+
+
+# input functions of train.smk
+
+
+def training_data(wildcards):
+    """fit likelihood: prior draws, their clipped weights and the weights' report; fit samples: exact
+    target draws; fit adaptive: the last round's pooled draws, their weights and its report."""
+    if wildcards.fit == "samples":
+        return {"theta": f"results/target/{wildcards.problem}/seed{wildcards.seed}.npz"}
+    if wildcards.fit == "adaptive":
+        return last_round(wildcards)
+    return {
+        "theta": f"results/prior/{wildcards.problem}/seed{wildcards.seed}.npz",
+        "weights": f"results/weights/{wildcards.problem}/seed{wildcards.seed}.npz",
+        "report": f"results/weights/{wildcards.problem}/seed{wildcards.seed}_report.json",
+    }
+
+
+# input functions of rounds.smk
+
+
+def round_path(name, wildcards, round_index, **chunk):
+    """Artefact ``name`` of round ``round_index`` of the adaptive model in ``wildcards``."""
+    model = (wildcards.problem, wildcards.arch, wildcards.modes, wildcards.seed)
+    return PLAN.round_path(name, *model, round_index, **chunk)
+
+
+def round_proposal(wildcards):
+    """Round r > 0 draws from round r-1's flow."""
+    r = int(wildcards.round)
+    return {"proposal": round_path("round_model", wildcards, r - 1)} if r > 0 else {}
+
+
+def round_likelihood_chunks(wildcards):
+    n = config["problems"][wildcards.problem]["likelihood_chunks"]
+    return [round_path("round_likelihood_chunk", wildcards, wildcards.round, chunk=i) for i in range(n)]
+
+
+def earlier_rounds(wildcards):
+    """Round r-1's pool and report, and the flows of rounds 0..r-1 (behind rounds 1..r's proposals)."""
+    r = int(wildcards.round)
+    if r == 0:
+        return {}
+    return {
+        "pool": round_path("round_pool", wildcards, r - 1),
+        "report": round_path("round_report", wildcards, r - 1),
+        "proposals": [round_path("round_model", wildcards, s) for s in range(r)],
+    }
+
+
+def adaptive_of(wildcards):
+    return PLAN.adaptive_settings(wildcards.problem, wildcards.arch, wildcards.modes)
+
+
+def last_round(wildcards):
+    """The pool and report of the round that ended one adaptive model's rounds: walks the
+    rounds' reports, each a checkpoint, until one says no round follows."""
+    r = 0
+    while True:
+        keys = {key: wildcards[key] for key in ("problem", "arch", "modes", "seed")}
+        record = checkpoints.weigh_round.get(round=r, **keys).output.record
+        with open(record) as stream:
+            if json.load(stream)["next"] != "train":
+                pool = round_path("round_pool", wildcards, r)
+                return {"theta": pool, "weights": pool, "report": record}
+        r += 1
+
+
+# input functions of evaluate.smk
+
+
+def mixture_experts(wildcards):
+    """arch -> the model folder of each expert of one mixture (rbig always with one base mode)."""
+    experts = PLAN.mixture_experts(wildcards.fit, wildcards.problem, wildcards.modes, wildcards.seed)
+    return {arch: model_dir(*key) for arch, key in experts.items()}
+
+
+def mixture_metric_inputs(wildcards):
+    experts = PLAN.mixture_experts(wildcards.fit, wildcards.problem, wildcards.modes, wildcards.seed)
+    return {
+        "log_q": {arch: log_q_path(*key) for arch, key in experts.items()},
+        "samples": {arch: f"{model_dir(*key)}/samples.npz" for arch, key in experts.items()},
+    }
+
+
+# input functions of report.smk
+
+
+def diagnostics_background(wildcards):
+    if wildcards.problem in TRUTH_PROBLEMS:
+        return {"reference": f"results/truth/{wildcards.problem}/seed{wildcards.seed}.npz"}
+    return {
+        "prior": f"results/prior/{wildcards.problem}/seed{wildcards.seed}.npz",
+        "weights": f"results/weights/{wildcards.problem}/seed{wildcards.seed}.npz",
+    }

@@ -10,15 +10,12 @@ rule sample_prior:
         "results/logs/sample_prior/{problem}/seed{seed}.log",
     benchmark:
         "results/benchmarks/sample_prior/{problem}/seed{seed}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem)},
     script:
         "../scripts/sample_prior.py"
-
-
-def likelihood_chunks(wildcards):
-    n = config["problems"][wildcards.problem]["likelihood_chunks"]
-    return [f"results/likelihood/{wildcards.problem}/seed{wildcards.seed}/chunk{i}.npz" for i in range(n)]
 
 
 rule evaluate_likelihood:
@@ -31,6 +28,8 @@ rule evaluate_likelihood:
         "results/logs/evaluate_likelihood/{problem}/seed{seed}/chunk{chunk}.log",
     benchmark:
         "results/benchmarks/evaluate_likelihood/{problem}/seed{seed}/chunk{chunk}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         config_slice=lambda w: {
             "problem": PLAN.problem_spec(w.problem),
@@ -49,6 +48,8 @@ rule gather_likelihood:
         "results/logs/gather_likelihood/{problem}/seed{seed}.log",
     benchmark:
         "results/benchmarks/gather_likelihood/{problem}/seed{seed}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         config_slice=lambda w: {},
     script:
@@ -65,6 +66,8 @@ rule clip_weights:
         "results/logs/clip_weights/{problem}/seed{seed}.log",
     benchmark:
         "results/benchmarks/clip_weights/{problem}/seed{seed}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         config_slice=lambda w: {"clipping": config["clipping"]},
     script:
@@ -80,6 +83,8 @@ rule sample_target:
         "results/logs/sample_target/{problem}/seed{seed}.log",
     benchmark:
         "results/benchmarks/sample_target/{problem}/seed{seed}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem)},
     script:

@@ -11,6 +11,8 @@ rule truth_reference:
         "results/logs/truth_reference/{problem}/seed{seed}.log",
     benchmark:
         "results/benchmarks/truth_reference/{problem}/seed{seed}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "evaluation": config["evaluation"]},
     script:
@@ -36,18 +38,14 @@ for (_fit, _problem, _seeds), _members in PLAN.scoring_groups().items():
             f"results/benchmarks/model_metrics/{_group}/seed{{seed}}.tsv"
         wildcard_constraints:
             seed="|".join(map(str, _seeds)),
+        conda:
+            LWFLOW_ENV
         threads: 1
         params:
             problem=_problem,
             config_slice={"problem": PLAN.problem_spec(_problem), "evaluation": config["evaluation"]},
         script:
             "../scripts/model_metrics.py"
-
-
-def mixture_experts(wildcards):
-    """arch -> the model folder of each expert of one mixture (rbig always with one base mode)."""
-    experts = PLAN.mixture_experts(wildcards.fit, wildcards.problem, wildcards.modes, wildcards.seed)
-    return {arch: model_dir(*key) for arch, key in experts.items()}
 
 
 rule amfvi_weights:
@@ -60,20 +58,14 @@ rule amfvi_weights:
         "results/logs/amfvi_weights/{fit}/{problem}/K{modes}/seed{seed}.log",
     benchmark:
         "results/benchmarks/amfvi_weights/{fit}/{problem}/K{modes}/seed{seed}.tsv"
+    conda:
+        LWFLOW_ENV
     threads: 1
     params:
         experts=lambda w: {arch: f"{d}/model.pt" for arch, d in mixture_experts(w).items()},
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "amfvi": config["amfvi"]},
     script:
         "../scripts/amfvi_weights.py"
-
-
-def mixture_metric_inputs(wildcards):
-    experts = PLAN.mixture_experts(wildcards.fit, wildcards.problem, wildcards.modes, wildcards.seed)
-    return {
-        "log_q": {arch: log_q_path(*key) for arch, key in experts.items()},
-        "samples": {arch: f"{model_dir(*key)}/samples.npz" for arch, key in experts.items()},
-    }
 
 
 rule mixture_metrics:
@@ -88,6 +80,8 @@ rule mixture_metrics:
         "results/logs/mixture_metrics/{fit}/{problem}/K{modes}/seed{seed}.log",
     benchmark:
         "results/benchmarks/mixture_metrics/{fit}/{problem}/K{modes}/seed{seed}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         paths=mixture_metric_inputs,
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "evaluation": config["evaluation"]},

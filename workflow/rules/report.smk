@@ -11,6 +11,8 @@ rule paper_a_table:
         "results/logs/paper_a_table/{table}.log",
     benchmark:
         "results/benchmarks/paper_a_table/{table}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         rows=lambda w: PLAN.paper_a_table_rows(w.table),
         metrics=paper_a.METRICS,
@@ -29,6 +31,8 @@ rule paper_a_figure:
         "results/logs/paper_a_figure/{figure}.log",
     benchmark:
         "results/benchmarks/paper_a_figure/{figure}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         panels=lambda w: PLAN.paper_a_figure_panels(w.figure),
         title=lambda w: paper_a.FIGURE_TITLES[w.figure],
@@ -47,20 +51,13 @@ rule loss_curves:
         "results/logs/loss_curves/{problem}.log",
     benchmark:
         "results/benchmarks/loss_curves/{problem}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         histories=lambda w: PLAN.loss_histories(w.problem),
         config_slice=lambda w: {"training": PLAN.training_settings()},
     script:
         "../scripts/loss_curves.py"
-
-
-def diagnostics_background(wildcards):
-    if wildcards.problem in TRUTH_PROBLEMS:
-        return {"reference": f"results/truth/{wildcards.problem}/seed{wildcards.seed}.npz"}
-    return {
-        "prior": f"results/prior/{wildcards.problem}/seed{wildcards.seed}.npz",
-        "weights": f"results/weights/{wildcards.problem}/seed{wildcards.seed}.npz",
-    }
 
 
 rule model_diagnostics:
@@ -79,6 +76,8 @@ rule model_diagnostics:
         "results/logs/model_diagnostics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.log",
     benchmark:
         "results/benchmarks/model_diagnostics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         label=lambda w: f"{w.problem}, {w.arch}_K{w.modes}, fit on {w.fit}, seed {w.seed}",
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem)},
@@ -96,6 +95,8 @@ rule paper_b_table:
         "results/logs/paper_b_table/paper_b_table2.log",
     benchmark:
         "results/benchmarks/paper_b_table/paper_b_table2.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         rows=lambda w: PLAN.paper_b_rows(),
         metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
@@ -114,6 +115,8 @@ rule amfvi_likelihood_table:
         "results/logs/paper_b_table/amfvi_likelihood.log",
     benchmark:
         "results/benchmarks/amfvi_likelihood_table/amfvi_likelihood.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         rows=lambda w: PLAN.amfvi_likelihood_rows(),
         metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
@@ -136,6 +139,8 @@ rule paper_b_fig1:
         "results/logs/paper_b_figure/paper_b_fig1.log",
     benchmark:
         "results/benchmarks/paper_b_fig1/paper_b_fig1.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         weights=lambda w: PLAN.paper_b_weight_paths(),
         config_slice=lambda w: {"seeds": SEEDS},
@@ -157,6 +162,8 @@ rule paper_b_fig2:
         "results/logs/paper_b_figure/paper_b_fig2.log",
     benchmark:
         "results/benchmarks/paper_b_fig2/paper_b_fig2.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         rows=lambda w: PLAN.paper_b_sample_rows(),
         config_slice=lambda w: {"figure_seed": config["outputs"]["figure_seed"]},
@@ -174,6 +181,8 @@ rule auto_modes_table:
         "results/logs/auto_modes_table/auto_modes.log",
     benchmark:
         "results/benchmarks/auto_modes_table/auto_modes.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         rows=lambda w: PLAN.auto_modes_rows(),
         metrics=("nll",) + paper_a.METRICS + ("hole_mass",),

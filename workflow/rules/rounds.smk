@@ -6,39 +6,6 @@
 # artefacts, so a run killed mid-round resumes at that round.
 
 
-def round_path(name, wildcards, round_index, **chunk):
-    """Artefact ``name`` of round ``round_index`` of the adaptive model in ``wildcards``."""
-    model = (wildcards.problem, wildcards.arch, wildcards.modes, wildcards.seed)
-    return PLAN.round_path(name, *model, round_index, **chunk)
-
-
-def round_proposal(wildcards):
-    """Round r > 0 draws from round r-1's flow."""
-    r = int(wildcards.round)
-    return {"proposal": round_path("round_model", wildcards, r - 1)} if r > 0 else {}
-
-
-def round_likelihood_chunks(wildcards):
-    n = config["problems"][wildcards.problem]["likelihood_chunks"]
-    return [round_path("round_likelihood_chunk", wildcards, wildcards.round, chunk=i) for i in range(n)]
-
-
-def earlier_rounds(wildcards):
-    """Round r-1's pool and report, and the flows of rounds 0..r-1 (behind rounds 1..r's proposals)."""
-    r = int(wildcards.round)
-    if r == 0:
-        return {}
-    return {
-        "pool": round_path("round_pool", wildcards, r - 1),
-        "report": round_path("round_report", wildcards, r - 1),
-        "proposals": [round_path("round_model", wildcards, s) for s in range(r)],
-    }
-
-
-def adaptive_of(wildcards):
-    return PLAN.adaptive_settings(wildcards.problem, wildcards.arch, wildcards.modes)
-
-
 rule propose_round:
     input:
         unpack(round_proposal),
@@ -49,6 +16,8 @@ rule propose_round:
         "results/logs/propose_round/{problem}/{arch}_K{modes}/seed{seed}/round{round}.log",
     benchmark:
         "results/benchmarks/propose_round/{problem}/{arch}_K{modes}/seed{seed}/round{round}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         config_slice=lambda w: {
             "problem": PLAN.problem_spec(w.problem),
@@ -68,6 +37,8 @@ rule evaluate_round_likelihood:
         "results/logs/evaluate_round_likelihood/{problem}/{arch}_K{modes}/seed{seed}/round{round}/chunk{chunk}.log",
     benchmark:
         "results/benchmarks/evaluate_round_likelihood/{problem}/{arch}_K{modes}/seed{seed}/round{round}/chunk{chunk}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         config_slice=lambda w: {
             "problem": PLAN.problem_spec(w.problem),
@@ -86,6 +57,8 @@ rule gather_round_likelihood:
         "results/logs/gather_round_likelihood/{problem}/{arch}_K{modes}/seed{seed}/round{round}.log",
     benchmark:
         "results/benchmarks/gather_round_likelihood/{problem}/{arch}_K{modes}/seed{seed}/round{round}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         config_slice=lambda w: {},
     script:
@@ -104,6 +77,8 @@ checkpoint weigh_round:
         "results/logs/weigh_round/{problem}/{arch}_K{modes}/seed{seed}/round{round}.log",
     benchmark:
         "results/benchmarks/weigh_round/{problem}/{arch}_K{modes}/seed{seed}/round{round}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         config_slice=lambda w: {"adaptive": adaptive_of(w)},
     script:
@@ -121,6 +96,8 @@ rule train_round:
         "results/logs/train_round/{problem}/{arch}_K{modes}/seed{seed}/round{round}.log",
     benchmark:
         "results/benchmarks/train_round/{problem}/{arch}_K{modes}/seed{seed}/round{round}.tsv"
+    conda:
+        LWFLOW_ENV
     threads: 1
     params:
         config_slice=lambda w: {
@@ -132,17 +109,3 @@ rule train_round:
         },
     script:
         "../scripts/train_round.py"
-
-
-def last_round(wildcards):
-    """The pool and report of the round that ended one adaptive model's rounds: walks the
-    rounds' reports, each a checkpoint, until one says no round follows."""
-    r = 0
-    while True:
-        keys = {key: wildcards[key] for key in ("problem", "arch", "modes", "seed")}
-        record = checkpoints.weigh_round.get(round=r, **keys).output.record
-        with open(record) as stream:
-            if json.load(stream)["next"] != "train":
-                pool = round_path("round_pool", wildcards, r)
-                return {"theta": pool, "weights": pool, "report": record}
-        r += 1

@@ -17,6 +17,8 @@ rule problem_summary:
         "results/logs/problem_summary/{problem}.log",
     benchmark:
         "results/benchmarks/problem_summary/{problem}.tsv"
+    conda:
+        LWFLOW_ENV
     params:
         config_slice=lambda w: {},
     script:

@@ -1,20 +1,6 @@
 # One model per (fit, problem, architecture, base modes, seed).
 
 
-def training_data(wildcards):
-    """fit likelihood: prior draws, their clipped weights and the weights' report; fit samples: exact
-    target draws; fit adaptive: the last round's pooled draws, their weights and its report."""
-    if wildcards.fit == "samples":
-        return {"theta": f"results/target/{wildcards.problem}/seed{wildcards.seed}.npz"}
-    if wildcards.fit == "adaptive":
-        return last_round(wildcards)
-    return {
-        "theta": f"results/prior/{wildcards.problem}/seed{wildcards.seed}.npz",
-        "weights": f"results/weights/{wildcards.problem}/seed{wildcards.seed}.npz",
-        "report": f"results/weights/{wildcards.problem}/seed{wildcards.seed}_report.json",
-    }
-
-
 rule train_flow:
     input:
         unpack(training_data),
@@ -29,6 +15,8 @@ rule train_flow:
         "results/logs/train_flow/{fit}/{problem}/{arch}_K{modes}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train_flow/{fit}/{problem}/{arch}_K{modes}/seed{seed}.tsv"
+    conda:
+        LWFLOW_ENV
     threads: 1
     params:
         config_slice=lambda w: {
