@@ -23,10 +23,21 @@ def gaussian_mixture_problem(
     weights: list[float] | None = None,
 ) -> Problem:
     """Uniform prior on ``[bounds]^d`` and a Gaussian-mixture likelihood (paper A, sec. 3)."""
-    means_arr = np.asarray(means, dtype=float)
-    dim = means_arr.shape[1]
+    means_arr, covariances_arr = _numbers("means", means), _numbers("covariances", covariances)
+    if means_arr.ndim != 2 or len(means_arr) == 0:
+        raise ValueError(f"means must be a list of points (one list of d numbers per mode), got {means}")
+    n, dim = means_arr.shape
+    if covariances_arr.shape != (n, dim, dim):
+        raise ValueError(
+            f"covariances must hold one {dim}x{dim} matrix per mean ({n} means of dimension {dim}), "
+            f"got shape {covariances_arr.shape}"
+        )
+    if weights is not None and len(weights) != n:
+        raise ValueError(f"weights must hold one number per mean ({n}), got {len(weights)}")
+    if not bounds[0] < bounds[1]:
+        raise ValueError(f"bounds must be [low, high] with low < high, got {list(bounds)}")
     box = UniformBox(np.full(dim, bounds[0]), np.full(dim, bounds[1]))
-    mixture = GaussianMixture(means_arr, np.asarray(covariances), np.asarray(weights or [1.0] * len(means_arr)))
+    mixture = GaussianMixture(means_arr, covariances_arr, np.asarray(weights or [1.0] * n))
     maxima = density_maxima(mixture.weights, mixture.means, mixture.covariances)
     return Problem(
         name,
@@ -36,6 +47,14 @@ def gaussian_mixture_problem(
         n_modes=separated_mode_count(maxima, mixture.log_prob),
         n_density_maxima=len(maxima),
     )
+
+
+def _numbers(key: str, value: object) -> np.ndarray:
+    """``value`` as a float array of a regular shape, or an error naming ``key``."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} must hold numbers in nested lists of equal length, got {value}") from None
 
 
 def trimodal_product_problem(

@@ -36,7 +36,10 @@ class GaussianMixture:
             raise ValueError("mixture weights must be positive, one per mean")
         for k, cov in enumerate(covs):
             if not np.allclose(cov, cov.T) or np.any(np.linalg.eigvalsh(cov) <= 0):
-                raise ValueError(f"covariance {k} must be symmetric positive definite")
+                raise ValueError(
+                    f"covariances[{k}] must be symmetric positive definite (eigenvalues "
+                    f"{np.round(np.linalg.eigvalsh((cov + cov.T) / 2), 4).tolist()}); fix its entries"
+                )
         object.__setattr__(self, "means", means)
         object.__setattr__(self, "covariances", covs)
         object.__setattr__(self, "weights", weights / weights.sum())

@@ -95,6 +95,8 @@ class Plan:
                         f"config: experiments names problem {name!r}, which is not under 'problems' "
                         f"(known: {sorted(problems)}); add it there or fix the name"
                     )
+        for name in problems:  # every problem built once here: a bad parameter stops the run before any job
+            problem_of(name)
         truth = sorted(p for p, spec in problems.items() if spec["kind"] != "user" or problem_of(p).truth is not None)
 
         def mode_counts(problem: str) -> tuple[int | None, int | None]:
