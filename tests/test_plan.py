@@ -8,7 +8,7 @@ import yaml
 from snakemake.utils import validate
 
 from lwflow.problems import problem_from_spec
-from lwflow.stages.plan import ConfigError, Plan, floor_path, rows_inputs
+from lwflow.stages.plan import ConfigError, Plan, check_config_file, floor_path, rows_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,3 +84,12 @@ def test_leaving_out_outputs_schedules_only_the_experiments(smoke):
     plan = plan_of(config)
     assert plan.models == [("likelihood", "gmm2d_1mode", "realnvp", "1")]
     assert not plan.paper_a_outputs() and not plan.paper_b_outputs() and not plan.auto_modes_outputs()
+
+
+def test_a_key_given_twice_in_a_config_file_is_refused_naming_both_lines(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("seeds: [0]\ntraining: {max_steps: 10}\nproblems: {}\ntraining: {max_steps: 20}\n")
+    with pytest.raises(ConfigError, match="key 'training' appears twice in one mapping \\(lines 2 and 4\\)"):
+        check_config_file(path)
+    (tmp_path / "once.yaml").write_text("seeds: [0]\ntraining: {max_steps: 10}\n")
+    check_config_file(tmp_path / "once.yaml")

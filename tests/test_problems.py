@@ -6,6 +6,7 @@ from scipy import stats
 
 from lwflow.problems import (
     GaussianMixture,
+    Problem,
     UniformBox,
     gaussian_mixture_problem,
     load_user_problem,
@@ -124,3 +125,15 @@ def test_user_problem_loads(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     problem = load_user_problem("my_model:problem")
     assert problem.dim == 2 and problem.truth is None
+
+
+@pytest.mark.parametrize("reference", ["sys:exit", "os:abort", "builtins:print"])
+def test_a_target_in_pythons_own_modules_is_refused_before_it_is_called(reference):
+    with pytest.raises(ValueError, match="a module of Python itself"):
+        load_user_problem(reference)
+
+
+def test_a_one_parameter_problem_is_refused_with_what_to_do_instead():
+    problem = Problem("one", UniformBox([0], [1]), lambda t: -(t[:, 0] ** 2))
+    with pytest.raises(ValueError, match="1 parameter; lwflow's flows need at least 2"):
+        problem.check()

@@ -8,7 +8,7 @@ from snakemake.utils import min_version, validate
 
 from lwflow.reproduction import paper_a, paper_b
 from lwflow.stages.environment import JOB_ENVIRONMENT
-from lwflow.stages.plan import Plan, expert_modes, log_q_path, metrics_path, mixture_dir, model_dir, rows_inputs
+from lwflow.stages.plan import Plan, check_config_file, expert_modes, log_q_path, metrics_path, mixture_dir, model_dir, rows_inputs
 from lwflow.problems import problem_files, problem_from_spec
 
 min_version("9.0")
@@ -19,6 +19,8 @@ for _name, _value in JOB_ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)
 
 
+for _path in workflow.configfiles:
+    check_config_file(_path)
 validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 # The software of every job, for --sdm conda (a path relative to workflow/rules/), the pinned lock

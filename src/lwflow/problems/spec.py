@@ -9,7 +9,6 @@ from lwflow.problems.builtin import BUILTIN_KINDS
 from lwflow.problems.problem import Problem
 from lwflow.problems.user import load_user_problem
 
-
 WORKFLOW_KEYS = ("n_prior_samples", "n_target_samples", "likelihood_chunks")  # read by the workflow, not the problem
 USER_KEYS = ("target", "args", "data")
 

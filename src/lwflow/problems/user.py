@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,11 @@ def load_user_problem(
     if not hasattr(module, attribute):
         raise ValueError(f"user problem {reference!r}: module {module_name!r} has no attribute {attribute!r}")
     obj = getattr(module, attribute)
+    if module_name.split(".")[0] in sys.stdlib_module_names or inspect.isbuiltin(obj):
+        raise ValueError(
+            f"user problem {reference!r} names {module_name!r}, a module of Python itself, not a problem: "
+            "name an lwflow.Problem, or a function of your own module that returns one"
+        )
     keywords = {**(args or {}), **(data or {})}
     if isinstance(obj, Problem):
         if keywords:

@@ -21,7 +21,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lwflow.reproduction import paper_a, paper_b
@@ -482,6 +482,31 @@ class Plan:
                     ]
                 rows.append(row)
         return rows
+
+
+def check_config_file(path: str | Path) -> None:
+    """Refuse a YAML config in which a key appears twice in one mapping (YAML loaders keep the
+    last silently), naming the key and both lines."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(
+                    f"config file {path}: key {key!r} appears twice in one mapping (lines {seen[key]} and "
+                    f"{line}); only the last would count: merge them or delete one"
+                )
+            seen[key] = line
+        return loader.construct_mapping(node, deep=True)
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    yaml.load(Path(path).read_text(), Loader=StrictLoader)  # a SafeLoader: plain data only
 
 
 def adaptive_settings(block: dict[str, Any], number: int) -> dict[str, Any]:
