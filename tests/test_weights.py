@@ -4,9 +4,12 @@ import numpy as np
 import pytest
 
 from lwflow.fitting.weights import (
+    ClippingConfig,
     LikelihoodError,
+    WeightsError,
     clip_weights,
     clip_with_report,
+    clipped_weights,
     effective_sample_size,
     heaviest_share,
     max_weight_share,
@@ -85,3 +88,15 @@ def test_heaviest_share_keeps_the_fewest_heaviest_indices_that_carry_all_but_the
     assert heaviest_share(weights, np.arange(6), tail=1e-6).tolist() == [1, 3, 4]  # dropped: 1.1e-8 of 1
     assert heaviest_share(weights, np.array([0, 2, 5]), tail=1e-6).tolist() == [2, 0]  # of 1.1e-8: 1e-16 goes
     assert sorted(heaviest_share(np.ones(1000), np.arange(1000)).tolist()) == list(range(1000))
+
+
+def test_clipping_that_flattens_the_posterior_stops_with_advice():
+    rng = np.random.default_rng(0)
+    theta = rng.uniform(-12, 12, (400_000, 2))
+    log_likelihood = -0.5 * (theta**2).sum(1)  # a unit Gaussian posterior under a flat prior on [-12, 12]^2
+    with pytest.raises(WeightsError, match="raised the effective sample size from .* flatten the posterior"):
+        clipped_weights(log_likelihood, ClippingConfig("quantile", 0.01))
+    with pytest.raises(WeightsError, match="set every weight to 0"):
+        clipped_weights(-50 * (theta**2).sum(1), ClippingConfig("quantile", 0.01))
+    clipped, report = clipped_weights(log_likelihood, ClippingConfig("max_share", 0.01))
+    assert report.ess_after <= 10 * report.ess_before

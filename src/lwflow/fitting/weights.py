@@ -154,11 +154,16 @@ class ClipReport:
 
 @dataclass(frozen=True)
 class ClippingConfig:
-    """How weights are clipped (:func:`clip_weights`) and the ESS below which lwflow stops."""
+    """How weights are clipped (:func:`clip_weights`), the ESS below which lwflow stops, and
+    how many times the ESS clipping may multiply (``max_ess_gain``): beyond it the clipped
+    weights no longer describe the posterior (quantile clipping at 0.01 on 400 000 draws of a
+    Gaussian posterior took the ESS from 8 637 to 396 284 and the weighted sd from 1.0 to the
+    flat prior's 6.9)."""
 
     strategy: str = "max_share"
     threshold: float | None = 0.01
     min_ess: float = 100.0
+    max_ess_gain: float = 10.0
 
 
 class WeightsError(ValueError):
@@ -166,9 +171,23 @@ class WeightsError(ValueError):
 
 
 def clipped_weights(log_likelihood: np.ndarray, config: ClippingConfig) -> tuple[np.ndarray, ClipReport]:
-    """Weights from log-likelihoods, clipped by ``config``; stops below ``config.min_ess``."""
+    """Weights from log-likelihoods, clipped by ``config``; stops below ``config.min_ess`` or where
+    clipping multiplies the ESS by more than ``config.max_ess_gain``."""
     weights = weights_from_log_likelihood(log_likelihood)
     clipped, report = clip_with_report(weights, config.strategy, config.threshold)
+    if not report.ess_after > 0:  # all weights 0, or so small that their squares underflow
+        raise WeightsError(
+            f"clipping ({config.strategy}, threshold {config.threshold}) set every weight to 0 or to below "
+            "1e-150 (the threshold lies below all but a few weights); use strategy max_share or a larger threshold"
+        )
+    if report.ess_after > config.max_ess_gain * report.ess_before:
+        raise WeightsError(
+            f"clipping ({config.strategy}, threshold {config.threshold}) raised the effective sample size from "
+            f"{report.ess_before:.1f} to {report.ess_after:.1f}, more than clipping.max_ess_gain = "
+            f"{config.max_ess_gain} times: the clipped weights flatten the posterior towards the prior. Use a "
+            "milder clipping (strategy max_share, or a smaller quantile threshold), draw more prior samples, "
+            "or use adaptive proposals (proposal: adaptive)"
+        )
     if not report.ess_after >= config.min_ess:
         raise WeightsError(
             f"effective sample size {report.ess_after:.1f} (before clipping {report.ess_before:.1f}) is below "
