@@ -8,7 +8,16 @@ from snakemake.utils import min_version, validate
 
 from lwflow.reproduction import paper_a, paper_b
 from lwflow.stages.environment import JOB_ENVIRONMENT
-from lwflow.stages.plan import Plan, check_config_file, expert_modes, log_q_path, metrics_path, mixture_dir, model_dir, rows_inputs
+from lwflow.stages.plan import (
+    Plan,
+    check_config_file,
+    expert_modes,
+    log_q_path,
+    metrics_path,
+    mixture_dir,
+    model_dir,
+    rows_inputs,
+)
 from lwflow.problems import problem_files, problem_from_spec
 
 min_version("9.0")

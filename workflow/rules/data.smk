@@ -69,7 +69,7 @@ rule clip_weights:
     conda:
         LWFLOW_ENV
     params:
-        config_slice=lambda w: {"clipping": config["clipping"]},
+        config_slice=lambda w: {"clipping": PLAN.clipping_settings()},
     script:
         "../scripts/clip_weights.py"
 
@@ -86,6 +86,6 @@ rule sample_target:
     conda:
         LWFLOW_ENV
     params:
-        config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem)},
+        config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem, target_draws=True)},
     script:
         "../scripts/sample_target.py"

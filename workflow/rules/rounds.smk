@@ -100,12 +100,6 @@ rule train_round:
         LWFLOW_ENV
     threads: 1
     params:
-        config_slice=lambda w: {
-            "problem": PLAN.problem_spec(w.problem),
-            "flow": PLAN.flow_settings(w.arch, w.modes),
-            "mode_selection": config["mode_selection"],
-            "training": PLAN.training_settings(("adaptive", w.problem, w.arch, w.modes)),
-            "rbig": config["rbig"],
-        },
+        config_slice=lambda w: PLAN.model_settings("adaptive", w.problem, w.arch, w.modes),
     script:
         "../scripts/train_round.py"

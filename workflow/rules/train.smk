@@ -19,13 +19,7 @@ rule train_flow:
         LWFLOW_ENV
     threads: 1
     params:
-        config_slice=lambda w: {
-            "problem": PLAN.problem_spec(w.problem),
-            "flow": PLAN.flow_settings(w.arch, w.modes),
-            "mode_selection": config["mode_selection"],
-            "training": PLAN.training_settings((w.fit, w.problem, w.arch, w.modes)),
-            "rbig": config["rbig"],
-            "n_samples": config["evaluation"]["n_samples"],
-        },
+        config_slice=lambda w: PLAN.model_settings(w.fit, w.problem, w.arch, w.modes)
+        | {"n_samples": config["evaluation"]["n_samples"]},
     script:
         "../scripts/train_flow.py"

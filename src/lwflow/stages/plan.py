@@ -28,7 +28,8 @@ from lwflow.reproduction import paper_a, paper_b
 from lwflow.stages.layout import pattern
 
 Model = tuple[str, str, str, str]  # fit, problem, arch, base modes ("1", "2", ..., "auto")
-COMPUTE_ONLY = {"problem": ("likelihood_chunks",), "training": ("device",)}  # not rerun triggers
+# Settings that change how a job runs or whether it stops, not what it writes: not rerun triggers
+COMPUTE_ONLY = {"problem": ("likelihood_chunks",), "training": ("device",), "clipping": ("min_ess", "max_ess_gain")}
 
 
 class ConfigError(ValueError):
@@ -220,10 +221,32 @@ class Plan:
 
     # settings recorded in each job's params (a rerun trigger where they change)
 
-    def problem_spec(self, problem: str) -> dict[str, Any]:
-        """The settings of one problem without compute-only keys."""
+    def problem_spec(self, problem: str, target_draws: bool = False) -> dict[str, Any]:
+        """The settings of one problem without compute-only keys, and without ``n_target_samples``
+        but for the stage that draws the exact target (``target_draws``)."""
         spec = self.config["problems"][problem]
-        return {k: v for k, v in spec.items() if k not in COMPUTE_ONLY["problem"]}
+        unused = COMPUTE_ONLY["problem"] + (() if target_draws else ("n_target_samples",))
+        return {k: v for k, v in spec.items() if k not in unused}
+
+    def clipping_settings(self) -> dict[str, Any]:
+        """The clipping section without its gates (``min_ess``, ``max_ess_gain``): they stop a job,
+        they do not change its weights."""
+        return {k: v for k, v in self.config["clipping"].items() if k not in COMPUTE_ONLY["clipping"]}
+
+    def model_settings(self, fit: str, problem: str, arch: str, modes: str) -> dict[str, Any]:
+        """What a training job of one model reads: the flow's fields (RBIG: only the architecture
+        and base modes), the training section for flows, ``rbig`` for RBIG, ``mode_selection``
+        for base modes ``auto``; the other sections stay out, so that changing them reruns
+        nothing of this model."""
+        flow = self.flow_settings(arch, modes)
+        rbig = arch == "rbig"
+        return {
+            "problem": self.problem_spec(problem),
+            "flow": {k: flow[k] for k in ("arch", "n_modes")} if rbig else flow,
+            "training": {} if rbig else self.training_settings((fit, problem, arch, modes)),
+            "rbig": self.config["rbig"] if rbig else {},
+            "mode_selection": self.config["mode_selection"] if modes == "auto" else {},
+        }
 
     def adaptive_settings(self, problem: str, arch: str, modes: str) -> dict[str, Any]:
         """The adaptive rounds' settings of one model (every field of AdaptiveConfig)."""
@@ -377,7 +400,7 @@ class Plan:
             {
                 "title": panel.title,
                 "problem": panel.problem,
-                "spec": self.config["problems"][panel.problem],
+                "spec": self.problem_spec(panel.problem),
                 "reference": truth_path(panel.problem, seed),
                 "samples": None
                 if panel.modes is None
