@@ -31,3 +31,26 @@ def test_job_context_logs_sets_threads_and_freezes_what_exists_on_entry_and_exit
     before, on_entry, on_exit, _ = map(int, result.stdout.split())
     assert before == 0 and on_entry > 100_000 and on_exit >= on_entry + 1000
     assert (tmp_path / "logs" / "demo.log").read_text().strip() == "inside the job 2 3"
+
+
+def test_an_input_changed_after_it_was_made_is_refused_before_use(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pytest
+
+    from lwflow.artefacts import Provenance, TamperedInputError, write_npz
+    from lwflow.stages import jobs
+
+    made = tmp_path / "samples.npz"
+    write_npz(made, {"samples": np.zeros((100, 2))}, Provenance("train_flow", [], {}))
+    job = SimpleNamespace(rule="score", input=[str(made)], output=[], params=SimpleNamespace(),
+                          wildcards=SimpleNamespace(), log=[str(tmp_path / "score.log")], threads=1)  # fmt: skip
+    with jobs.job_context(job) as provenance:
+        assert provenance.sidecar(made)["inputs"] == {str(made): provenance.input_hashes[str(made)]}
+    data = bytearray(made.read_bytes())
+    data[len(data) // 2] ^= 1  # one flipped bit
+    made.write_bytes(bytes(data))
+    with pytest.raises(TamperedInputError, match="samples.npz was changed after it was made"), jobs.job_context(job):
+        pass
+    assert "snakemake --forcerun train_flow" in (tmp_path / "score.log").read_text()

@@ -95,15 +95,17 @@ class Provenance:
     seed: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     started: str = field(default_factory=_now)
+    input_hashes: dict[str, str] | None = None  # computed once when the job starts (verified_inputs)
 
     def sidecar(self, artefact: Path) -> dict[str, Any]:
+        inputs = self.input_hashes or {str(p): sha256(Path(p)) for p in self.inputs}
         return {
             "artefact": str(artefact),
             "sha256": sha256(artefact),
             "step": self.step,
             "seed": self.seed,
             "config": self.config,
-            "inputs": {str(p): sha256(Path(p)) for p in self.inputs},
+            "inputs": inputs,
             "started": self.started,
             "finished": _now(),
             "lwflow": {"version": package_versions()["lwflow"], "commit": lwflow_commit()},
@@ -111,6 +113,31 @@ class Provenance:
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
             **self.extra,
         }
+
+
+class TamperedInputError(ValueError):
+    """An input whose content no longer matches the sha256 its own sidecar recorded."""
+
+
+def verified_inputs(paths: list[str]) -> dict[str, str]:
+    """The sha256 of each input, checked first against the input's own sidecar where it has one:
+    an artefact changed after it was made (an edit, a flipped byte) is refused before any job uses
+    it, naming the file and the rule that makes it."""
+    hashes = {}
+    for path in map(str, paths):
+        digest = sha256(Path(path))
+        sidecar = sidecar_path(Path(path))
+        if sidecar.is_file():
+            recorded = json.loads(sidecar.read_text())
+            if recorded.get("sha256") not in (None, digest):
+                rule = recorded.get("step", "the rule that makes it")
+                raise TamperedInputError(
+                    f"input {path} was changed after it was made: its sha256 {digest[:12]}... is not the "
+                    f"{recorded['sha256'][:12]}... that {sidecar} recorded, so it is not trusted; restore it, or "
+                    f"make it again (snakemake --forcerun {rule})"
+                )
+        hashes[path] = digest
+    return hashes
 
 
 def sidecar_path(artefact: Path) -> Path:

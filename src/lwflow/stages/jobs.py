@@ -31,6 +31,7 @@ from lwflow.artefacts import (
     Provenance,
     read_json,
     read_npz,
+    verified_inputs,
     write_csv,
     write_json,
     write_npz,
@@ -43,7 +44,8 @@ from lwflow.streams import rng_for, seed_for
 
 @contextlib.contextmanager
 def job_context(job: Any) -> Iterator[Provenance]:
-    """Send output to the job's log, set torch threads from ``job.threads``, yield provenance.
+    """Send output to the job's log, set torch threads from ``job.threads``, check every input
+    against its own sidecar (:func:`lwflow.artefacts.verified_inputs`), yield provenance.
 
     The objects that exist on entry (torch's modules: about 200 000) and on a clean exit are
     moved out of the garbage collector's reach (``gc.freeze``): a job is one short process, and
@@ -56,13 +58,14 @@ def job_context(job: Any) -> Iterator[Provenance]:
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(int(job.threads))
         seed = getattr(job.wildcards, "seed", None)
-        provenance = Provenance(
-            step=job.rule,
-            inputs=[str(p) for p in job.input],
-            config=dict(getattr(job.params, "config_slice", {})),
-            seed=int(seed) if seed is not None else None,
-        )
         try:
+            provenance = Provenance(
+                step=job.rule,
+                inputs=[str(p) for p in job.input],
+                config=dict(getattr(job.params, "config_slice", {})),
+                seed=int(seed) if seed is not None else None,
+                input_hashes=verified_inputs(list(job.input)),
+            )
             yield provenance
         except Exception as error:
             print(f"{type(error).__name__}: {error}", file=log)
