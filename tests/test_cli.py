@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lwflow import cli
 from lwflow.stages.layout import LAYOUT, pattern
 
@@ -60,3 +62,13 @@ def test_the_rules_spell_out_the_results_layout():
     rules = "".join(p.read_text() for p in (ROOT / "workflow/rules").glob("*.smk"))
     missing = [name for name in LAYOUT if f'"{pattern(name)}"' not in rules]
     assert missing == ["metrics", "log_q"]
+
+
+def test_check_config_names_the_line_of_a_yaml_error(tmp_path, capsys):
+    from lwflow.cli import main
+
+    (tmp_path / "good.yaml").write_text("seeds: [0]\n")
+    assert main(["check-config", str(tmp_path / "good.yaml")]) == 0
+    (tmp_path / "bad.yaml").write_text("seeds: [0\nproblems: {}\n")
+    with pytest.raises(SystemExit, match="YAML syntax error at line 2"):
+        main(["check-config", str(tmp_path / "bad.yaml")])

@@ -91,5 +91,8 @@ def test_a_key_given_twice_in_a_config_file_is_refused_naming_both_lines(tmp_pat
     path.write_text("seeds: [0]\ntraining: {max_steps: 10}\nproblems: {}\ntraining: {max_steps: 20}\n")
     with pytest.raises(ConfigError, match="key 'training' appears twice in one mapping \\(lines 2 and 4\\)"):
         check_config_file(path)
+    (tmp_path / "broken.yaml").write_text("seeds: [0]\ntraining: {max_steps: 10\nproblems: {}\n")
+    with pytest.raises(ConfigError, match="YAML syntax error at line 3, column 9"):
+        check_config_file(tmp_path / "broken.yaml")
     (tmp_path / "once.yaml").write_text("seeds: [0]\ntraining: {max_steps: 10}\n")
     check_config_file(tmp_path / "once.yaml")

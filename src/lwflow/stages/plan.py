@@ -509,7 +509,8 @@ class Plan:
 
 def check_config_file(path: str | Path) -> None:
     """Refuse a YAML config in which a key appears twice in one mapping (YAML loaders keep the
-    last silently), naming the key and both lines."""
+    last silently), naming the key and both lines, or with a syntax error, naming its line and
+    column."""
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
@@ -529,7 +530,12 @@ def check_config_file(path: str | Path) -> None:
         return loader.construct_mapping(node, deep=True)
 
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    yaml.load(Path(path).read_text(), Loader=StrictLoader)  # a SafeLoader: plain data only
+    try:
+        yaml.load(Path(path).read_text(), Loader=StrictLoader)  # a SafeLoader: plain data only
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError(f"config file {path}: YAML syntax error at {where}: {error.problem or error}") from None
 
 
 def adaptive_settings(block: dict[str, Any], number: int) -> dict[str, Any]:
