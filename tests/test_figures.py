@@ -5,9 +5,10 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
+import pandas as pd
 
 from lwflow.artefacts import Provenance, write_json, write_npz
-from lwflow.evaluation.figures import pair_figure
+from lwflow.evaluation.figures import loss_figure, pair_figure
 from lwflow.stages import jobs
 
 
@@ -35,3 +36,30 @@ def test_model_diagnostics_titles_the_plot_with_the_chosen_base_modes(tmp_path, 
     )  # fmt: skip
     assert captured["fig"]._suptitle.get_text() == "gm, realnvp_Kauto: K = 2 base modes"
     assert "theta_1" in {ax.get_xlabel() for ax in captured["fig"].axes}
+
+
+def test_pair_plot_axes_stay_inside_the_prior_box_whatever_a_stray_draw_does():
+    rng = np.random.default_rng(0)
+    samples = np.vstack([rng.normal(size=(300, 2)), [[40.0, -40.0]]])  # one draw far outside the box
+    fig = pair_figure(samples, rng.normal(size=(500, 2)), "exact", "t", ("a", "b"), (np.full(2, -5), np.full(2, 5)))
+    for ax in fig.axes:
+        if ax.axison:
+            low, high = ax.get_xlim()
+            assert -5 <= low < high <= 5
+
+
+def test_loss_curves_tell_the_models_by_colour_and_the_seeds_by_line_style():
+    frame = pd.DataFrame({"step": [0, 100, 200], "val_loss": [3.0, 2.5, 2.4]})
+    fig = loss_figure({"realnvp K=1": {0: frame, 1: frame}, "realnvp K=3": {0: frame, 1: frame}}, "t")
+    legends = [child for child in fig.axes[0].get_children() if isinstance(child, matplotlib.legend.Legend)]
+    texts = {t.get_text() for legend in legends for t in legend.get_texts()}
+    assert {"realnvp K=1", "realnvp K=3", "seed 0", "seed 1"} <= texts
+    styles = {line.get_linestyle() for line in fig.axes[0].get_lines() if len(line.get_xdata())}
+    assert len(styles) == 2
+
+
+def test_paper_a_panels_are_named_by_architecture_and_base_modes():
+    from lwflow.reproduction.paper_a import FIGURES
+
+    titles = [panel.title for panel in FIGURES["paper_a_fig6"]]
+    assert titles[0].startswith("RealNVP, K = 1 base mode ") and titles[2].startswith("RealNVP, K = 3 base modes")

@@ -43,7 +43,7 @@ rule paper_a_figure:
 
 rule loss_curves:
     input:
-        lambda w: [p for paths in PLAN.loss_histories(w.problem).values() for p in paths],
+        lambda w: [p for paths in PLAN.loss_histories(w.problem).values() for p in paths.values()],
     output:
         png=report("results/figures/loss_{problem}.png", caption="../report/loss_curves.rst", category="Training"),
         pdf="results/figures/loss_{problem}.pdf",

@@ -165,29 +165,50 @@ def scatter3d_figure(samples: np.ndarray, log_density: np.ndarray, title: str) -
     return fig
 
 
-def loss_figure(histories: dict[str, list[pd.DataFrame]], title: str) -> plt.Figure:
-    """Validation loss (weighted NLL) against step: one colour per model, one line per seed."""
-    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+SEED_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
+
+
+def loss_figure(histories: dict[str, dict[int, pd.DataFrame]], title: str) -> plt.Figure:
+    """Validation loss (weighted NLL) against step: a colour per model and a line style per seed,
+    each in its own legend."""
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(6.5, 4), constrained_layout=True)
+    seeds = sorted({seed for frames in histories.values() for seed in frames})
+    style = {seed: SEED_STYLES[i % len(SEED_STYLES)] for i, seed in enumerate(seeds)}
     for colour, (label, frames) in zip(plt.cm.tab10.colors, histories.items()):
-        for k, frame in enumerate(frames):
-            ax.plot(frame["step"], frame["val_loss"], color=colour, alpha=0.7, label=label if k == 0 else None)
+        for seed, frame in frames.items():
+            ax.plot(frame["step"], frame["val_loss"], color=colour, linestyle=style[seed], alpha=0.8)
+        ax.plot([], [], color=colour, label=label)
     ax.set_xlabel("training step")
     ax.set_ylabel("validation loss: weighted NLL")
     ax.set_title(title)
-    ax.legend()
+    models = ax.legend(loc="upper right", fontsize="small", title="model")
+    ax.add_artist(models)
+    handles = [Line2D([], [], color="0.3", linestyle=style[seed]) for seed in seeds]
+    ax.legend(handles, [f"seed {seed}" for seed in seeds], loc="upper center", fontsize="small", title="seed")
     return fig
 
 
 def pair_figure(
-    samples: np.ndarray, background: np.ndarray, background_label: str, title: str, names: tuple[str, ...]
+    samples: np.ndarray,
+    background: np.ndarray,
+    background_label: str,
+    title: str,
+    names: tuple[str, ...],
+    box: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> plt.Figure:
-    """Corner plot of a model's samples (orange) over a background sample (grey), axes ``names``.
+    """Corner plot of a model's samples (orange) over a background sample (grey), axes ``names``,
+    each axis within the prior's ``box`` where given (a stray draw does not stretch it).
 
     Diagonal: 1D histograms of both; below it: every pair of coordinates, the background
     as a 2D histogram and the model's samples as points.
     """
     dim = samples.shape[1]
     limits = shared_limits([background, samples])
+    if box is not None:
+        low, high = (np.asarray(bound, dtype=float) for bound in box)
+        limits = np.stack([np.maximum(limits[:, 0], low), np.minimum(limits[:, 1], high)], axis=1)
     fig, axes = plt.subplots(dim, dim, figsize=(2.6 * dim + 0.6, 2.6 * dim), squeeze=False, constrained_layout=True)
     for i in range(dim):
         for j in range(dim):
@@ -199,6 +220,7 @@ def pair_figure(
                 bins = np.linspace(*limits[i], 80)
                 ax.hist(background[:, i], bins=bins, density=True, color="0.6", label=background_label)
                 ax.hist(samples[:, i], bins=bins, density=True, histtype="step", color="tab:orange", label="model")
+                ax.set_xlim(limits[i])
                 ax.set_yticks([])
             else:
                 ax.hist2d(

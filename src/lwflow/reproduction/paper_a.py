@@ -41,6 +41,11 @@ TABLES: dict[str, list[TableRow]] = {
 METRICS = ("kl", "w1_avg", "sliced_w1", "bridge_mass")
 
 
+def base_modes(k: int) -> str:
+    """``K = 1 base mode``, ``K = 3 base modes``: what a panel's model is, in words."""
+    return f"K = {k} base mode{'s' if k != 1 else ''}"
+
+
 @dataclass(frozen=True)
 class FigurePanel:
     problem: str
@@ -55,15 +60,15 @@ FIGURES: dict[str, list[FigurePanel]] = {
         FigurePanel("gmm2d_3mode", None, "Three-mode (truth)"),
     ],
     "paper_a_fig3": [
-        FigurePanel("gmm2d_1mode", 1, "Single-mode, 1 base mode"),
-        FigurePanel("gmm2d_2mode", 1, "Two-mode, 1 base mode"),
-        FigurePanel("gmm2d_3mode", 1, "Three-mode, 1 base mode"),
+        FigurePanel("gmm2d_1mode", 1, f"Single-mode, RealNVP, {base_modes(1)}"),
+        FigurePanel("gmm2d_2mode", 1, f"Two-mode, RealNVP, {base_modes(1)}"),
+        FigurePanel("gmm2d_3mode", 1, f"Three-mode, RealNVP, {base_modes(1)}"),
     ],
     "paper_a_fig4": [FigurePanel("gmm3d_3mode", None, "3D three-mode (truth)")],
-    "paper_a_fig5": [FigurePanel("gmm3d_3mode", 1, "3D three-mode, 1 base mode")],
-    "paper_a_fig6": [FigurePanel("gmm2d_3mode", k, f"Model-2D{k}") for k in (1, 2, 3)],
-    "paper_a_fig7": [FigurePanel("gmm3d_3mode", k, f"Model-3D{k}") for k in (1, 2, 3)],
-    "paper_a_fig8": [FigurePanel("nongauss3d", k, f"Model-nonGauss{k}") for k in (1, 2, 3)],
+    "paper_a_fig5": [FigurePanel("gmm3d_3mode", 1, f"3D three-mode, RealNVP, {base_modes(1)}")],
+    "paper_a_fig6": [FigurePanel("gmm2d_3mode", k, f"RealNVP, {base_modes(k)} (Model-2D{k})") for k in (1, 2, 3)],
+    "paper_a_fig7": [FigurePanel("gmm3d_3mode", k, f"RealNVP, {base_modes(k)} (Model-3D{k})") for k in (1, 2, 3)],
+    "paper_a_fig8": [FigurePanel("nongauss3d", k, f"RealNVP, {base_modes(k)} (Model-nonGauss{k})") for k in (1, 2, 3)],
 }
 
 

@@ -552,11 +552,13 @@ def paper_a_figure(
     save_figure(projection_figure(built, projections, limits, title), [png, pdf], provenance)
 
 
-def loss_curves(problem: str, histories: dict[str, list[Path]], png: Path, pdf: Path, provenance: Provenance) -> None:
-    """Validation-loss curves of every model of one problem (one line per seed)."""
+def loss_curves(
+    problem: str, histories: dict[str, dict[str, Path]], png: Path, pdf: Path, provenance: Provenance
+) -> None:
+    """Validation-loss curves of every model of one problem (``histories``: model -> seed -> path)."""
     from lwflow.evaluation.figures import loss_figure, save_figure
 
-    frames = {label: [pd.read_csv(p) for p in paths] for label, paths in histories.items()}
+    frames = {label: {int(s): pd.read_csv(path) for s, path in paths.items()} for label, paths in histories.items()}
     save_figure(loss_figure(frames, f"{problem}: training curves"), [png, pdf], provenance)
 
 
@@ -585,9 +587,12 @@ def model_diagnostics(
         theta, weights = read_npz(background["prior"])["theta"], read_npz(background["weights"])["weights"]
         chosen = rng_for(seed, "diagnostics").choice(len(theta), size=50_000, p=weights / weights.sum())
         points, what = theta[chosen], "weighted prior samples"
-    title = f"{label}: K = {read_json(modes)['n_modes']} base modes"
-    names = problem_from_spec(name, spec).names
-    save_figure(pair_figure(model, points, what, title, names), [png], provenance)
+    from lwflow.reproduction.paper_a import base_modes
+
+    title = f"{label}: {base_modes(read_json(modes)['n_modes'])}"
+    problem = problem_from_spec(name, spec)
+    figure = pair_figure(model, points, what, title, problem.names, problem.prior.support())
+    save_figure(figure, [png], provenance)
 
 
 def paper_b_weights_figure(weights: dict[str, list[Path]], png: Path, pdf: Path, provenance: Provenance) -> None:

@@ -409,11 +409,12 @@ class Plan:
             for panel in paper_a.FIGURES[figure]
         ]
 
-    def loss_histories(self, problem: str) -> dict[str, list[str]]:
+    def loss_histories(self, problem: str) -> dict[str, dict[str, str]]:
+        """Model label -> seed -> its loss history, for every model of ``problem``."""
         return {
-            f"{arch} K={modes} ({fit})": [
-                f"{model_dir(fit, p, arch, modes, s)}/loss.csv" for s in self.model_seeds[fit, p, arch, modes]
-            ]
+            f"{arch} K={modes} ({fit})": {
+                str(s): f"{model_dir(fit, p, arch, modes, s)}/loss.csv" for s in self.model_seeds[fit, p, arch, modes]
+            }
             for fit, p, arch, modes in self.models
             if p == problem
         }
