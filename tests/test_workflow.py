@@ -188,6 +188,7 @@ def test_html_report_holds_tables_and_figures_with_captions(smoke_run):
     for name in ("paper_a_table2.csv", "paper_a_fig6.png", "loss_gmm2d_3mode.png"):
         assert name in html
     assert "spurious bridge" in html
+    assert "What the DAG does" in html and "How to read the tables" in html  # the landing page
 
 
 @pytest.mark.parametrize(

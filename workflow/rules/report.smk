@@ -5,7 +5,12 @@ rule paper_a_table:
     input:
         lambda w: rows_inputs(PLAN.paper_a_table_rows(w.table)),
     output:
-        csv=report("results/tables/{table}.csv", caption="../report/paper_a_table.rst", category="Paper A tables"),
+        csv=report(
+            "results/tables/{table}.csv",
+            caption="../report/paper_a_table.rst",
+            category="Paper A tables",
+            labels={"name": "{table}", "kind": "table"},
+        ),
         markdown="results/tables/{table}.md",
     log:
         "results/logs/paper_a_table/{table}.log",
@@ -25,7 +30,12 @@ rule paper_a_figure:
     input:
         lambda w: [p[key] for p in PLAN.paper_a_figure_panels(w.figure) for key in ("reference", "samples") if p[key]],
     output:
-        png=report("results/figures/{figure}.png", caption="../report/paper_a_figure.rst", category="Paper A figures"),
+        png=report(
+            "results/figures/{figure}.png",
+            caption="../report/paper_a_figure.rst",
+            category="Paper A figures",
+            labels={"name": "{figure}", "kind": "figure"},
+        ),
         pdf="results/figures/{figure}.pdf",
     log:
         "results/logs/paper_a_figure/{figure}.log",
@@ -45,7 +55,12 @@ rule loss_curves:
     input:
         lambda w: [p for paths in PLAN.loss_histories(w.problem).values() for p in paths.values()],
     output:
-        png=report("results/figures/loss_{problem}.png", caption="../report/loss_curves.rst", category="Training"),
+        png=report(
+            "results/figures/loss_{problem}.png",
+            caption="../report/loss_curves.rst",
+            category="Training",
+            labels={"problem": "{problem}", "figure": "loss curves"},
+        ),
         pdf="results/figures/loss_{problem}.pdf",
     log:
         "results/logs/loss_curves/{problem}.log",
@@ -71,6 +86,7 @@ rule model_diagnostics:
             caption="../report/model_diagnostics.rst",
             category="Model diagnostics",
             subcategory="{problem}",
+            labels={"model": "{fit} {arch} K={modes}", "seed": "{seed}"},
         ),
     log:
         "results/logs/model_diagnostics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.log",
@@ -89,7 +105,12 @@ rule paper_b_table:
     input:
         rows_inputs(PLAN.paper_b_rows()),
     output:
-        csv=report("results/tables/paper_b_table2.csv", caption="../report/paper_b_table.rst", category="Paper B"),
+        csv=report(
+            "results/tables/paper_b_table2.csv",
+            caption="../report/paper_b_table.rst",
+            category="Paper B",
+            labels={"name": "Table 2", "kind": "table"},
+        ),
         markdown="results/tables/paper_b_table2.md",
     log:
         "results/logs/paper_b_table/paper_b_table2.log",
@@ -109,7 +130,12 @@ rule amfvi_likelihood_table:
     input:
         rows_inputs(PLAN.amfvi_likelihood_rows()),
     output:
-        csv=report("results/tables/amfvi_likelihood.csv", caption="../report/amfvi_likelihood.rst", category="Paper B"),
+        csv=report(
+            "results/tables/amfvi_likelihood.csv",
+            caption="../report/amfvi_likelihood.rst",
+            category="Paper B",
+            labels={"name": "AMF-VI on likelihood-weighted experts", "kind": "table"},
+        ),
         markdown="results/tables/amfvi_likelihood.md",
     log:
         "results/logs/paper_b_table/amfvi_likelihood.log",
@@ -133,7 +159,12 @@ rule paper_b_fig1:
     input:
         lambda w: [p for paths in PLAN.paper_b_weight_paths().values() for p in paths],
     output:
-        png=report("results/figures/paper_b_fig1.png", caption="../report/paper_b_figure.rst", category="Paper B"),
+        png=report(
+            "results/figures/paper_b_fig1.png",
+            caption="../report/paper_b_figure.rst",
+            category="Paper B",
+            labels={"name": "Figure 1", "kind": "figure"},
+        ),
         pdf="results/figures/paper_b_fig1.pdf",
     log:
         "results/logs/paper_b_figure/paper_b_fig1.log",
@@ -156,7 +187,12 @@ rule paper_b_fig2:
             for p in [row["reference"]] + [m if isinstance(m, str) else m[0] for m in row["models"].values()]
         ],
     output:
-        png=report("results/figures/paper_b_fig2.png", caption="../report/paper_b_figure.rst", category="Paper B"),
+        png=report(
+            "results/figures/paper_b_fig2.png",
+            caption="../report/paper_b_figure.rst",
+            category="Paper B",
+            labels={"name": "Figure 2", "kind": "figure"},
+        ),
         pdf="results/figures/paper_b_fig2.pdf",
     log:
         "results/logs/paper_b_figure/paper_b_fig2.log",
@@ -175,7 +211,12 @@ rule auto_modes_table:
     input:
         rows_inputs(PLAN.auto_modes_rows()),
     output:
-        csv=report("results/tables/auto_modes.csv", caption="../report/auto_modes.rst", category="Base modes"),
+        csv=report(
+            "results/tables/auto_modes.csv",
+            caption="../report/auto_modes.rst",
+            category="Base modes",
+            labels={"name": "base modes auto", "kind": "table"},
+        ),
         markdown="results/tables/auto_modes.md",
     log:
         "results/logs/auto_modes_table/auto_modes.log",
