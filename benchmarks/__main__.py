@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cores", type=int, default=8, help="snakemake --cores of the timed run")
     parser.add_argument("--problems", nargs="*", help="adaptive: config problems (default: paper A's three and rings)")
     parser.add_argument("--dims", type=int, nargs="*", help="adaptive: dimensions of the two-mode problem")
+    parser.add_argument(
+        "--runs", type=Path, nargs="+", help="adaptive: combine these earlier runs' folders instead of running"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.which) - set(NAMES))
     if unknown:
@@ -97,14 +100,19 @@ def main(argv: list[str] | None = None) -> None:
         if args.dims is not None:
             adaptive_settings = replace(adaptive_settings, dims=tuple(args.dims))
         names = args.problems if args.problems is not None else [] if args.quick else list(ADAPTIVE_PROBLEMS)
-        problems = adaptive.problems({p: problem_from_spec(p, config["problems"][p]) for p in names}, adaptive_settings)
-        runs = baselines.compare_methods(
-            problems,
-            args.seeds,
-            adaptive_settings.n_draws,
-            adaptive_settings.bridge_fraction,
-            lambda problem: adaptive.method_runs(problem, adaptive_settings, flow, training),
-        )
+        if args.runs:  # each run's rows as they were measured, side by side per seed in that run
+            runs = pd.concat([pd.read_csv(folder / "adaptive_runs.csv") for folder in args.runs], ignore_index=True)
+            stamps = [f"- `{folder}`: {(folder / 'summary.md').read_text().splitlines()[2]}" for folder in args.runs]
+            (args.out / "adaptive_sources.md").write_text("Runs combined:\n\n" + "\n".join(stamps) + "\n")
+        else:
+            problems = {p: problem_from_spec(p, config["problems"][p]) for p in names}
+            runs = baselines.compare_methods(
+                adaptive.problems(problems, adaptive_settings),
+                args.seeds,
+                adaptive_settings.n_draws,
+                adaptive_settings.bridge_fraction,
+                lambda problem: adaptive.method_runs(problem, adaptive_settings, flow, training),
+            )
         runs.to_csv(args.out / "adaptive_runs.csv", index=False)
         tables["adaptive"] = adaptive.goal_table(runs)
         adaptive.accuracy_figure(runs, args.out / "adaptive.png")

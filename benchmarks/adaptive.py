@@ -75,7 +75,10 @@ def goal_table(runs: pd.DataFrame) -> pd.DataFrame:
     scored["sliced_w1_over_floor"] = scored["sliced_w1"] / scored["problem"].map(floors)
     scored["abs_log_z_error"] = scored["log_z_error"].abs()
     columns = ["likelihood_calls", "seconds", "sliced_w1_over_floor", "mode_mass_error", "bridge_mass"]
-    table = scored.groupby(["problem", "method"], sort=False)[[*columns, "abs_log_z_error"]].mean().reset_index()
+    grouped = scored.groupby(["problem", "method"], sort=False)
+    table = grouped[[*columns, "abs_log_z_error"]].mean()
+    table["n_seeds"] = grouped["seed"].nunique()
+    table = table.reset_index()
     table["meets_accuracy"] = np.all([table[k] <= v for k, v in GOAL.items()], axis=0)
     anchors = table[table["method"].isin(["nautilus", "pocomc"])].groupby("problem")["likelihood_calls"].min()
     table["calls_over_best_anchor"] = table["likelihood_calls"] / table["problem"].map(anchors)
