@@ -472,6 +472,22 @@ def test_a_killed_run_resumes_without_recomputing_finished_artefacts(tmp_path):
     resume(workdir, finished)
     assert (workdir / "results/tables/auto_modes.csv").exists()
 
+    # then one model's draws are corrupted: the scoring job of its group refuses them, and the
+    # other model's metrics of that group survive the failed job (Snakemake restores them)
+    samples = workdir / "results/models/likelihood/gmm2d_2mode/realnvp_K1/seed0/samples.npz"
+    intact = workdir / "results/metrics/likelihood/gmm2d_2mode/realnvp_K2/seed0.json"
+    before = intact.read_bytes()
+    data = bytearray(samples.read_bytes())
+    data[len(data) // 2] ^= 1
+    samples.write_bytes(bytes(data))
+    result = run_snakemake(workdir, "--cores", "1")
+    assert result.returncode != 0
+    assert "samples.npz was changed after it was made" in result.stdout + result.stderr
+    assert intact.read_bytes() == before
+    audit = subprocess.run([sys.executable, "-m", "lwflow.audit", "results"], cwd=workdir, capture_output=True)
+    audit = audit.stdout.decode()
+    assert str(intact.relative_to(workdir)) not in audit and "realnvp_K1/seed0/samples.npz" in audit
+
 
 def test_adaptive_rounds_killed_mid_round_resume_at_that_round(tmp_path, smoke_run):
     """Killed while round 2 runs, a rerun keeps rounds 0 and 1 and ends where an uninterrupted run does."""

@@ -98,7 +98,8 @@ class Provenance:
     input_hashes: dict[str, str] | None = None  # computed once when the job starts (verified_inputs)
 
     def sidecar(self, artefact: Path) -> dict[str, Any]:
-        inputs = self.input_hashes or {str(p): sha256(Path(p)) for p in self.inputs}
+        known = self.input_hashes or {}
+        inputs = {str(p): known.get(str(p)) or sha256(Path(p)) for p in self.inputs}
         return {
             "artefact": str(artefact),
             "sha256": sha256(artefact),

@@ -30,8 +30,9 @@ for (_fit, _problem, _seeds), _members in PLAN.scoring_groups().items():
             samples=[f"{model_dir(_fit, _problem, a, k, '{seed}')}/samples.npz" for a, k in _members],
             reference=f"results/truth/{_problem}/seed{{seed}}.npz",
         output:
-            metrics=[metrics_path(_fit, _problem, a, k, "{seed}") for a, k in _members],
-            log_q=[log_q_path(_fit, _problem, a, k, "{seed}") for a, k in _members],
+            # update: kept (restored) where the job fails, so one bad model costs no other model its metrics
+            metrics=[update(metrics_path(_fit, _problem, a, k, "{seed}")) for a, k in _members],
+            log_q=[update(log_q_path(_fit, _problem, a, k, "{seed}")) for a, k in _members],
         log:
             f"results/logs/model_metrics/{_group}/seed{{seed}}.log",
         benchmark:

@@ -379,7 +379,9 @@ def model_metrics(
     against its exact posterior; also each one's log-density on the reference sample (for the
     mixtures).  ``models[i]`` (a checkpoint) with its draws ``samples[i]`` is scored into
     ``outputs[i]`` and ``log_q_outputs[i]``; one process scores several, so its imports and
-    the exact posterior are paid for once."""
+    the exact posterior are paid for once.  All are scored before any is written: the workflow
+    marks these outputs ``update``, so when one model cannot be scored Snakemake restores the
+    group's earlier metrics instead of deleting them."""
     from lwflow.models.flows import load_checkpoint
 
     groups = (models, samples, outputs, log_q_outputs)
@@ -390,13 +392,15 @@ def model_metrics(
         )
     truth = _truth_of(name, spec)
     ref = read_npz(reference)
-    for model, draws, output, log_q_out in zip(*groups, strict=True):
+    scored = []
+    for model, draws in zip(models, samples, strict=True):  # every model scored before any is written
         log_q = load_checkpoint(model).log_prob(ref["samples"])
-        result = _score(truth, log_q, read_npz(draws)["samples"], ref, evaluation)
+        scored.append((log_q, _score(truth, log_q, read_npz(draws)["samples"], ref, evaluation)))
+        print(f"{model}: {scored[-1][1]}", flush=True)
+    for (log_q, result), model, draws, output, log_q_out in zip(scored, *groups, strict=True):
         own = dataclasses.replace(provenance, inputs=[str(model), str(draws), str(reference)])
         write_npz(log_q_out, {"log_q": log_q}, own)
         write_json(output, result, own)
-        print(f"{model}: {result}")
 
 
 def amfvi_weights(
