@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
             )
         runs.to_csv(args.out / "adaptive_runs.csv", index=False)
         tables["adaptive"] = adaptive.goal_table(runs)
+        if not args.quick:  # where the workflow's tables live, beside the papers'
+            Path("results/tables").mkdir(parents=True, exist_ok=True)
+            tables["adaptive"].to_csv("results/tables/adaptive.csv", index=False)
         adaptive.accuracy_figure(runs, args.out / "adaptive.png")
     if "jobs" in args.which:
         tables["jobs"] = job_costs.compare(
