@@ -39,11 +39,12 @@ def rule_times(results: Path) -> pd.DataFrame:
 
 
 def timed_run(workdir: Path, config: Path, cores: int) -> float:
-    """Copy the workflow and ``config`` into an empty ``workdir``, run ``snakemake --cores``
-    there and return its wall seconds (an error if Snakemake fails)."""
+    """Copy the workflow (with its environment files) and ``config`` into an empty ``workdir``, run
+    ``snakemake --cores`` there and return its wall seconds (an error if Snakemake fails)."""
     workdir.mkdir(parents=True, exist_ok=False)
     shutil.copy(ROOT / "Snakefile", workdir / "Snakefile")
     shutil.copytree(ROOT / "workflow", workdir / "workflow")
+    shutil.copytree(ROOT / "envs", workdir / "envs")  # every rule names envs/lwflow.yaml
     shutil.copy(config, workdir / "config.yaml")
     command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet"]
     result, seconds = timed(lambda: subprocess.run(command, cwd=workdir, capture_output=True, text=True))
