@@ -8,15 +8,12 @@ from lwflow.stages import jobs
 cfg = snakemake.params.config_slice  # noqa: F821
 w, output = snakemake.wildcards, snakemake.output  # noqa: F821
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
-    jobs.train(
+    jobs.train_with_settings(
         w.problem,
-        cfg["problem"],
+        cfg,
         snakemake.input.theta,  # noqa: F821
         snakemake.input.get("weights"),  # noqa: F821
-        cfg["flow"],
-        {**cfg["training"], "device": snakemake.config["training"]["device"]},  # noqa: F821
-        cfg["rbig"],
-        cfg["mode_selection"],
+        snakemake.config["training"]["device"],  # noqa: F821
         cfg["n_samples"],
         int(w.seed),
         {key: output[key] for key in ("model", "loss", "samples", "modes")},

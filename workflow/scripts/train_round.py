@@ -6,18 +6,14 @@ import torch  # noqa: F401  (imported first so job_context sets its threads)
 from lwflow.fitting.rounds import round_training_seed
 from lwflow.stages import jobs
 
-cfg = snakemake.params.config_slice  # noqa: F821
 w, output = snakemake.wildcards, snakemake.output  # noqa: F821
 with jobs.job_context(snakemake) as provenance:  # noqa: F821
-    jobs.train(
+    jobs.train_with_settings(
         w.problem,
-        cfg["problem"],
+        snakemake.params.config_slice,  # noqa: F821
         snakemake.input.pool,  # noqa: F821
         snakemake.input.pool,  # noqa: F821
-        cfg["flow"],
-        {**cfg["training"], "device": snakemake.config["training"]["device"]},  # noqa: F821
-        cfg["rbig"],
-        cfg["mode_selection"],
+        snakemake.config["training"]["device"],  # noqa: F821
         0,
         round_training_seed(int(w.seed), int(w.round), last=False),
         {key: output[key] for key in ("model", "loss", "modes")},

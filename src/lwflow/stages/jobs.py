@@ -212,6 +212,27 @@ def train(
     print(fitted.history.tail().to_string(index=False))
 
 
+def train_with_settings(
+    name: str,
+    settings: dict[str, Any],
+    theta_path: Path,
+    weights_path: Path | None,
+    device: str,
+    n_samples: int,
+    seed: int,
+    outputs: dict[str, Path],
+    provenance: Provenance,
+) -> None:
+    """:func:`train` with the sections of one model's settings as the workflow's plan slices them
+    (``problem``, ``flow``, ``training``, ``rbig``, ``mode_selection``:
+    :meth:`lwflow.stages.plan.Plan.model_settings`) and the device, which is no rerun trigger."""
+    training = {**settings["training"], "device": device}
+    train(
+        name, settings["problem"], theta_path, weights_path, settings["flow"], training, settings["rbig"],
+        settings["mode_selection"], n_samples, seed, outputs, provenance,
+    )  # fmt: skip
+
+
 def propose_round(
     name: str,
     spec: dict[str, Any],
