@@ -185,10 +185,24 @@ def test_html_report_holds_tables_and_figures_with_captions(smoke_run):
     result = run_snakemake(smoke_run, "--report", "report.html", timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     html = (smoke_run / "report.html").read_text(errors="replace")
-    for name in ("paper_a_table2.csv", "paper_a_fig6.png", "loss_gmm2d_3mode.png"):
+    for name in ("paper_a_table2.html", "paper_a_fig6.png", "loss_gmm2d_3mode.png"):
         assert name in html
     assert "spurious bridge" in html
     assert "What the DAG does" in html and "How to read the tables" in html  # the landing page
+
+
+def test_the_results_pages_are_rendered_from_the_tables_and_stamped_by_their_jobs(smoke_run):
+    assert sorted(p.name for p in (smoke_run / "results/pages").glob("*.md")) == ["auto_modes.md", "paper_a.md"]
+    page = (smoke_run / "results/pages/paper_a.md").read_text()
+    for number in (1, 2, 3):
+        assert (smoke_run / f"results/tables/paper_a_table{number}.md").read_text().strip() in page
+    made = json.loads((smoke_run / "results/tables/paper_a_table2.csv.json").read_text())
+    stamp = f"Tables made: {made['finished'][:10]}, commit {made['lwflow']['commit'][:12]}, {made['machine']}."
+    assert stamp in page
+    assert len(re.findall(r"Reproduced mean below the published value in \d+ of \d+ cells", page)) == 3
+    assert "$" not in page
+    html = (smoke_run / "results/tables/paper_a_table2.html").read_text()
+    assert html.count("<tr>") == 4  # a header and three rows
 
 
 @pytest.mark.parametrize(

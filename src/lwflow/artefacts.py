@@ -1,7 +1,7 @@
 """Reading and writing artefacts, each written atomically with a JSON provenance sidecar.
 
 Every artefact ``X`` gets ``X.json`` beside it: the producing step, its config slice,
-seed, package versions, lwflow's own version and commit, start/end time, and the sha256 of its inputs and
+seed, package versions, lwflow's own version and commit, the machine, start/end time, and the sha256 of its inputs and
 of itself.  Files are written to a temporary name and renamed into place, so a killed
 job never leaves a half-written file under the final name.
 """
@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import platform
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -81,6 +82,14 @@ def lwflow_commit() -> str:
         return "unknown"
 
 
+@lru_cache(maxsize=1)
+def machine_description() -> str:
+    """The machine a job ran on, for sidecars and results pages: architecture, usable CPUs,
+    operating system and host name."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{platform.machine()}, {cpus} CPUs, {platform.system()} {platform.release()}, host {platform.node()}"
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -110,6 +119,7 @@ class Provenance:
             "started": self.started,
             "finished": _now(),
             "lwflow": {"version": package_versions()["lwflow"], "commit": lwflow_commit()},
+            "machine": machine_description(),
             "packages": package_versions(),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
             **self.extra,

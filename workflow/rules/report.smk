@@ -5,13 +5,14 @@ rule paper_a_table:
     input:
         lambda w: rows_inputs(PLAN.paper_a_table_rows(w.table)),
     output:
-        csv=report(
-            "results/tables/{table}.csv",
+        csv="results/tables/{table}.csv",
+        markdown="results/tables/{table}.md",
+        html=report(
+            "results/tables/{table}.html",
             caption="../report/paper_a_table.rst",
             category="Paper A tables",
             labels={"name": "{table}", "kind": "table"},
         ),
-        markdown="results/tables/{table}.md",
     log:
         "results/logs/paper_a_table/{table}.log",
     benchmark:
@@ -105,13 +106,14 @@ rule paper_b_table:
     input:
         rows_inputs(PLAN.paper_b_rows()),
     output:
-        csv=report(
-            "results/tables/paper_b_table2.csv",
+        csv="results/tables/paper_b_table2.csv",
+        markdown="results/tables/paper_b_table2.md",
+        html=report(
+            "results/tables/paper_b_table2.html",
             caption="../report/paper_b_table.rst",
             category="Paper B",
             labels={"name": "Table 2", "kind": "table"},
         ),
-        markdown="results/tables/paper_b_table2.md",
     log:
         "results/logs/paper_b_table/paper_b_table2.log",
     benchmark:
@@ -130,13 +132,14 @@ rule amfvi_likelihood_table:
     input:
         rows_inputs(PLAN.amfvi_likelihood_rows()),
     output:
-        csv=report(
-            "results/tables/amfvi_likelihood.csv",
+        csv="results/tables/amfvi_likelihood.csv",
+        markdown="results/tables/amfvi_likelihood.md",
+        html=report(
+            "results/tables/amfvi_likelihood.html",
             caption="../report/amfvi_likelihood.rst",
             category="Paper B",
             labels={"name": "AMF-VI on likelihood-weighted experts", "kind": "table"},
         ),
-        markdown="results/tables/amfvi_likelihood.md",
     log:
         "results/logs/paper_b_table/amfvi_likelihood.log",
     benchmark:
@@ -211,13 +214,14 @@ rule auto_modes_table:
     input:
         rows_inputs(PLAN.auto_modes_rows()),
     output:
-        csv=report(
-            "results/tables/auto_modes.csv",
+        csv="results/tables/auto_modes.csv",
+        markdown="results/tables/auto_modes.md",
+        html=report(
+            "results/tables/auto_modes.html",
             caption="../report/auto_modes.rst",
             category="Base modes",
             labels={"name": "base modes auto", "kind": "table"},
         ),
-        markdown="results/tables/auto_modes.md",
     log:
         "results/logs/auto_modes_table/auto_modes.log",
     benchmark:
@@ -234,3 +238,27 @@ rule auto_modes_table:
         },
     script:
         "../scripts/summary_table.py"
+
+
+# The results pages: each a template of workflow/report/pages filled from the tables
+# (lwflow.evaluation.pages), so that no number on them is typed by hand.
+RESULTS_PAGES = PLAN.results_pages()
+
+
+rule results_page:
+    input:
+        template=lambda w: workflow.source_path(f"../report/pages/{w.page}.md"),
+        tables=lambda w: [f"results/tables/{name}.csv" for name in RESULTS_PAGES[w.page]],
+    output:
+        f"{config['outputs']['results_pages'] or 'results/pages'}/{{page}}.md",
+    log:
+        "results/logs/results_page/{page}.log",
+    benchmark:
+        "results/benchmarks/results_page/{page}.tsv"
+    conda:
+        LWFLOW_ENV
+    params:
+        tables=lambda w: RESULTS_PAGES[w.page],
+        config_slice=lambda w: {"results_pages": config["outputs"]["results_pages"]},
+    script:
+        "../scripts/results_page.py"

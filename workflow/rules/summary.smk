@@ -6,13 +6,14 @@ rule problem_summary:
     input:
         lambda w: PLAN.summary_outputs(w.problem),
     output:
-        csv=report(
-            "results/summary/{problem}.csv",
+        csv="results/summary/{problem}.csv",
+        markdown="results/summary/{problem}.md",
+        html=report(
+            "results/summary/{problem}.html",
             caption="../report/posterior_summary.rst",
             category="Posterior summaries",
             labels={"problem": "{problem}"},
         ),
-        markdown="results/summary/{problem}.md",
     log:
         "results/logs/problem_summary/{problem}.log",
     benchmark:

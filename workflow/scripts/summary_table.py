@@ -11,5 +11,6 @@ with jobs.job_context(snakemake) as provenance:  # noqa: F821
         tuple(snakemake.params.metrics),  # noqa: F821
         snakemake.output.csv,  # noqa: F821
         snakemake.output.markdown,  # noqa: F821
+        snakemake.output.html,  # noqa: F821
         provenance,
     )

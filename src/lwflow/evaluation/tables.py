@@ -64,8 +64,8 @@ def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_markdown(frame: pd.DataFrame) -> str:
-    """Wide rendering: one line per row, ``mean ± std (published; floor)`` per metric."""
+def wide_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One line per row, one column per metric, each cell ``mean ± std (paper ...; floor ...)``."""
 
     def cell(record: pd.Series) -> str:
         text = f"{record['mean']:.4f}"
@@ -79,14 +79,43 @@ def to_markdown(frame: pd.DataFrame) -> str:
         return text + (f" ({'; '.join(extras)})" if extras else "")
 
     metrics = list(dict.fromkeys(frame["metric"]))
-    header = "| row | " + " | ".join(METRIC_LABELS.get(m, m) for m in metrics) + " |"
-    lines = [header, "|" + "---|" * (len(metrics) + 1)]
+    lines = []
     for row, group in frame.groupby("row", sort=False):
         by_metric = {r["metric"]: cell(r) for _, r in group.iterrows()}
         chosen = group["chosen_k"].iloc[0] if "chosen_k" in group else None
         label = f"{row} (K per seed: {chosen})" if isinstance(chosen, str) else row
-        lines.append(f"| {label} | " + " | ".join(by_metric.get(m, "") for m in metrics) + " |")
+        lines.append([label] + [by_metric.get(m, "") for m in metrics])
+    return pd.DataFrame(lines, columns=["row"] + [METRIC_LABELS.get(m, m) for m in metrics])
+
+
+def table_footnote(frame: pd.DataFrame) -> str:
     n_seeds = int(frame["n_seeds"].max())
-    lines.append("")
-    lines.append(f"Mean ± std over {n_seeds} seeds; 'floor' is the truth-vs-truth value at the same sample size.")
-    return "\n".join(lines) + "\n"
+    return f"Mean ± std over {n_seeds} seeds; 'floor' is the truth-vs-truth value at the same sample size."
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """The wide table (:func:`wide_table`) in markdown, with its footnote."""
+    return markdown_table(wide_table(frame)) + "\n" + table_footnote(frame) + "\n"
+
+
+def to_html(frame: pd.DataFrame, title: str) -> str:
+    """A table as a standalone HTML page (the report shows it as is): a long table of means
+    (``metric``, ``mean`` columns) as its wide table with the footnote, any other as it is."""
+    import html
+
+    summary = "mean" in frame and "metric" in frame
+    shown = wide_table(frame) if summary else frame
+    body = shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0, classes="lwflow")
+    footnote = f"<p>{html.escape(table_footnote(frame))}</p>" if summary else ""
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_TABLE_STYLE}</style></head>\n"
+        f"<body><h1>{html.escape(title)}</h1>\n{body}\n{footnote}</body></html>\n"
+    )
+
+
+_TABLE_STYLE = (
+    "body{font-family:sans-serif;margin:1.5em}table.lwflow{border-collapse:collapse}"
+    "table.lwflow th,table.lwflow td{padding:.3em .7em;border-bottom:1px solid #ccc;text-align:left}"
+    "table.lwflow th{background:#f2f2f2}"
+)

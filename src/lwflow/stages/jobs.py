@@ -31,6 +31,7 @@ from lwflow.artefacts import (
     Provenance,
     read_json,
     read_npz,
+    sidecar_path,
     verified_inputs,
     write_csv,
     write_json,
@@ -328,9 +329,12 @@ def posterior_summary(
     write_text(markdown_out, f"{facts}\n{markdown_table(frame)}", provenance)
 
 
-def problem_summary(summaries: Sequence[Path], csv_out: Path, markdown_out: Path, provenance: Provenance) -> None:
-    """Every model's summary of one problem in one long table (a row per model, seed and parameter)."""
-    from lwflow.evaluation.tables import markdown_table
+def problem_summary(
+    summaries: Sequence[Path], csv_out: Path, markdown_out: Path, html_out: Path, provenance: Provenance
+) -> None:
+    """Every model's summary of one problem in one long table (a row per model, seed and
+    parameter), also as markdown and as an HTML page."""
+    from lwflow.evaluation.tables import markdown_table, to_html
 
     rows = []
     for path in summaries:
@@ -342,6 +346,7 @@ def problem_summary(summaries: Sequence[Path], csv_out: Path, markdown_out: Path
     frame = pd.DataFrame.from_records(rows, columns=columns)
     write_csv(csv_out, frame, provenance)
     write_text(markdown_out, markdown_table(frame), provenance)
+    write_text(html_out, to_html(frame, f"Posterior summaries: {Path(csv_out).stem}"), provenance)
 
 
 def truth_reference(
@@ -521,13 +526,15 @@ def paper_table(
     metric_names: tuple[str, ...],
     csv_out: Path,
     markdown_out: Path,
+    html_out: Path,
     provenance: Provenance,
 ) -> None:
-    """A long-format table from per-seed metrics; ``rows`` carry label, published, metrics, floors
-    paths, and optionally ``key`` (the metrics sit under that key of each JSON: mixtures),
-    ``true_modes``, ``density_maxima`` and ``modes`` (per-seed ``modes.json`` paths: the
-    chosen K, column ``chosen_k``)."""
-    from lwflow.evaluation.tables import summarise, to_markdown
+    """A long-format table from per-seed metrics (also as markdown and as an HTML page).
+
+    ``rows`` carry label, published, metrics, floors paths, and optionally ``key`` (the
+    metrics sit under that key of each JSON: mixtures), ``true_modes``, ``density_maxima``
+    and ``modes`` (per-seed ``modes.json`` paths: the chosen K, column ``chosen_k``)."""
+    from lwflow.evaluation.tables import summarise, to_html, to_markdown
 
     records = []
     for row in rows:
@@ -546,6 +553,22 @@ def paper_table(
     frame = pd.DataFrame.from_records(records)
     write_csv(csv_out, frame, provenance)
     write_text(markdown_out, to_markdown(frame), provenance)
+    write_text(html_out, to_html(frame, table), provenance)
+
+
+def results_page(template: Path, tables: dict[str, Path], page_out: Path, provenance: Provenance) -> None:
+    """A results page (:mod:`lwflow.evaluation.pages`): ``template`` filled with each table's
+    markdown (``$name``), its comparison with the published values (``$name_comparison``) and
+    the stamp of the jobs that made the tables (``$stamp``)."""
+    from lwflow.evaluation.pages import published_comparison, render_page, run_stamp
+    from lwflow.evaluation.tables import to_markdown
+
+    frames = {name: pd.read_csv(path) for name, path in tables.items()}
+    values = {"stamp": run_stamp([read_json(sidecar_path(Path(path))) for path in tables.values()])}
+    for name, frame in frames.items():
+        values[name] = to_markdown(frame).strip()
+        values[f"{name}_comparison"] = published_comparison(frame)
+    write_text(page_out, render_page(Path(template).read_text(), values), provenance)
 
 
 def paper_a_figure(

@@ -337,6 +337,22 @@ class Plan:
         tables = [f"results/tables/{t}.{ext}" for t in paper_a.TABLES for ext in ("csv", "md")]
         return tables + [f"results/figures/{f}.{ext}" for f in paper_a.FIGURES for ext in ("png", "pdf")]
 
+    def results_pages(self) -> dict[str, list[str]]:
+        """page -> the tables (``results/tables/{name}.csv``) that ``outputs.results_pages``/{page}.md
+        shows: one page per paper, AMF-VI on likelihood-weighted experts and base modes auto."""
+        if not self.config["outputs"]["results_pages"]:
+            return {}
+        pages = {
+            "paper_a": list(paper_a.TABLES) if self.config["outputs"]["paper_a"] else [],
+            "paper_b": ["paper_b_table2"] if self.config["outputs"]["paper_b"] else [],
+            "amfvi_likelihood": ["amfvi_likelihood"] if self.likelihood_mixtures() else [],
+            "auto_modes": ["auto_modes"] if self.auto_modes_problems else [],
+        }
+        return {page: tables for page, tables in pages.items() if tables}
+
+    def results_page_outputs(self) -> list[str]:
+        return [f"{self.config['outputs']['results_pages']}/{page}.md" for page in self.results_pages()]
+
     def loss_figure_outputs(self) -> list[str]:
         problems = sorted({m[1] for m in self.models})
         return [f"results/figures/loss_{p}.{ext}" for p in problems for ext in ("png", "pdf")]
@@ -353,6 +369,7 @@ class Plan:
             *self.auto_modes_outputs(),
             *self.loss_figure_outputs(),
             *self.problem_summary_outputs(),
+            *self.results_page_outputs(),
         ]
 
     # scoring and mixtures
