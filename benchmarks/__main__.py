@@ -22,6 +22,7 @@ import argparse
 import datetime
 import os
 import platform
+import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +32,7 @@ import torch
 import yaml
 
 from benchmarks import adaptive, baselines, job_costs, reproduction, scaling, throughput
+from lwflow.evaluation.pages import render_page
 from lwflow.evaluation.tables import markdown_table
 from lwflow.problems import problem_from_spec
 
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--runs", type=Path, nargs="+", help="adaptive: combine these earlier runs' folders instead of running"
     )
+    parser.add_argument(
+        "--pages", type=Path, help="where the results pages go (default: docs/results; with --quick: none)"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.which) - set(NAMES))
     if unknown:
@@ -76,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         training = {**training, "max_steps": 40, "eval_every": 20}
     args.out.mkdir(parents=True, exist_ok=True)
     tables: dict[str, pd.DataFrame] = {}
+    stamped: dict[str, str] = {}  # a table's stamp where it is not this run's (combined runs)
 
     if "throughput" in args.which:
         settings = throughput.ThroughputSettings.quick() if args.quick else throughput.ThroughputSettings()
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.runs:  # each run's rows as they were measured, side by side per seed in that run
             runs = pd.concat([pd.read_csv(folder / "adaptive_runs.csv") for folder in args.runs], ignore_index=True)
             stamps = [f"- `{folder}`: {(folder / 'summary.md').read_text().splitlines()[2]}" for folder in args.runs]
-            (args.out / "adaptive_sources.md").write_text("Runs combined:\n\n" + "\n".join(stamps) + "\n")
+            stamped["adaptive"] = "the runs combined, each with its own stamp:\n\n" + "\n".join(stamps)
         else:
             problems = {p: problem_from_spec(p, config["problems"][p]) for p in names}
             runs = baselines.compare_methods(
@@ -136,9 +142,41 @@ def main(argv: list[str] | None = None) -> None:
                 [run | {"lower_bound_s": job_seconds / min(args.cores, os.cpu_count())}]
             )
 
+    stamp = machine_line() + (" (quick: numbers mean nothing)" if args.quick else "")
     for name, table in tables.items():
         table.to_csv(args.out / f"{name}.csv", index=False)
+        (args.out / f"{name}.stamp").write_text(stamped.get(name, stamp) + "\n")
     write_summary(args.out, args.quick)
+    pages = args.pages if args.pages is not None or args.quick else Path("docs/results")
+    if pages is not None:
+        write_pages(args.out, pages, tables)
+
+
+def write_pages(out: Path, pages: Path, tables: dict[str, pd.DataFrame]) -> None:
+    """The results pages from ``out``'s tables and stamps (templates in ``benchmarks/pages``):
+    ``adaptive.md`` with its figure when this run made the adaptive table, ``benchmarks.md``
+    when it made any other."""
+    templates = Path(__file__).resolve().parent / "pages"
+    pages.mkdir(parents=True, exist_ok=True)
+
+    def section(name: str) -> str:
+        if not (out / f"{name}.csv").exists():
+            return f"Not measured in `{out}`."
+        stamp = (out / f"{name}.stamp").read_text().strip()
+        return f"Measured: {stamp}\n\n{markdown_table(pd.read_csv(out / f'{name}.csv'))}"
+
+    if "adaptive" in tables:
+        values = {
+            "stamp": (out / "adaptive.stamp").read_text().strip(),
+            "verdicts": adaptive.goal_verdicts(tables["adaptive"]),
+            "table": markdown_table(tables["adaptive"]),
+        }
+        (pages / "adaptive.md").write_text(render_page((templates / "adaptive.md").read_text(), values))
+        shutil.copy(out / "adaptive.png", pages / "adaptive.png")
+    others = [name for name in (*NAMES, "reproduction_run") if name != "adaptive"]
+    if any(name in tables for name in others):
+        values = {name: section(name) for name in others} | {"stamp": f"each table below with its own; `{out}`."}
+        (pages / "benchmarks.md").write_text(render_page((templates / "benchmarks.md").read_text(), values))
 
 
 def write_summary(out: Path, quick: bool) -> None:

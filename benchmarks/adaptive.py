@@ -117,3 +117,22 @@ def accuracy_figure(runs: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def goal_verdicts(table: pd.DataFrame) -> str:
+    """One markdown line per problem, from :func:`goal_table`: whether each reading of lwflow
+    meets the goal's accuracy, and its calls against the anchors' (the goal: both)."""
+    lines = []
+    for problem, rows in table.groupby("problem", sort=False):
+        anchors = rows[rows["method"].isin(["nautilus", "pocomc"])]
+        accurate = ", ".join(anchors.loc[anchors["meets_accuracy"], "method"]) or "neither anchor"
+        readings = []
+        for _, row in rows[rows["method"].str.startswith("lwflow")].iterrows():
+            verdict = "meets the accuracy" if row["meets_accuracy"] else "misses the accuracy"
+            readings.append(
+                f"{row['method']} {verdict} with {row['calls_over_best_anchor']:.2f}x the calls of the cheaper anchor"
+            )
+        lines.append(
+            f"- **{problem}** ({int(rows['n_seeds'].min())} seeds; accurate: {accurate}): " + "; ".join(readings) + "."
+        )
+    return "\n".join(lines)

@@ -1,5 +1,6 @@
 """The benchmark harness in its tiny version (``--quick``), so that it cannot rot."""
 
+import re
 import subprocess
 import sys
 
@@ -17,7 +18,8 @@ def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("benchmarks")
     benchmarks = ["throughput", "baselines", "scaling", "adaptive", "jobs"]
     command = [sys.executable, "-W", "ignore", "-m", "benchmarks", *benchmarks, "--quick"]
-    result = subprocess.run(command + ["--seeds", "0", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    command += ["--seeds", "0", "--out", str(out), "--pages", str(out / "pages")]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -69,6 +71,20 @@ def test_adaptive_scores_the_rounds_against_the_goal(quick_run):
 
 
 @pytest.mark.slow
+def test_the_results_pages_hold_every_table_of_the_run_with_its_stamp(quick_run):
+    adaptive = (quick_run / "pages/adaptive.md").read_text()
+    stamp = (quick_run / "adaptive.stamp").read_text().strip()
+    assert f"Measured: {stamp}" in adaptive and "(quick: numbers mean nothing)" in stamp
+    assert "| problem | method | likelihood_calls |" in adaptive
+    assert re.search(r"lwflow_adaptive (meets|misses) the accuracy with [\d.]+x the calls", adaptive)
+    assert (quick_run / "pages/adaptive.png").read_bytes() == (quick_run / "adaptive.png").read_bytes()
+    others = (quick_run / "pages/benchmarks.md").read_text()
+    for name in ("throughput", "baselines", "scaling", "jobs"):
+        assert (quick_run / f"{name}.stamp").read_text().strip() in others
+    assert "| trainer |" in others and "Not measured in" in others  # reproduction was not run
+    assert "$" not in adaptive + others
+
+
 def test_the_anchor_samplers_run_and_return_their_evidence():
     from benchmarks import methods
     from benchmarks.scaling import two_mode_problem

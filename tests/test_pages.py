@@ -41,12 +41,15 @@ def test_the_stamp_names_date_commit_and_machine_and_lists_every_value_that_diff
 def test_the_comparison_counts_beaten_published_means_and_names_the_others():
     sentence = published_comparison(long_table())
     assert sentence.startswith("Reproduced mean below the published value in 1 of 2 cells")
-    assert "K = 3, kl: 0.013 against 0.01" in sentence
+    assert "K = 3, KL(p||q): 0.013 against 0.01" in sentence
     assert published_comparison(long_table().assign(published=math.nan)) == "This table has no published values."
 
 
 def test_a_page_is_its_template_filled_and_a_missing_value_is_an_error():
-    assert render_page("# P\n\n$table\n\nmade $stamp", {"table": "| a |", "stamp": "today"}) == "# P\n\n| a |\n\nmade today"
+    assert (
+        render_page("# P\n\n$table\n\nmade $stamp", {"table": "| a |", "stamp": "today"})
+        == "# P\n\n| a |\n\nmade today"
+    )
     with pytest.raises(ValueError, match=r"no value for \$table"):
         render_page("$table", {"stamp": "today"})
 

@@ -205,6 +205,36 @@ def test_the_results_pages_are_rendered_from_the_tables_and_stamped_by_their_job
     assert html.count("<tr>") == 4  # a header and three rows
 
 
+@pytest.mark.browser
+def test_the_report_shows_its_landing_page_a_table_and_a_figure_in_headless_chromium(smoke_run):
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "this test opens the report in Chromium from the OS packages: apt-get install chromium"
+    result = run_snakemake(smoke_run, "--report", "browser_report.html", timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = (smoke_run / "browser_report.html").as_uri()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(report)
+        expect(page.get_by_text("What the DAG does")).to_be_visible(timeout=60_000)  # the landing page
+        page.get_by_text("Paper A tables", exact=True).click()
+        page.locator("label", has_text="table").click()
+        page.locator("tr", has_text="paper_a_table2").locator("a[iconname=eye]").click()
+        table = page.frame_locator("iframe").locator("table.lwflow")
+        expect(table.locator("tr")).to_have_count(4)  # rendered HTML: a header and three models
+        expect(table).to_contain_text("Model-2D3")
+        page.goto(report)
+        page.get_by_text("Paper A figures", exact=True).click()
+        page.locator("tr", has_text="paper_a_fig6").locator("a[iconname=eye]").click()
+        figure = page.locator("img").last
+        expect(figure).to_be_visible()
+        width, height = figure.evaluate("image => [image.naturalWidth, image.naturalHeight]")
+        assert width > 500 and height > 200  # the PNG decoded
+        browser.close()
+
+
 @pytest.mark.parametrize(
     "edit, rerun",
     [

@@ -13,6 +13,12 @@ rule paper_a_table:
             category="Paper A tables",
             labels={"name": "{table}", "kind": "table"},
         ),
+        seeds=report(
+            "results/figures/{table}_seeds.png",
+            caption="../report/seeds_figure.rst",
+            category="Paper A tables",
+            labels={"name": "{table}", "kind": "every seed"},
+        ),
     log:
         "results/logs/paper_a_table/{table}.log",
     benchmark:
@@ -114,6 +120,12 @@ rule paper_b_table:
             category="Paper B",
             labels={"name": "Table 2", "kind": "table"},
         ),
+        seeds=report(
+            "results/figures/paper_b_table2_seeds.png",
+            caption="../report/seeds_figure.rst",
+            category="Paper B",
+            labels={"name": "Table 2", "kind": "every seed"},
+        ),
     log:
         "results/logs/paper_b_table/paper_b_table2.log",
     benchmark:
@@ -139,6 +151,12 @@ rule amfvi_likelihood_table:
             caption="../report/amfvi_likelihood.rst",
             category="Paper B",
             labels={"name": "AMF-VI on likelihood-weighted experts", "kind": "table"},
+        ),
+        seeds=report(
+            "results/figures/amfvi_likelihood_seeds.png",
+            caption="../report/seeds_figure.rst",
+            category="Paper B",
+            labels={"name": "AMF-VI on likelihood-weighted experts", "kind": "every seed"},
         ),
     log:
         "results/logs/paper_b_table/amfvi_likelihood.log",
@@ -221,6 +239,12 @@ rule auto_modes_table:
             caption="../report/auto_modes.rst",
             category="Base modes",
             labels={"name": "base modes auto", "kind": "table"},
+        ),
+        seeds=report(
+            "results/figures/auto_modes_seeds.png",
+            caption="../report/seeds_figure.rst",
+            category="Base modes",
+            labels={"name": "base modes auto", "kind": "every seed"},
         ),
     log:
         "results/logs/auto_modes_table/auto_modes.log",

@@ -12,5 +12,6 @@ with jobs.job_context(snakemake) as provenance:  # noqa: F821
         snakemake.output.csv,  # noqa: F821
         snakemake.output.markdown,  # noqa: F821
         snakemake.output.html,  # noqa: F821
+        snakemake.output.seeds,  # noqa: F821
         provenance,
     )

@@ -241,3 +241,61 @@ def pair_figure(
     axes[0, 0].legend(fontsize="small", loc="upper right")
     fig.suptitle(title)
     return fig
+
+
+PUBLISHED_MARK = {"marker": "x", "color": "tab:red", "s": 40, "zorder": 3, "label": "published"}
+FLOOR_MARK = {"marker": "|", "color": "0.5", "s": 200, "zorder": 2, "label": "floor"}
+
+
+def seeds_figure(per_seed: pd.DataFrame, summary: pd.DataFrame, title: str, max_panels: int = 4) -> plt.Figure:
+    """Each seed's value of each metric (a dot per seed, one row per table row), beside the
+    published value (a red cross) and the truth-vs-truth floor (a grey bar): the spread that a
+    table's mean ± std summarises, drawn with seaborn's strip plot.
+
+    ``per_seed``: columns ``row, metric, seed, value``; ``summary``: the long table
+    (``row, metric, published, floor``). The first ``max_panels`` metrics get a panel each; an
+    axis whose positive values span more than a factor 30 is logarithmic (NLL and KL can span
+    decades across rows: a torn mode).
+    """
+    import seaborn as sns
+
+    metrics = list(dict.fromkeys(per_seed["metric"]))[:max_panels]
+    rows = list(dict.fromkeys(per_seed["row"]))
+    seeds = [str(seed) for seed in sorted(set(per_seed["seed"]))]
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(3.2 * len(metrics), 1.6 + 0.35 * len(rows)), sharey=True, squeeze=False
+    )
+    for ax, metric in zip(axes[0], metrics):
+        values = per_seed[per_seed["metric"] == metric].astype({"seed": str})
+        sns.stripplot(
+            values,
+            x="value",
+            y="row",
+            order=rows,
+            hue="seed",
+            hue_order=seeds,
+            palette="colorblind",
+            ax=ax,
+            legend=ax is axes[0][0],
+            size=5,
+            jitter=0.15,
+        )
+        marks = summary[summary["metric"] == metric].set_index("row").reindex(rows)
+        for column, style in (("published", PUBLISHED_MARK), ("floor", FLOOR_MARK)):
+            shown = marks[column].notna()
+            if shown.any():
+                ax.scatter(marks[column][shown], marks.index[shown], **style)
+        if (values["value"] > 0).all() and values["value"].max() > 30 * values["value"].min():
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel(metric)
+        ax.set_ylabel("")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if axes[0][0].get_legend() is not None:
+        axes[0][0].get_legend().remove()
+    fig.legend(
+        handles, labels, loc="upper right", fontsize="small", title="seed / reference", bbox_to_anchor=(1.0, 1.0)
+    )
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 0.88, 0.95))
+    return fig

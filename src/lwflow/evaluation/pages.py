@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lwflow.evaluation.tables import METRIC_LABELS
+
 
 def run_stamp(sidecars: Sequence[Mapping[str, Any]]) -> str:
     """Date, commit and machine of the jobs whose sidecars are given, e.g.
@@ -45,7 +47,8 @@ def published_comparison(frame: pd.DataFrame) -> str:
     if missed.empty:
         return sentence + "."
     cells = "; ".join(
-        f"{r['row']}, {r['metric']}: {r['mean']:.4g} against {r['published']:.4g}" for _, r in missed.iterrows()
+        f"{r['row']}, {METRIC_LABELS.get(r['metric'], r['metric'])}: {r['mean']:.4g} against {r['published']:.4g}"
+        for _, r in missed.iterrows()
     )
     return f"{sentence}; not below: {cells}."
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 METRIC_LABELS = {
+    "nll": "NLL",
     "kl": "KL(p||q)",
     "w1_avg": "W1,avg",
     "sliced_w1": "Sliced W1",

@@ -527,18 +527,27 @@ def paper_table(
     csv_out: Path,
     markdown_out: Path,
     html_out: Path,
+    seeds_png: Path,
     provenance: Provenance,
 ) -> None:
-    """A long-format table from per-seed metrics (also as markdown and as an HTML page).
+    """A long-format table from per-seed metrics (also as markdown, as an HTML page and as a
+    figure of every seed's values, :func:`lwflow.evaluation.figures.seeds_figure`).
 
-    ``rows`` carry label, published, metrics, floors paths, and optionally ``key`` (the
+    ``rows`` carry label, published, seeds, metrics, floors paths, and optionally ``key`` (the
     metrics sit under that key of each JSON: mixtures), ``true_modes``, ``density_maxima``
     and ``modes`` (per-seed ``modes.json`` paths: the chosen K, column ``chosen_k``)."""
-    from lwflow.evaluation.tables import summarise, to_html, to_markdown
+    from lwflow.evaluation.figures import save_figure, seeds_figure
+    from lwflow.evaluation.tables import METRIC_LABELS, summarise, to_html, to_markdown
 
-    records = []
+    records, per_seed = [], []
     for row in rows:
         metrics = [read_json(p)[row["key"]] if row.get("key") else read_json(p) for p in row["metrics"]]
+        per_seed += [
+            {"row": row["label"], "metric": METRIC_LABELS.get(name, name), "seed": seed, "value": float(values[name])}
+            for name in metric_names
+            for seed, values in zip(row["seeds"], metrics)
+            if name in values
+        ]
         floors = [read_json(p) for p in row["floors"]]
         extra = {
             column: math.nan if row[column] is None else row[column]
@@ -554,6 +563,9 @@ def paper_table(
     write_csv(csv_out, frame, provenance)
     write_text(markdown_out, to_markdown(frame), provenance)
     write_text(html_out, to_html(frame, table), provenance)
+    labelled = frame.assign(metric=frame["metric"].map(lambda name: METRIC_LABELS.get(name, name)))
+    figure = seeds_figure(pd.DataFrame(per_seed), labelled, f"{table}: every seed")
+    save_figure(figure, [seeds_png], provenance)
 
 
 def results_page(template: Path, tables: dict[str, Path], page_out: Path, provenance: Provenance) -> None:

@@ -405,6 +405,7 @@ class Plan:
             {
                 "label": row.label,
                 "published": row.published,
+                "seeds": list(self.seeds),
                 "metrics": [metrics_path("likelihood", row.problem, paper_a.ARCH, row.modes, s) for s in self.seeds],
                 "floors": [floor_path(row.problem, s) for s in self.seeds],
             }
@@ -452,6 +453,7 @@ class Plan:
                     {
                         "label": f"{prefix}/{label}",
                         "published": published(problem, label),
+                        "seeds": list(seeds),
                         "metrics": metrics,
                         "key": key,
                         "floors": floors,
@@ -463,6 +465,7 @@ class Plan:
                     {
                         "label": f"{prefix}/{arch}",
                         "published": published(problem, arch),
+                        "seeds": list(seeds),
                         "metrics": [metrics_path(fit, problem, arch, k, s) for s in seeds],
                         "floors": floors,
                     }
@@ -512,6 +515,7 @@ class Plan:
                 row = {
                     "label": f"{problem}/K={modes}{note}",
                     "published": {},
+                    "seeds": list(self.seeds),
                     "metrics": [metrics_path("likelihood", problem, paper_a.ARCH, modes, s) for s in self.seeds],
                     "floors": floors,
                     "true_modes": n_modes,
