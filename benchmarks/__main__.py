@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     config = yaml.safe_load(args.config.read_text())
     flow, training, clipping = config["flow"], config["training"], config["clipping"]
     if args.quick:
-        flow = {"n_layers": 2, "hidden_units": 16}
+        flow = {**flow, "n_layers": 2, "hidden_units": 16}  # every key of the config's flow, as a full run
         training = {**training, "max_steps": 40, "eval_every": 20}
     args.out.mkdir(parents=True, exist_ok=True)
     tables: dict[str, pd.DataFrame] = {}
