@@ -63,3 +63,9 @@ def test_paper_a_panels_are_named_by_architecture_and_base_modes():
 
     titles = [panel.title for panel in FIGURES["paper_a_fig6"]]
     assert titles[0].startswith("RealNVP, K = 1 base mode ") and titles[2].startswith("RealNVP, K = 3 base modes")
+
+
+def test_sample_panels_have_fewer_bins_for_fewer_draws():
+    from lwflow.evaluation.figures import histogram_bins
+
+    assert histogram_bins(50_000) == 149 and histogram_bins(2_000) == 30 and histogram_bins(10**7) == 150

@@ -50,3 +50,16 @@ def test_the_schema_states_the_adaptive_rounds_defaults():
     fields = schema["properties"]["experiments"]["items"]["properties"]["adaptive"]["properties"]
     for name, default in dataclasses.asdict(AdaptiveConfig()).items():
         assert f"(default {default:g})" in fields[name]["description"], name
+
+
+def test_every_number_in_the_readme_results_is_on_a_results_page():
+    """The README's headline results are copied from the pages the workflow and the benchmarks
+    write (docs/results), so a run that changes them makes this test fail until they match."""
+    import re
+
+    results = (ROOT / "README.md").read_text().split("## Results", 1)[1].split("\n## ", 1)[0]
+    pages = "\n".join(path.read_text() for path in (ROOT / "docs" / "results").glob("*.md"))
+    numbers = re.findall(r"(?<![\w.])\d+\.\d{3,}(?![\w.])|\d\.\d\dx", results)
+    assert len(numbers) > 10
+    missing = [number for number in numbers if number not in pages]
+    assert not missing, f"README numbers on no page of docs/results: {missing}"

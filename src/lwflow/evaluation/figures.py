@@ -50,6 +50,13 @@ def save_figure(fig: plt.Figure, paths: list[Path], provenance: Provenance) -> N
     plt.close(fig)
 
 
+def histogram_bins(n_samples: int) -> int:
+    """Bins per axis of a sample panel: about sqrt(n)/1.5, between 30 and 150, so that a cell
+    holds a few draws where the density is high (150 bins for 50 000 draws; 2 000 draws in 150 x
+    150 cells are speckle)."""
+    return int(np.clip(np.sqrt(n_samples) / 1.5, 30, 150))
+
+
 def _draw_panel(ax: plt.Axes, panel: Panel, pair: tuple[int, int], extent: list[np.ndarray]) -> plt.Artist:
     """Exact density on a grid or a 2D histogram of samples, both normalised to their maximum."""
     i, j = pair
@@ -59,7 +66,8 @@ def _draw_panel(ax: plt.Axes, panel: Panel, pair: tuple[int, int], extent: list[
         gx, gy = np.meshgrid(*centres)
         values = np.exp(panel.log_prob(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(gx.shape)
     else:
-        values, *edges = np.histogram2d(panel.samples[:, i], panel.samples[:, j], bins=150, range=extent)
+        bins = histogram_bins(len(panel.samples))
+        values, *edges = np.histogram2d(panel.samples[:, i], panel.samples[:, j], bins=bins, range=extent)
         values = values.T
     # an image, not a mesh of quads: Figure 2's 42 meshes of 150 x 150 cells took 33 s to save
     image = ax.imshow(
@@ -226,7 +234,7 @@ def pair_figure(
                 ax.hist2d(
                     background[:, j],
                     background[:, i],
-                    bins=80,
+                    bins=histogram_bins(len(background)),
                     range=[limits[j], limits[i]],
                     cmap="Greys",
                     norm=LogNorm(),
