@@ -76,7 +76,7 @@ def test_the_results_pages_hold_every_table_of_the_run_with_its_stamp(quick_run)
     stamp = (quick_run / "adaptive.stamp").read_text().strip()
     assert f"Measured: {stamp}" in adaptive and "(quick: numbers mean nothing)" in stamp
     assert "| problem | method | likelihood_calls |" in adaptive
-    assert re.search(r"lwflow_adaptive (meets|misses) the accuracy with [\d.]+x the calls", adaptive)
+    assert re.search(r"goal \*\*(met|not met)\*\*\. lwflow \d+ calls, [\d.]+x the fewer", adaptive)
     assert (quick_run / "pages/adaptive.png").read_bytes() == (quick_run / "adaptive.png").read_bytes()
     others = (quick_run / "pages/benchmarks.md").read_text()
     for name in ("throughput", "baselines", "scaling", "jobs"):
