@@ -58,8 +58,8 @@ def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
     def cell(value: object) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return ""
-        if isinstance(value, float) and value.is_integer() and abs(value) < 1e12:
-            return str(int(value))  # counts: 20000, not 2e+04
+        if isinstance(value, float) and 1000 <= abs(value) < 1e12:
+            return f"{value:.0f}"  # counts and seconds: 24967, not 2.497e+04
         return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
