@@ -62,7 +62,7 @@ def test_paper_a_panels_are_named_by_architecture_and_base_modes():
     from lwflow.reproduction.paper_a import FIGURES
 
     titles = [panel.title for panel in FIGURES["paper_a_fig6"]]
-    assert titles[0].startswith("RealNVP, K = 1 base mode ") and titles[2].startswith("RealNVP, K = 3 base modes")
+    assert titles[0].startswith("RealNVP, K = 1 base mode\n") and titles[2].startswith("RealNVP, K = 3 base modes")
 
 
 def test_sample_panels_have_fewer_bins_for_fewer_draws():

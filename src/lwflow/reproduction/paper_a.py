@@ -66,9 +66,9 @@ FIGURES: dict[str, list[FigurePanel]] = {
     ],
     "paper_a_fig4": [FigurePanel("gmm3d_3mode", None, "3D three-mode (truth)")],
     "paper_a_fig5": [FigurePanel("gmm3d_3mode", 1, f"3D three-mode, RealNVP, {base_modes(1)}")],
-    "paper_a_fig6": [FigurePanel("gmm2d_3mode", k, f"RealNVP, {base_modes(k)} (Model-2D{k})") for k in (1, 2, 3)],
-    "paper_a_fig7": [FigurePanel("gmm3d_3mode", k, f"RealNVP, {base_modes(k)} (Model-3D{k})") for k in (1, 2, 3)],
-    "paper_a_fig8": [FigurePanel("nongauss3d", k, f"RealNVP, {base_modes(k)} (Model-nonGauss{k})") for k in (1, 2, 3)],
+    "paper_a_fig6": [FigurePanel("gmm2d_3mode", k, f"RealNVP, {base_modes(k)}\n(Model-2D{k})") for k in (1, 2, 3)],
+    "paper_a_fig7": [FigurePanel("gmm3d_3mode", k, f"RealNVP, {base_modes(k)}\n(Model-3D{k})") for k in (1, 2, 3)],
+    "paper_a_fig8": [FigurePanel("nongauss3d", k, f"RealNVP, {base_modes(k)}\n(Model-nonGauss{k})") for k in (1, 2, 3)],
 }
 
 
