@@ -267,11 +267,13 @@ rule auto_modes_table:
 # The results pages: each a template of workflow/report/pages filled from the tables
 # (lwflow.evaluation.pages), so that no number on them is typed by hand.
 RESULTS_PAGES = PLAN.results_pages()
+# relative to the working directory, as every other path of a sidecar (source_path would name Snakemake's cache)
+PAGE_TEMPLATES = os.path.relpath(os.path.join(workflow.basedir, "workflow", "report", "pages"))
 
 
 rule results_page:
     input:
-        template=lambda w: workflow.source_path(f"../report/pages/{w.page}.md"),
+        template=lambda w: f"{PAGE_TEMPLATES}/{w.page}.md",
         tables=lambda w: [f"results/tables/{name}.csv" for name in RESULTS_PAGES[w.page]],
     output:
         f"{config['outputs']['results_pages'] or 'results/pages'}/{{page}}.md",
