@@ -203,7 +203,7 @@ def test_the_results_pages_are_rendered_from_the_tables_and_stamped_by_their_job
     assert len(re.findall(r"Reproduced mean below the published value in \d+ of \d+ cells", page)) == 3
     assert "$" not in page
     html = (smoke_run / "results/tables/paper_a_table2.html").read_text()
-    assert html.count("<tr>") == 4  # a header and three rows
+    assert html.count("<tr") == 4  # a header and three rows
 
 
 @pytest.mark.browser

@@ -275,6 +275,7 @@ rule results_page:
     input:
         template=lambda w: f"{PAGE_TEMPLATES}/{w.page}.md",
         tables=lambda w: [f"results/tables/{name}.csv" for name in RESULTS_PAGES[w.page]],
+        markdown=lambda w: [f"results/tables/{name}.md" for name in RESULTS_PAGES[w.page]],
     output:
         f"{config['outputs']['results_pages'] or 'results/pages'}/{{page}}.md",
     log:

@@ -570,16 +570,15 @@ def paper_table(
 
 def results_page(template: Path, tables: dict[str, Path], page_out: Path, provenance: Provenance) -> None:
     """A results page (:mod:`lwflow.evaluation.pages`): ``template`` filled with each table's
-    markdown (``$name``), its comparison with the published values (``$name_comparison``) and
-    the stamp of the jobs that made the tables (``$stamp``)."""
+    markdown (``$name``: the ``.md`` beside its ``.csv``, as the table job wrote it), its
+    comparison with the published values (``$name_comparison``, from the ``.csv``) and the stamp
+    of the jobs that made the tables (``$stamp``)."""
     from lwflow.evaluation.pages import published_comparison, render_page, run_stamp
-    from lwflow.evaluation.tables import to_markdown
 
-    frames = {name: pd.read_csv(path) for name, path in tables.items()}
     values = {"stamp": run_stamp([read_json(sidecar_path(Path(path))) for path in tables.values()])}
-    for name, frame in frames.items():
-        values[name] = to_markdown(frame).strip()
-        values[f"{name}_comparison"] = published_comparison(frame)
+    for name, path in tables.items():
+        values[name] = Path(path).with_suffix(".md").read_text().strip()
+        values[f"{name}_comparison"] = published_comparison(pd.read_csv(path))
     write_text(page_out, render_page(Path(template).read_text(), values), provenance)
 
 
