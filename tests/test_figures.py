@@ -69,3 +69,14 @@ def test_sample_panels_have_fewer_bins_for_fewer_draws():
     from lwflow.evaluation.figures import histogram_bins
 
     assert histogram_bins(50_000) == 149 and histogram_bins(2_000) == 30 and histogram_bins(10**7) == 150
+
+
+def test_one_diverging_run_does_not_flatten_the_other_loss_curves():
+    from lwflow.evaluation.figures import loss_figure
+
+    steps = np.arange(0, 1000, 100)
+    calm = pd.DataFrame({"step": steps, "val_loss": 3.0 - steps / 1000})
+    spike = calm.assign(val_loss=np.where(steps == 400, 7000.0, calm["val_loss"]))
+    fig = loss_figure({"maf": {0: calm, 1: spike}, "nsf": {0: calm}}, "rings")
+    low, high = fig.axes[0].get_ylim()
+    assert high < 10 and low < 2.2 and "spikes cut off" in fig.axes[0].get_ylabel()

@@ -178,7 +178,8 @@ SEED_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
 
 def loss_figure(histories: dict[str, dict[int, pd.DataFrame]], title: str) -> plt.Figure:
     """Validation loss (weighted NLL) against step: a colour per model and a line style per seed,
-    each in its own legend."""
+    each in its own legend. Where a spike rises far above the 95th percentile of all values, the
+    axis stops above that percentile, so that the other curves stay readable."""
     from matplotlib.lines import Line2D
 
     fig, ax = plt.subplots(figsize=(6.5, 4), constrained_layout=True)
@@ -188,8 +189,18 @@ def loss_figure(histories: dict[str, dict[int, pd.DataFrame]], title: str) -> pl
         for seed, frame in frames.items():
             ax.plot(frame["step"], frame["val_loss"], color=colour, linestyle=style[seed], alpha=0.8)
         ax.plot([], [], color=colour, label=label)
+    values = np.concatenate(
+        [frame["val_loss"].to_numpy() for frames in histories.values() for frame in frames.values()]
+    )
+    values = values[np.isfinite(values)]
+    label = "validation loss: weighted NLL"
+    if values.size:
+        low, typical = values.min(), np.percentile(values, 95)
+        if values.max() > typical + 3 * (typical - low):  # one diverging run would flatten every other curve
+            ax.set_ylim(low - 0.05 * (typical - low), typical + 0.5 * (typical - low))
+            label += " (spikes cut off)"
     ax.set_xlabel("training step")
-    ax.set_ylabel("validation loss: weighted NLL")
+    ax.set_ylabel(label)
     ax.set_title(title)
     models = ax.legend(loc="upper right", fontsize="small", title="model")
     ax.add_artist(models)
