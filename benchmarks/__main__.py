@@ -23,7 +23,6 @@ import datetime
 import os
 import platform
 import shutil
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import torch
 import yaml
 
 from benchmarks import adaptive, baselines, job_costs, reproduction, scaling, throughput
+from lwflow.artefacts import lwflow_commit, machine_description
 from lwflow.evaluation.pages import render_page
 from lwflow.evaluation.tables import markdown_table
 from lwflow.problems import problem_from_spec
@@ -42,11 +42,12 @@ BASELINE_PROBLEMS = ("gmm2d_3mode", "gmm3d_3mode")
 
 
 def machine_line() -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    """Date, lwflow's commit and the machine (as artefacts' sidecars record them), with the
+    versions and threads that set the speed."""
+    commit = lwflow_commit()
     return (
-        f"{datetime.date.today().isoformat()}, commit {commit or 'unknown'}, {platform.machine()} "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} torch threads"
+        f"{datetime.date.today().isoformat()}, commit {commit[:7] + commit[40:]}, {machine_description()}, "
+        f"Python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} torch threads"
     )
 
 

@@ -113,23 +113,17 @@ def compare_trainers(
         for _ in plain_loop(theta, weights, flow, training, steps, seed):
             pass
 
+    def realnvp(n_modes: int) -> FlowSpec:  # the config's RealNVP keys (its flow section also has NSF's)
+        return FlowSpec("realnvp", n_modes, flow["n_layers"], flow["hidden_units"])
+
     def run_lwflow(steps: int, n_modes: int = 1) -> Any:
-        config = TrainConfig(**{**training, "max_steps": steps})
-        return train_flow(
-            theta, clipped, FlowSpec("realnvp", n_modes, flow["n_layers"], flow["hidden_units"]), config, seed
-        )
+        return train_flow(theta, clipped, realnvp(n_modes), TrainConfig(**{**training, "max_steps": steps}), seed)
 
     rate_config = {**training, "eval_every": settings.rate_steps, "max_steps": settings.rate_steps}
     rates = {
         "plain normflows": median_time(lambda: run_plain(settings.rate_steps), settings.repeats),
         "lwflow K=1": median_time(
-            lambda: train_flow(
-                theta,
-                clipped,
-                FlowSpec("realnvp", 1, flow["n_layers"], flow["hidden_units"]),
-                TrainConfig(**rate_config),
-                seed,
-            ),
+            lambda: train_flow(theta, clipped, realnvp(1), TrainConfig(**rate_config), seed),
             settings.repeats,
         ),
     }

@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from lwflow.artefacts import Provenance, atomic_path, write_sidecar  # noqa: E402
+from lwflow.evaluation.tables import METRIC_LABELS  # noqa: E402
 
 AXIS_NAMES = ("$\\theta_1$", "$\\theta_2$", "$\\theta_3$")
 
@@ -307,7 +308,7 @@ def seeds_figure(per_seed: pd.DataFrame, summary: pd.DataFrame, title: str, max_
         if (values["value"] > 0).all() and values["value"].max() > 30 * values["value"].min():
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_xlabel(metric)
+        ax.set_xlabel(METRIC_LABELS.get(metric, metric))
         ax.set_ylabel("")
     handles, labels = axes[0][0].get_legend_handles_labels()
     if axes[0][0].get_legend() is not None:

@@ -537,13 +537,13 @@ def paper_table(
     metrics sit under that key of each JSON: mixtures), ``true_modes``, ``density_maxima``
     and ``modes`` (per-seed ``modes.json`` paths: the chosen K, column ``chosen_k``)."""
     from lwflow.evaluation.figures import save_figure, seeds_figure
-    from lwflow.evaluation.tables import METRIC_LABELS, summarise, to_html, to_markdown
+    from lwflow.evaluation.tables import summarise, to_html, to_markdown
 
     records, per_seed = [], []
     for row in rows:
         metrics = [read_json(p)[row["key"]] if row.get("key") else read_json(p) for p in row["metrics"]]
         per_seed += [
-            {"row": row["label"], "metric": METRIC_LABELS.get(name, name), "seed": seed, "value": float(values[name])}
+            {"row": row["label"], "metric": name, "seed": seed, "value": float(values[name])}
             for name in metric_names
             for seed, values in zip(row["seeds"], metrics)
             if name in values
@@ -563,8 +563,7 @@ def paper_table(
     write_csv(csv_out, frame, provenance)
     write_text(markdown_out, to_markdown(frame), provenance)
     write_text(html_out, to_html(frame, table), provenance)
-    labelled = frame.assign(metric=frame["metric"].map(lambda name: METRIC_LABELS.get(name, name)))
-    figure = seeds_figure(pd.DataFrame(per_seed), labelled, f"{table}: every seed")
+    figure = seeds_figure(pd.DataFrame(per_seed), frame, f"{table}: every seed")
     save_figure(figure, [seeds_png], provenance)
 
 
