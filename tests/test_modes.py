@@ -76,10 +76,7 @@ def test_the_chosen_number_feeds_training(tmp_path):
     weights = sum(np.exp(-0.5 * ((theta - c) ** 2).sum(1) / 0.25) for c in ([-3, 3], [3, 3], [0, -3]))
     write_npz(tmp_path / "prior.npz", {"theta": theta}, Provenance("test", [], {}))
     write_npz(tmp_path / "weights.npz", {"weights": weights}, Provenance("test", [], {}))
-    outputs = {
-        n: tmp_path / f"{n}{e}"
-        for n, e in [("model", ".pt"), ("loss", ".csv"), ("samples", ".npz"), ("modes", ".json")]
-    }
+    outputs = {n: tmp_path / f"{n}{e}" for n, e in [("model", ".pt"), ("loss", ".csv"), ("modes", ".json")]}
     flow = {"arch": "realnvp", "n_modes": "auto", "n_layers": 2, "hidden_units": 16}
     spec = {"kind": "gaussian_mixture", "bounds": [-6, 6], "means": [[0, 0]], "covariances": [np.eye(2).tolist()]}
     jobs.train(
@@ -91,7 +88,6 @@ def test_the_chosen_number_feeds_training(tmp_path):
         {"max_steps": 20, "eval_every": 10},
         {},
         {"k_max": 5},
-        100,
         0,
         outputs,
         Provenance("test", [], {}),

@@ -136,6 +136,24 @@ def digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def train_and_sample(folder: Path, flow: dict, training: dict, n_samples: int, seed: int) -> dict[str, Path]:
+    """The jobs train_flow then sample_model on the prior draws and weights beside ``folder``; every output's path."""
+    provenance = Provenance("test", [], {})
+    trained = {name: folder / f"{name}{ext}" for name, ext in [("model", ".pt"), ("loss", ".csv"), ("modes", ".json")]}
+    jobs.train(
+        "box", BOX_SPEC, folder.parent / "prior.npz", folder.parent / "weights.npz", flow, training, {}, {}, seed,
+        trained, provenance,
+    )  # fmt: skip
+    drawn = {
+        name: folder / f"{name}{ext}"
+        for name, ext in [("samples", ".npz"), ("summary", ".json"), ("summary_markdown", ".md")]
+    }
+    jobs.sample_model(
+        "box", BOX_SPEC, "test", trained["model"], trained["modes"], None, n_samples, seed, drawn, provenance
+    )
+    return trained | drawn
+
+
 def test_same_seed_gives_byte_identical_training_artefacts(tmp_path):
     theta, weights = gaussian_weighted_sample()
     write_npz(tmp_path / "prior.npz", {"theta": theta}, Provenance("test", [], {}))
@@ -144,24 +162,7 @@ def test_same_seed_gives_byte_identical_training_artefacts(tmp_path):
     training = {"max_steps": 40, "eval_every": 20, "batch_size": 128}
     digests = []
     for run in ("a", "b"):
-        outputs = {
-            name: tmp_path / run / f"{name}{ext}"
-            for name, ext in [("model", ".pt"), ("loss", ".csv"), ("samples", ".npz"), ("modes", ".json")]
-        }
-        jobs.train(
-            "box",
-            BOX_SPEC,
-            tmp_path / "prior.npz",
-            tmp_path / "weights.npz",
-            flow,
-            training,
-            {},
-            {},
-            500,
-            7,
-            outputs,
-            Provenance("test", [], {}),
-        )
+        outputs = train_and_sample(tmp_path / run, flow, training, 500, 7)
         digests.append([digest(p) for p in outputs.values()])
     assert digests[0] == digests[1]
 
@@ -188,26 +189,8 @@ def test_models_scored_together_match_models_scored_alone(tmp_path):
     write_npz(tmp_path / "weights.npz", {"weights": weights}, provenance)
     models, samples = [], []
     for modes in (1, 2):
-        model = tmp_path / f"K{modes}"
-        outputs = {
-            name: model / f"{name}{ext}"
-            for name, ext in [("model", ".pt"), ("loss", ".csv"), ("samples", ".npz"), ("modes", ".json")]
-        }
         flow = {"arch": "realnvp", "n_modes": modes, "n_layers": 2, "hidden_units": 16}
-        jobs.train(
-            "box",
-            BOX_SPEC,
-            tmp_path / "prior.npz",
-            tmp_path / "weights.npz",
-            flow,
-            {"max_steps": 20, "eval_every": 10},
-            {},
-            {},
-            400,
-            0,
-            outputs,
-            provenance,
-        )
+        outputs = train_and_sample(tmp_path / f"K{modes}", flow, {"max_steps": 20, "eval_every": 10}, 400, 0)
         models.append(outputs["model"])
         samples.append(outputs["samples"])
 

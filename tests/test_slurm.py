@@ -119,7 +119,7 @@ def slurm_cluster(tmp_path_factory) -> Iterator[Path]:
             SLURM_CONF.write_bytes(backup)
 
 
-PRIOR_CHAIN = ("sample_prior", "evaluate_likelihood", "gather_likelihood", "clip_weights", "train_flow")
+PRIOR_CHAIN = ("sample_prior", "evaluate_likelihood", "gather_likelihood", "clip_weights", "train_flow", "sample_model")
 ROUND_CHAIN = ("propose_round", "evaluate_round_likelihood", "gather_round_likelihood")
 
 

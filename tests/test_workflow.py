@@ -244,8 +244,9 @@ def test_the_report_shows_its_landing_page_a_table_and_a_figure_in_headless_chro
         (lambda c: c["training"].update(learning_rate=0.001), {"train_flow": "realnvp|maf|nsf"}),
         (lambda c: c["clipping"].update(min_ess=30), {}),
         (lambda c: c["problems"]["gmm2d_3mode"].update(n_target_samples=500), {}),
+        (lambda c: c["evaluation"].update(n_samples=1500), {"sample_model": "."}),
     ],
-    ids=["rbig", "mode_selection", "learning_rate", "min_ess", "n_target_samples"],
+    ids=["rbig", "mode_selection", "learning_rate", "min_ess", "n_target_samples", "n_samples"],
 )
 def test_a_setting_reruns_only_the_jobs_that_read_it(smoke_run, tmp_path, edit, rerun):
     config = smoke_config()
@@ -255,12 +256,14 @@ def test_a_setting_reruns_only_the_jobs_that_read_it(smoke_run, tmp_path, edit, 
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
     jobs = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n(?:    .*\n)*?    wildcards: (.*)$", output, re.M)
-    trained = [wildcards for rule, wildcards in jobs if rule in ("train_flow", "train_round")]
     if not rerun:
         assert "Nothing to be done" in output, output[-2000:]
-    else:
-        assert trained and all(re.search(rerun["train_flow"], w) for w in trained), trained
-        assert not any(rule in ("sample_prior", "evaluate_likelihood", "clip_weights") for rule, _ in jobs)
+    for rule, pattern in rerun.items():  # train_flow stands for the adaptive rounds' train_round too
+        ran = [wildcards for name, wildcards in jobs if name in (rule, "train_round" if rule == "train_flow" else rule)]
+        assert ran and all(re.search(pattern, w) for w in ran), (rule, ran)
+    if "train_flow" not in rerun:
+        assert not any(rule in ("train_flow", "train_round") for rule, _ in jobs), jobs
+    assert not any(rule in ("sample_prior", "evaluate_likelihood", "clip_weights") for rule, _ in jobs)
 
 
 def test_rerun_has_nothing_to_do(smoke_run):

@@ -75,8 +75,8 @@ def run_fit(args: argparse.Namespace, bar_factory: Callable[..., Any]) -> Path:
         key: artefact_path(key, root, chunk=0, **model)
         for key in ("prior", "likelihood_chunk", "likelihood", "weights", "weights_report")
     }
-    outputs = {key: artefact_path(key, root, **model) for key in ("model", "loss", "samples", "modes")}
-    summary = {key: artefact_path(key, root, **model) for key in ("summary", "summary_markdown")}
+    outputs = {key: artefact_path(key, root, **model) for key in ("model", "loss", "modes")}
+    drawn = {key: artefact_path(key, root, **model) for key in ("samples", "summary", "summary_markdown")}
     label = f"{name}/seed{seed}"
     with contextlib.chdir(out.parent):
         code = [Path(p) for p in problem_files(spec)]
@@ -101,21 +101,24 @@ def run_fit(args: argparse.Namespace, bar_factory: Callable[..., Any]) -> Path:
         job = _stage(root, "clip_weights", label, [paths["likelihood"]], {"clipping": clipping}, seed)
         with jobs.job_context(job) as provenance:
             jobs.clip_weights(paths["likelihood"], clipping, paths["weights"], paths["weights_report"], provenance)
-        config = {"problem": spec, "flow": flow, "training": training, "n_samples": args.n_samples}
+        config = {"problem": spec, "flow": flow, "training": training}
         model_label = f"likelihood/{name}/{args.arch}_K{args.modes}/seed{seed}"
         inputs = [paths["prior"], paths["weights"], paths["weights_report"]]
         job = _stage(root, "train_flow", model_label, inputs, config, seed)
         bar = bar_factory(total=args.max_steps, desc="training", unit="steps")
         with bar, jobs.job_context(job) as provenance:
             jobs.train(
-                name, spec, paths["prior"], paths["weights"], flow, training, {}, {}, args.n_samples, seed,
+                name, spec, paths["prior"], paths["weights"], flow, training, {}, {}, seed,
                 outputs, provenance, lambda record: bar.update(int(record["step"]) - bar.n),
             )  # fmt: skip
-            jobs.posterior_summary(
-                name, spec, f"{args.arch}_K{args.modes} (fit on likelihood)", outputs["samples"], outputs["modes"],
-                paths["weights_report"], summary["summary"], summary["summary_markdown"], provenance,
+        inputs = [outputs["model"], outputs["modes"], paths["weights_report"]]
+        job = _stage(root, "sample_model", model_label, inputs, {"problem": spec, "n_samples": args.n_samples}, seed)
+        with jobs.job_context(job) as provenance:
+            jobs.sample_model(
+                name, spec, f"{args.arch}_K{args.modes} (fit on likelihood)", outputs["model"], outputs["modes"],
+                paths["weights_report"], args.n_samples, seed, drawn, provenance,
             )  # fmt: skip
-    return out.parent / summary["summary_markdown"]
+    return out.parent / drawn["summary_markdown"]
 
 
 def summarise(root: Path) -> str:

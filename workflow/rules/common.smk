@@ -115,6 +115,13 @@ def training_data(wildcards):
     }
 
 
+def sampling_inputs(wildcards):
+    """One trained model, its base-modes record and, where its fit has one, its weights' report."""
+    folder = model_dir(wildcards.fit, wildcards.problem, wildcards.arch, wildcards.modes, wildcards.seed)
+    data = {key: path for key, path in training_data(wildcards).items() if key == "report"}
+    return {"model": f"{folder}/model.pt", "modes": f"{folder}/modes.json"} | data
+
+
 # input functions of rounds.smk
 
 

@@ -1,4 +1,4 @@
-# One model per (fit, problem, architecture, base modes, seed).
+# One model per (fit, problem, architecture, base modes, seed), then its samples and posterior summary.
 
 
 rule train_flow:
@@ -7,10 +7,7 @@ rule train_flow:
     output:
         model="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/model.pt",
         loss="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/loss.csv",
-        samples="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
         modes="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/modes.json",
-        summary="results/summary/{fit}/{problem}/{arch}_K{modes}/seed{seed}.json",
-        summary_markdown="results/summary/{fit}/{problem}/{arch}_K{modes}/seed{seed}.md",
     log:
         "results/logs/train_flow/{fit}/{problem}/{arch}_K{modes}/seed{seed}.log",
     benchmark:
@@ -19,7 +16,30 @@ rule train_flow:
         LWFLOW_ENV
     threads: 1
     params:
-        config_slice=lambda w: PLAN.model_settings(w.fit, w.problem, w.arch, w.modes)
-        | {"n_samples": config["evaluation"]["n_samples"]},
+        config_slice=lambda w: PLAN.model_settings(w.fit, w.problem, w.arch, w.modes),
     script:
         "../scripts/train_flow.py"
+
+
+# Its own job, so that evaluation.n_samples reruns no training.
+rule sample_model:
+    input:
+        unpack(sampling_inputs),
+    output:
+        samples="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
+        summary="results/summary/{fit}/{problem}/{arch}_K{modes}/seed{seed}.json",
+        summary_markdown="results/summary/{fit}/{problem}/{arch}_K{modes}/seed{seed}.md",
+    log:
+        "results/logs/sample_model/{fit}/{problem}/{arch}_K{modes}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/sample_model/{fit}/{problem}/{arch}_K{modes}/seed{seed}.tsv"
+    conda:
+        LWFLOW_ENV
+    threads: 1
+    params:
+        config_slice=lambda w: {
+            "problem": PLAN.problem_spec(w.problem),
+            "n_samples": config["evaluation"]["n_samples"],
+        },
+    script:
+        "../scripts/sample_model.py"

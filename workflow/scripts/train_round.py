@@ -14,7 +14,6 @@ with jobs.job_context(snakemake) as provenance:  # noqa: F821
         snakemake.input.pool,  # noqa: F821
         snakemake.input.pool,  # noqa: F821
         snakemake.config["training"]["device"],  # noqa: F821
-        0,
         round_training_seed(int(w.seed), int(w.round), last=False),
         {key: output[key] for key in ("model", "loss", "modes")},
         provenance,

@@ -168,7 +168,6 @@ def train(
     training: dict[str, Any],
     rbig: dict[str, Any],
     mode_selection: dict[str, Any],
-    n_samples: int,
     seed: int,
     outputs: dict[str, Path],
     provenance: Provenance,
@@ -176,8 +175,9 @@ def train(
 ) -> None:
     """Train one model on ``theta`` with weights (all equal without ``weights_path``) by
     :func:`lwflow.fitting.pipeline.fit_model`, restricted to the prior's support; write its checkpoint,
-    loss history, the base-modes record and, where ``outputs`` has ``samples``, ``n_samples``
-    model samples with their log-density.  A flushed log line per evaluation step."""
+    loss history and base-modes record (``outputs``: ``model``, ``loss``, ``modes``).  Its samples
+    are another job's (:func:`sample_model`), so that their number reruns no training.  A
+    flushed log line per evaluation step."""
     from lwflow.fitting.pipeline import ModelConfig, ModeSelectionConfig, fit_model, settings
     from lwflow.fitting.train import TrainConfig
     from lwflow.models.flows import save_checkpoint
@@ -207,9 +207,6 @@ def train(
     save_checkpoint(outputs["model"], fitted.model, fitted.spec)
     write_sidecar(outputs["model"], provenance)
     write_csv(outputs["loss"], fitted.history, provenance)
-    if "samples" in outputs:
-        samples = fitted.model.sample(n_samples, seed_for(seed, "model_samples"))
-        write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.model.log_prob(samples)}, provenance)
     print(fitted.history.tail().to_string(index=False))
 
 
@@ -219,7 +216,6 @@ def train_with_settings(
     theta_path: Path,
     weights_path: Path | None,
     device: str,
-    n_samples: int,
     seed: int,
     outputs: dict[str, Path],
     provenance: Provenance,
@@ -230,7 +226,7 @@ def train_with_settings(
     training = {**settings["training"], "device": device}
     train(
         name, settings["problem"], theta_path, weights_path, settings["flow"], training, settings["rbig"],
-        settings["mode_selection"], n_samples, seed, outputs, provenance,
+        settings["mode_selection"], seed, outputs, provenance,
     )  # fmt: skip
 
 
@@ -293,30 +289,36 @@ def weigh_round(
     print(outcome.record | summary, flush=True)
 
 
-def posterior_summary(
+def sample_model(
     name: str,
     spec: dict[str, Any],
-    model: str,
-    samples: Path,
+    label: str,
+    model: Path,
     modes: Path,
     weights_report: Path | None,
-    json_out: Path,
-    markdown_out: Path,
+    n_samples: int,
+    seed: int,
+    outputs: dict[str, Path],
     provenance: Provenance,
 ) -> None:
-    """What a scientist reads first about one fitted posterior: per parameter the mean, sd and
-    5/50/95 % quantiles of the model's draws (names from the problem), with the ESS after
-    clipping, the chosen base modes and :math:`\\log \\hat Z \\pm` se (fit on the likelihood)."""
+    """``n_samples`` draws of one trained model with their log-density (``outputs['samples']``),
+    and what a scientist reads first about that posterior (``summary``, ``summary_markdown``):
+    per parameter the mean, sd and 5/50/95 % quantiles of the draws (names from the problem),
+    with the ESS before and after clipping, the chosen base modes and
+    :math:`\\log \\hat Z \\pm` se (fit on the likelihood or adaptive)."""
     from lwflow.evaluation.tables import markdown_table
     from lwflow.fitting.posterior import summarise_samples
+    from lwflow.models.flows import load_checkpoint
     from lwflow.problems import problem_from_spec
 
-    names = problem_from_spec(name, spec).names
-    frame = summarise_samples(read_npz(samples)["samples"], names)
+    fitted = load_checkpoint(model)
+    samples = fitted.sample(n_samples, seed_for(seed, "model_samples"))
+    write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.log_prob(samples)}, provenance)
+    frame = summarise_samples(samples, problem_from_spec(name, spec).names)
     report = read_json(weights_report) if weights_report is not None else {}
     headline = {
         "problem": name,
-        "model": model,
+        "model": label,
         "seed": provenance.seed,
         "n_modes": read_json(modes)["n_modes"],
         "ess_before_clipping": report.get("ess_before"),
@@ -324,9 +326,10 @@ def posterior_summary(
         "log_evidence": report.get("log_evidence"),
         "log_evidence_se": report.get("log_evidence_se"),
     }
-    write_json(json_out, headline | {"parameters": frame.to_dict(orient="records")}, provenance)
+    write_json(outputs["summary"], headline | {"parameters": frame.to_dict(orient="records")}, provenance)
     facts = markdown_table(pd.DataFrame([{k: v for k, v in headline.items() if v is not None}]))
-    write_text(markdown_out, f"{facts}\n{markdown_table(frame)}", provenance)
+    write_text(outputs["summary_markdown"], f"{facts}\n{markdown_table(frame)}", provenance)
+    print(f"{len(samples)} samples of {label}", flush=True)
 
 
 def problem_summary(
