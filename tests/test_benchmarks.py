@@ -85,6 +85,7 @@ def test_the_results_pages_hold_every_table_of_the_run_with_its_stamp(quick_run)
     assert "$" not in adaptive + others
 
 
+@pytest.mark.slow  # nautilus and pocoMC at their defaults: 45 s
 def test_the_anchor_samplers_run_and_return_their_evidence():
     from benchmarks import methods
     from benchmarks.scaling import two_mode_problem
