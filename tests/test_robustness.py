@@ -59,7 +59,7 @@ def test_ess_below_the_floor_stops_with_advice(tmp_path):
     log_likelihood[:3] = 0.0
     likelihood = tmp_path / "likelihood.npz"
     write_npz(likelihood, {"log_likelihood": log_likelihood}, Provenance("test", [], {}))
-    with pytest.raises(ValueError, match=r"effective sample size 3.0 \(before clipping 3.0\) is below .* prior"):
+    with pytest.raises(ValueError, match=r"effective sample size 3.0 before clipping \(3.0 after\) is below .* prior"):
         jobs.clip_weights(
             likelihood,
             {"strategy": "none", "threshold": None, "min_ess": 50},

@@ -45,6 +45,18 @@ def test_max_share_clipping_reaches_its_share():
     assert max_weight_share(clip_weights(heavy, "max_share", 0.01)) == pytest.approx(0.01)
 
 
+def test_the_ess_floor_holds_before_clipping_too():
+    """max_share at 0.01 lifts an ESS of 53 to 328, past min_ess = 100: the gate before clipping stops it."""
+    from lwflow.fitting.weights import ClippingConfig, WeightsError, clipped_weights
+
+    log_likelihood = np.log(np.concatenate([np.ones(30), np.full(10_000, 1e-3)]))
+    _, report = clip_with_report(np.exp(log_likelihood), "max_share", 0.01)
+    assert report.ess_before == pytest.approx(40**2 / 30.01) and report.ess_after > 300
+    with pytest.raises(WeightsError, match=r"effective sample size 53.3 before clipping .*proposal: adaptive"):
+        clipped_weights(log_likelihood, ClippingConfig())
+    clipped_weights(log_likelihood, ClippingConfig(min_ess=50))  # both gates hold
+
+
 def test_max_share_leaves_already_flat_weights_alone():
     w = np.ones(200)
     np.testing.assert_array_equal(clip_weights(w, "max_share", 0.01), w)

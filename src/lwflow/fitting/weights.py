@@ -171,8 +171,10 @@ class WeightsError(ValueError):
 
 
 def clipped_weights(log_likelihood: np.ndarray, config: ClippingConfig) -> tuple[np.ndarray, ClipReport]:
-    """Weights from log-likelihoods, clipped by ``config``; stops below ``config.min_ess`` or where
-    clipping multiplies the ESS by more than ``config.max_ess_gain``."""
+    """Weights from log-likelihoods, clipped by ``config``; stops where the ESS before or after
+    clipping is below ``config.min_ess`` (the gate before clipping is the one that can fire under
+    ``max_share``, which lifts the ESS to about ``1/threshold``), or where clipping multiplies the
+    ESS by more than ``config.max_ess_gain``."""
     weights = weights_from_log_likelihood(log_likelihood)
     clipped, report = clip_with_report(weights, config.strategy, config.threshold)
     if not report.ess_after > 0:  # all weights 0, or so small that their squares underflow
@@ -188,9 +190,16 @@ def clipped_weights(log_likelihood: np.ndarray, config: ClippingConfig) -> tuple
             "milder clipping (strategy max_share, or a smaller quantile threshold), draw more prior samples, "
             "or use adaptive proposals (proposal: adaptive)"
         )
+    if not report.ess_before >= config.min_ess:  # clipping caps weights; it adds no information
+        raise WeightsError(
+            f"effective sample size {report.ess_before:.1f} before clipping ({report.ess_after:.1f} after) is below "
+            f"the floor clipping.min_ess = {config.min_ess}: too few draws carry the posterior, and clipping "
+            "only hides it. Draw more prior samples, narrow the prior, or use adaptive proposals "
+            "(proposal: adaptive)"
+        )
     if not report.ess_after >= config.min_ess:
         raise WeightsError(
-            f"effective sample size {report.ess_after:.1f} (before clipping {report.ess_before:.1f}) is below "
+            f"effective sample size {report.ess_after:.1f} after clipping (before {report.ess_before:.1f}) is below "
             f"the floor clipping.min_ess = {config.min_ess}: draw more prior samples, narrow the prior, "
             "or clip the largest weights"
         )

@@ -147,16 +147,20 @@ def clip_weights(
     likelihood: Path, clipping: dict[str, Any], weights_out: Path, report_out: Path, provenance: Provenance
 ) -> None:
     """Normalised, clipped weights and a report of ESS and largest weight share before/after,
-    with the evidence estimate of the prior draws; stops below ``clipping['min_ess']``."""
+    with the evidence estimate of the prior draws and the gates that held; stops where the ESS
+    before or after clipping is below ``clipping['min_ess']``."""
     from lwflow.fitting.pipeline import settings
     from lwflow.fitting.weights import ClippingConfig, clipped_weights, log_evidence
 
     log_likelihood = read_npz(likelihood)["log_likelihood"]
-    clipped, report = clipped_weights(log_likelihood, settings(ClippingConfig, clipping))
+    config = settings(ClippingConfig, clipping)
+    clipped, report = clipped_weights(log_likelihood, config)
     log_z, log_z_se = log_evidence(log_likelihood)
     print(report, flush=True)
+    gates = {"min_ess": config.min_ess, "min_ess_held_on": ["ess_before", "ess_after"]}
+    gates |= {"max_ess_gain": config.max_ess_gain}
     write_npz(weights_out, {"weights": clipped}, provenance)
-    write_json(report_out, report.as_dict() | {"log_evidence": log_z, "log_evidence_se": log_z_se}, provenance)
+    write_json(report_out, report.as_dict() | gates | {"log_evidence": log_z, "log_evidence_se": log_z_se}, provenance)
 
 
 def train(
