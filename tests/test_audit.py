@@ -1,11 +1,20 @@
 """The audit finds missing sidecars, tampered artefacts and stale ones."""
 
+import json
 import os
 
 import numpy as np
 import pytest
 
-from lwflow.artefacts import Provenance, write_npz
+from lwflow.artefacts import (
+    SIDECAR_DIGEST,
+    Provenance,
+    TamperedInputError,
+    sha256,
+    sidecar_digest,
+    verified_inputs,
+    write_npz,
+)
 from lwflow.audit import audit_tree, main
 
 
@@ -59,3 +68,64 @@ def test_an_orphan_sidecar_is_reported_as_an_orphan(tree):
     assert [(f.path.name, f.problem) for f in audit_tree(tree)] == [
         ("b.npz", "orphan sidecar: the artefact it describes is missing")
     ]
+
+
+def test_an_edited_sidecar_is_found(tree):
+    sidecar = tree / "a.npz.json"
+    record = json.loads(sidecar.read_text())
+    record["config"] = {"n_prior_samples": 9000}
+    sidecar.write_text(json.dumps(record))
+    assert [(f.path.name, f.problem) for f in audit_tree(tree)] == [
+        ("a.npz", "sidecar was edited after it was written (its own digest does not match)"),
+        ("b.npz", "stale: made from results/a.npz, which is stale or modified"),
+    ]
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"sha256": 1, "inputs": 5}'])
+def test_a_malformed_sidecar_is_named_and_the_audit_goes_on(tree, content, capsys):
+    (tree / "a.npz.json").write_text(content)
+    findings = audit_tree(tree)
+    assert findings and all(f.path.name == "a.npz" or f.problem.startswith("stale: made from") for f in findings)
+    assert main([str(tree)]) == 1
+    assert "a.npz" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("target", ["/proc/self/environ", "../outside.txt", "/dev/zero"])
+def test_inputs_outside_the_tree_or_not_regular_files_are_reported_not_read(tree, target, monkeypatch):
+    (tree.parent.parent / "outside.txt").write_text("secret")
+    sidecar = tree / "b.npz.json"
+    record = json.loads(sidecar.read_text())
+    record["inputs"] = {target: "0" * 64}
+    record[SIDECAR_DIGEST] = sidecar_digest(record)
+    sidecar.write_text(json.dumps(record))
+
+    def refuse(path):
+        raise AssertionError(f"the audit read {path}")
+
+    monkeypatch.setattr(
+        "lwflow.audit.sha256",
+        lambda path: refuse(path) if "b.npz" not in str(path) and "a.npz" not in str(path) else sha256(path),
+    )
+    problems = [f.problem for f in audit_tree(tree) if f.path.name == "b.npz"]
+    assert len(problems) == 1 and problems[0].startswith(f"input {target} ") and "not read" in problems[0]
+
+
+def test_a_link_out_of_the_tree_is_reported_not_read(tree):
+    (tree / "c.npz").symlink_to("/dev/zero")
+    (tree / "d.npz").symlink_to("/proc/self/environ")
+    for name in ("c.npz", "d.npz"):
+        (tree / f"{name}.json").write_text((tree / "a.npz.json").read_text())
+    found = {f.path.name: f.problem for f in audit_tree(tree)}
+    assert "lies outside" in found["c.npz"] and "lies outside" in found["d.npz"]
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", None])
+def test_a_job_refuses_an_input_whose_sidecar_is_malformed_or_edited(tree, content):
+    sidecar = tree / "a.npz.json"
+    if content is None:
+        record = json.loads(sidecar.read_text())
+        sidecar.write_text(json.dumps(record | {"started": "2020-01-01T00:00:00+00:00"}))
+    else:
+        sidecar.write_text(content)
+    with pytest.raises(TamperedInputError, match=f"sidecar {sidecar} .*not trusted|sidecar {sidecar} was edited"):
+        verified_inputs([str(tree / "a.npz")])

@@ -130,16 +130,45 @@ class TamperedInputError(ValueError):
     """An input whose content no longer matches the sha256 its own sidecar recorded."""
 
 
+SIDECAR_DIGEST = "sidecar_sha256"
+
+
+def sidecar_digest(record: dict[str, Any]) -> str:
+    """The sha256 of a sidecar's canonical JSON (sorted keys) without its own digest: a sidecar
+    edited after it was written (a config value, a time) no longer matches it."""
+    body = {key: value for key, value in record.items() if key != SIDECAR_DIGEST}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=jsonable).encode()).hexdigest()
+
+
+def read_sidecar(sidecar: Path) -> dict[str, Any]:
+    """A sidecar's record, refused (:class:`TamperedInputError`, naming the file) where it is not
+    a JSON object or no longer matches its own digest."""
+    try:
+        record = json.loads(Path(sidecar).read_text())
+    except ValueError as error:
+        raise TamperedInputError(f"sidecar {sidecar} is not valid JSON ({error}), so it is not trusted") from None
+    if not isinstance(record, dict):
+        raise TamperedInputError(
+            f"sidecar {sidecar} holds a {type(record).__name__}, not a record, so it is not trusted"
+        )
+    if record.get(SIDECAR_DIGEST, sidecar_digest(record)) != sidecar_digest(record):
+        raise TamperedInputError(
+            f"sidecar {sidecar} was edited after it was written (its own digest no longer matches)"
+        )
+    return record
+
+
 def verified_inputs(paths: list[str]) -> dict[str, str]:
     """The sha256 of each input, checked first against the input's own sidecar where it has one:
-    an artefact changed after it was made (an edit, a flipped byte) is refused before any job uses
-    it, naming the file and the rule that makes it."""
+    an artefact changed after it was made (an edit, a flipped byte), or with an edited or
+    malformed sidecar, is refused before any job uses it, naming the file and the rule that
+    makes it."""
     hashes = {}
     for path in map(str, paths):
         digest = sha256(Path(path))
         sidecar = sidecar_path(Path(path))
         if sidecar.is_file():
-            recorded = json.loads(sidecar.read_text())
+            recorded = read_sidecar(sidecar)
             if recorded.get("sha256") not in (None, digest):
                 rule = recorded.get("step", "the rule that makes it")
                 raise TamperedInputError(
@@ -156,7 +185,8 @@ def sidecar_path(artefact: Path) -> Path:
 
 
 def write_sidecar(artefact: Path, provenance: Provenance) -> None:
-    _dump_json(sidecar_path(artefact), provenance.sidecar(Path(artefact)))
+    record = provenance.sidecar(Path(artefact))
+    _dump_json(sidecar_path(artefact), record | {SIDECAR_DIGEST: sidecar_digest(record)})
 
 
 def _dump_json(path: Path, payload: Any) -> None:

@@ -7,7 +7,8 @@ Usage::
 For every artefact (any file that is not itself a sidecar ``*.json`` of another file,
 and not a log or benchmark), checks that
 
-* its sidecar ``<artefact>.json`` exists,
+* its sidecar ``<artefact>.json`` exists, is a JSON record and still matches its own digest
+  (an edited sidecar is found),
 * the artefact's sha256 still matches the sidecar,
 * each recorded input still exists and still has the recorded sha256 (an input that
   changed since means the artefact is stale),
@@ -15,6 +16,9 @@ and not a log or benchmark), checks that
 * no input is itself stale or modified (staleness propagates: an edited user module or data
   file flags every artefact made from it, down to the posteriors and summaries),
 * no sidecar is left without its artefact (an orphan).
+
+Only regular files inside the audited folder are read: an artefact or a recorded input that is
+a link out of it, a path that climbs out with ``..``, a device or a FIFO is reported, never opened.
 
 Exit status 0 when the tree is consistent, 1 otherwise, with one line per problem.
 """
@@ -24,11 +28,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from lwflow.artefacts import sha256, sidecar_path
+from lwflow.artefacts import SIDECAR_DIGEST, sha256, sidecar_digest, sidecar_path
 
 UNTRACKED_FOLDERS = {"logs", "benchmarks"}
 MISSING_SIDECAR = "missing sidecar"
@@ -53,7 +58,7 @@ def _is_orphan_sidecar(path: Path) -> bool:
 
 def artefacts_under(root: Path) -> list[Path]:
     """Files under ``root`` that should carry a sidecar."""
-    files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    files = [p for p in root.rglob("*") if (p.is_file() or p.is_symlink()) and not p.name.startswith(".")]
     sidecars = {Path(f"{p}.json") for p in files}
     return sorted(
         p
@@ -72,28 +77,59 @@ def orphan_sidecars(root: Path) -> list[Finding]:
 
 
 def _record(sidecar: Path) -> dict | None:
+    """A sidecar's record; None where it is a link, not a regular file, not JSON or not a record."""
     try:
+        if sidecar.is_symlink() or not stat.S_ISREG(sidecar.stat().st_mode):
+            return None
         record = json.loads(sidecar.read_text())
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
 
 
+def unreadable(path: Path, inside: Path) -> str | None:
+    """Why ``path`` must not be read (None where it may): not inside ``inside`` once links and
+    ``..`` are resolved, or not a regular file (a device, a FIFO, a folder)."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(inside):
+        return f"lies outside {inside} (links or .. resolved); not read"
+    try:
+        mode = resolved.stat().st_mode
+    except OSError:
+        return None  # gone: the caller reports it missing
+    return None if stat.S_ISREG(mode) else "is not a regular file; not read"
+
+
 def audit_artefact(artefact: Path, base: Path) -> list[Finding]:
-    """Findings for one artefact; input paths in sidecars are relative to ``base``."""
+    """Findings for one artefact; input paths in sidecars are relative to ``base``, and only
+    regular files inside ``base`` are read."""
+    inside = base.resolve()
     sidecar = sidecar_path(artefact)
     if not sidecar.exists():
         return [Finding(artefact, MISSING_SIDECAR)]
+    for path, what in ((artefact, "artefact"), (sidecar, "sidecar")):
+        if (why := unreadable(path, inside)) is not None:
+            return [Finding(artefact, f"{what} {path} {why}")]
     record = _record(sidecar)
     if record is None:
-        return [Finding(artefact, "sidecar is not a JSON object (corrupted)")]
+        return [Finding(artefact, f"sidecar {sidecar} is not a JSON record (corrupted)")]
     findings = []
+    if SIDECAR_DIGEST not in record:
+        findings.append(Finding(artefact, "sidecar carries no digest of itself (edited, or written before lwflow 0.1)"))
+    elif record[SIDECAR_DIGEST] != sidecar_digest(record):
+        findings.append(Finding(artefact, "sidecar was edited after it was written (its own digest does not match)"))
     if sha256(artefact) != record.get("sha256"):
         findings.append(
             Finding(artefact, "content does not match the sha256 in its sidecar (modified after it was made)")
         )
-    for name, digest in record.get("inputs", {}).items():
+    inputs = record.get("inputs", {})
+    if not isinstance(inputs, dict):
+        return [*findings, Finding(artefact, "sidecar's inputs are not a record of path: sha256 (corrupted)")]
+    for name, digest in inputs.items():
         source = base / name
+        if (why := unreadable(source, inside)) is not None:
+            findings.append(Finding(artefact, f"input {name} {why}"))
+            continue
         if not source.exists():
             findings.append(Finding(artefact, f"input {name} no longer exists"))
             continue
@@ -111,7 +147,9 @@ def _stale_downstream(artefacts: list[Path], findings: list[Finding], base: Path
     inputs_of = {}
     for artefact in artefacts:
         record = _record(sidecar_path(artefact)) if sidecar_path(artefact).exists() else None
-        inputs_of[artefact.resolve()] = (artefact, [(base / n).resolve() for n in (record or {}).get("inputs", {})])
+        names = (record or {}).get("inputs", {})
+        names = names if isinstance(names, dict) else {}
+        inputs_of[artefact.resolve()] = (artefact, [(base / n).resolve() for n in names if isinstance(n, str)])
     bad = {f.path.resolve() for f in findings if f.problem != MISSING_SIDECAR}  # unverified, not known changed
     stale: dict[Path, Path] = {}  # resolved artefact -> the stale or modified input it was made from
     changed = True
