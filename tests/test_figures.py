@@ -80,3 +80,20 @@ def test_one_diverging_run_does_not_flatten_the_other_loss_curves():
     fig = loss_figure({"maf": {0: calm, 1: spike}, "nsf": {0: calm}}, "rings")
     low, high = fig.axes[0].get_ylim()
     assert high < 10 and low < 2.2 and "spikes cut off" in fig.axes[0].get_ylabel()
+
+
+def test_a_figure_written_twice_is_byte_identical(tmp_path):
+    """PDFs carry no date of writing: the same figure a second later is the same file."""
+    import time
+
+    from lwflow.evaluation.figures import save_figure
+
+    written = []
+    for run in ("a", "b"):
+        rng = np.random.default_rng(0)
+        fig = pair_figure(rng.normal(size=(200, 2)), rng.normal(size=(500, 2)), "exact", "title", ("mass", "spin"))
+        paths = [tmp_path / run / f"pair.{kind}" for kind in ("png", "pdf")]
+        save_figure(fig, paths, Provenance("test", [], {}))
+        written.append([path.read_bytes() for path in paths])
+        time.sleep(1.1)  # PDF dates have a resolution of one second
+    assert written[0] == written[1]

@@ -552,3 +552,12 @@ def test_adaptive_rounds_killed_mid_round_resume_at_that_round(tmp_path, smoke_r
     assert not (workdir / "results/models/adaptive").exists()  # cut short before the final flow
     resume(workdir, finished)
     assert round_reports(workdir) == round_reports(smoke_run)
+    # and byte for byte: every artefact of the rounds and the final flow, killed and resumed or not
+    made = [
+        path.relative_to(workdir)
+        for folder in (ADAPTIVE_ROUNDS, "results/models/adaptive", "results/summary/adaptive")
+        for path in sorted((workdir / folder).rglob("*"))
+        if path.is_file() and not (path.suffix == ".json" and path.with_suffix("").exists())  # not sidecars
+    ]
+    assert len(made) > 20
+    assert [path for path in made if (workdir / path).read_bytes() != (smoke_run / path).read_bytes()] == []

@@ -42,11 +42,17 @@ def shared_limits(samples: list[np.ndarray], margin: float = 0.08) -> np.ndarray
     return np.stack([low - pad, high + pad], axis=1)
 
 
+# matplotlib stamps the time of writing into PDF files; without it a seed gives the same file
+# byte for byte (PNG carries no date).
+UNDATED = {"pdf": {"CreationDate": None}}
+
+
 def save_figure(fig: plt.Figure, paths: list[Path], provenance: Provenance) -> None:
-    """Write ``fig`` to each path (format from its suffix), atomically, each with a sidecar."""
+    """Write ``fig`` to each path (format from its suffix), atomically and undated, each with a sidecar."""
     for path in map(Path, paths):
+        kind = path.suffix[1:]
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=150, bbox_inches="tight", format=path.suffix[1:])
+            fig.savefig(tmp, dpi=150, bbox_inches="tight", format=kind, metadata=UNDATED.get(kind))
         write_sidecar(path, provenance)
     plt.close(fig)
 
