@@ -1,5 +1,6 @@
 """The Snakemake workflow: the smoke config end to end, and bad configs rejected up front."""
 
+import contextlib
 import json
 import os
 import re
@@ -474,9 +475,21 @@ def test_bad_config_is_rejected_before_any_job(tmp_path, edit, message):
     assert not (workdir / "results").exists()
 
 
+def job_processes(workdir: Path) -> list[str]:
+    """The command lines of the running jobs of the Snakemake run in ``workdir``."""
+    scripts = f"{workdir}/.snakemake/scripts".encode()
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if scripts in (text := cmdline.read_bytes()):
+                found.append(text.replace(b"\0", b" ").decode(errors="replace"))
+    return found
+
+
 def run_and_kill(workdir: Path, ready) -> dict[Path, int]:
-    """Run the workflow and SIGKILL Snakemake with every running job once ``ready()`` holds;
-    the artefacts finished by then (sidecar written 3 s before the kill), with their mtimes."""
+    """Run the workflow and SIGKILL Snakemake alone once ``ready()`` holds: its running jobs must
+    stop themselves within seconds (lwflow.stages.orphans).  The artefacts finished by then
+    (sidecar written 3 s before the kill), with their mtimes."""
     process = subprocess.Popen(
         SNAKEMAKE + ["--cores", "2", "--quiet"],
         cwd=workdir,
@@ -489,9 +502,18 @@ def run_and_kill(workdir: Path, ready) -> dict[Path, int]:
     while not ready() and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(4)  # let Snakemake record the first jobs as complete
-    os.killpg(process.pid, signal.SIGKILL)  # Snakemake and every running job
+    while not job_processes(workdir) and time.time() < deadline:  # kill while a job runs
+        time.sleep(0.05)
+    assert job_processes(workdir), "no job was running at the kill"
+    os.kill(process.pid, signal.SIGKILL)  # Snakemake alone, as an out-of-memory kill would
     process.wait()
     killed_at = time.time()
+    while job_processes(workdir) and time.time() < killed_at + 20:
+        time.sleep(0.2)
+    outlived = job_processes(workdir)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever is left, so that no test leaves it behind
+    assert not outlived, f"jobs outlived their Snakemake: {outlived}"
     return {
         path: path.stat().st_mtime_ns
         for sidecar in (workdir / "results").rglob("*.json")

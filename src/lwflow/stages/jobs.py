@@ -40,19 +40,22 @@ from lwflow.artefacts import (
     write_text,
 )
 from lwflow.fitting.weights import weights_from_log_likelihood
+from lwflow.stages.orphans import stop_when_orphaned
 from lwflow.streams import rng_for, seed_for
 
 
 @contextlib.contextmanager
 def job_context(job: Any) -> Iterator[Provenance]:
     """Send output to the job's log, set torch threads from ``job.threads``, check every input
-    against its own sidecar (:func:`lwflow.artefacts.verified_inputs`), yield provenance.
+    against its own sidecar (:func:`lwflow.artefacts.verified_inputs`), yield provenance; a job
+    whose Snakemake process dies stops itself (:mod:`lwflow.stages.orphans`).
 
     The objects that exist on entry (torch's modules: about 200 000) and on a clean exit are
     moved out of the garbage collector's reach (``gc.freeze``): a job is one short process, and
     the interpreter's collections at shutdown otherwise walk all of them (0.4-0.6 s per torch job).
     """
     gc.freeze()
+    stop_when_orphaned()
     log_path = Path(job.log[0])
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
