@@ -8,9 +8,11 @@ slurmdbd ``sacct`` fails, so the run uses ``--slurm-status-command squeue`` and 
 controller keeps finished jobs visible (``MinJobAge``).
 """
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -80,6 +82,53 @@ def _wait_for_idle_node(timeout: float = 60) -> None:
     raise RuntimeError(f"the SLURM node did not become idle within {timeout} s (sinfo: {state})")
 
 
+def _processes(*needles: str) -> dict[int, str]:
+    """Processes other than this one whose command line or working directory holds a needle."""
+    found = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if int(entry.name) != os.getpid() and any(n in argv or cwd.startswith(n) for n in needles):
+            found[int(entry.name)] = argv or f"(cwd {cwd})"
+    return found
+
+
+def _stop_everything(base: Path, daemons: list[subprocess.Popen]) -> dict[int, str]:
+    """Cancel every job, kill every process of this session's test folders (Snakemake clients,
+    job scripts, srun steps), stop the daemons, then kill what survived; returns what still
+    ran after all that (nothing, for the test to pass)."""
+    subprocess.run(["scancel", "--full", "--user", "root"], capture_output=True, timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        queued = subprocess.run(["squeue", "-h"], capture_output=True, text=True, timeout=30).stdout.strip()
+        if not queued:
+            break
+        time.sleep(0.5)
+    needles = (str(base), "slurmstepd", "munged", "slurmctld", "slurmd")
+    for pid in _processes(str(base)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for daemon in reversed(daemons):
+        daemon.terminate()
+    for daemon in reversed(daemons):
+        try:
+            daemon.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+    deadline = time.monotonic() + 10
+    while _processes(*needles) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = _processes(*needles)
+    for pid in left:  # so that even a failing test leaves nothing running
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return left
+
+
 @pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory) -> Iterator[Path]:
     if os.geteuid() != 0:
@@ -105,18 +154,12 @@ def slurm_cluster(tmp_path_factory) -> Iterator[Path]:
         _wait_for_idle_node()
         yield state
     finally:
-        for daemon in reversed(daemons):
-            daemon.terminate()
-        for daemon in reversed(daemons):
-            try:
-                daemon.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
+        left = _stop_everything(tmp_path_factory.getbasetemp(), daemons)
         if backup is None:
             SLURM_CONF.unlink(missing_ok=True)
         else:
             SLURM_CONF.write_bytes(backup)
+    assert not left, f"the SLURM tests left processes behind: {left}"
 
 
 PRIOR_CHAIN = ("sample_prior", "evaluate_likelihood", "gather_likelihood", "clip_weights", "train_flow", "sample_model")

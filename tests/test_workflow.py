@@ -51,14 +51,25 @@ def snakemake_env(workdir: Path, slurm: bool = False) -> dict[str, str]:
 
 
 def run_snakemake(workdir: Path, *args: str, timeout: int = 900, slurm: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        SNAKEMAKE + list(args),
+    """Snakemake in its own process group: a run that outlasts ``timeout`` is killed with every
+    process it started, so no test leaves one behind."""
+    command = SNAKEMAKE + list(args)
+    with subprocess.Popen(
+        command,
         cwd=workdir,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         env=snakemake_env(workdir, slurm),
-    )
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="module")
