@@ -167,20 +167,53 @@ def test_same_seed_gives_byte_identical_training_artefacts(tmp_path):
     assert digests[0] == digests[1]
 
 
+EVALUATION = {
+    "n_samples": 400,
+    "n_projections": 10,
+    "projection_seed": 0,
+    "bridge_fraction": 0.001,
+    "hole_fraction": 0.001,
+    "w2_points": 200,
+    "mmd_points": 200,
+    "mmd_bandwidth": 1.0,
+}
+
+
+def test_a_flow_that_never_trains_is_flagged_in_its_log_sidecar_summary_metrics_and_tables(tmp_path, capsys):
+    """A learning rate of 1e-12: the held-out loss never beats step 0's, and every artefact says so."""
+    from lwflow.fitting.pipeline import NEVER_IMPROVED
+
+    provenance = Provenance("test", [], {})
+    theta, weights = gaussian_weighted_sample()
+    write_npz(tmp_path / "prior.npz", {"theta": theta}, provenance)
+    write_npz(tmp_path / "weights.npz", {"weights": weights}, provenance)
+    flow = {"arch": "realnvp", "n_modes": 1, "n_layers": 2, "hidden_units": 16}
+    with pytest.warns(UserWarning, match="never improved on its initial state"):
+        outputs = train_and_sample(
+            tmp_path / "m", flow, {"max_steps": 40, "eval_every": 20, "learning_rate": 1e-12}, 400, 0
+        )
+    assert f"WARNING: {NEVER_IMPROVED}" in capsys.readouterr().out
+    assert json.loads(sidecar_path(outputs["model"]).read_text())["warnings"] == [NEVER_IMPROVED]
+    assert json.loads(outputs["summary"].read_text())["warning"] == NEVER_IMPROVED
+    jobs.truth_reference("box", BOX_SPEC, EVALUATION, 0, tmp_path / "truth.npz", tmp_path / "floor.json", provenance)
+    metrics = tmp_path / "metrics.json"
+    jobs.model_metrics(
+        "box", BOX_SPEC, [outputs["model"]], [outputs["samples"]], tmp_path / "truth.npz", EVALUATION, [metrics],
+        [tmp_path / "log_q.npz"], provenance,
+    )  # fmt: skip
+    assert json.loads(metrics.read_text())["warnings"] == [NEVER_IMPROVED]
+    row = {"label": "K1", "published": {}, "seeds": [0], "metrics": [metrics], "floors": [tmp_path / "floor.json"]}
+    table = [tmp_path / f"table.{ext}" for ext in ("csv", "md", "html", "png")]
+    jobs.paper_table("table", [row], ("kl", "sliced_w1"), *table, provenance)
+    markdown = table[1].read_text()
+    assert "K1 [never trained: seed 0]" in markdown and "never improved on its initial state" in markdown
+
+
 def test_models_scored_together_match_models_scored_alone(tmp_path):
     """One scoring job per group of models gives each model the metrics it gets alone, and each
     output's sidecar names that model's inputs only; mismatched lists stop before any write."""
     spec = {"kind": "gaussian_mixture", "bounds": [-6, 6], "means": [[-2, 0], [2, 0]], "covariances": [np.eye(2)] * 2}
-    evaluation = {
-        "n_samples": 400,
-        "n_projections": 10,
-        "projection_seed": 0,
-        "bridge_fraction": 0.001,
-        "hole_fraction": 0.001,
-        "w2_points": 200,
-        "mmd_points": 200,
-        "mmd_bandwidth": 1.0,
-    }
+    evaluation = EVALUATION
     provenance = Provenance("test", [], {})
     reference = tmp_path / "truth.npz"
     jobs.truth_reference("gm", spec, evaluation, 0, reference, tmp_path / "floor.json", provenance)

@@ -87,13 +87,24 @@ def wide_table(frame: pd.DataFrame) -> pd.DataFrame:
         by_metric = {r["metric"]: cell(r) for _, r in group.iterrows()}
         chosen = group["chosen_k"].iloc[0] if "chosen_k" in group else None
         label = f"{row} (K per seed: {chosen})" if isinstance(chosen, str) else row
+        untrained = group["never_trained_seeds"].iloc[0] if "never_trained_seeds" in group else None
+        if isinstance(untrained, str) and untrained:
+            label += f" [never trained: seed {untrained}]"
         lines.append([label] + [by_metric.get(m, "") for m in metrics])
     return pd.DataFrame(lines, columns=["row"] + [METRIC_LABELS.get(m, m) for m in metrics])
 
 
 def table_footnote(frame: pd.DataFrame) -> str:
     n_seeds = int(frame["n_seeds"].max())
-    return f"Mean ± std over {n_seeds} seeds; 'floor' is the truth-vs-truth value at the same sample size."
+    note = f"Mean ± std over {n_seeds} seeds; 'floor' is the truth-vs-truth value at the same sample size."
+    untrained = frame.get("never_trained_seeds")
+    if untrained is not None and untrained.map(lambda seeds: isinstance(seeds, str) and bool(seeds)).any():
+        note += (
+            " [never trained: seed ...]: on those seeds the flow never improved on its initial state (its "
+            "held-out loss was lowest at step 0); their values are those of the initial base fit. Draw more "
+            "prior samples, train longer, or use proposal: adaptive."
+        )
+    return note
 
 
 def to_markdown(frame: pd.DataFrame) -> str:

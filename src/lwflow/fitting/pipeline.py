@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -44,6 +45,11 @@ from lwflow.problems import Problem
 from lwflow.streams import rng_for, seed_for
 
 LIKELIHOOD_BATCH = 10_000
+NEVER_IMPROVED = (
+    "the flow never improved on its initial state (its held-out loss was lowest at step 0, so the "
+    "initial fit of its base is what is returned): draw more prior samples, train longer, or use "
+    "proposal: adaptive"
+)
 
 Settings = TypeVar("Settings")
 
@@ -162,6 +168,9 @@ def fit_model(
         result = train_flow(theta, weights, spec, training, seed, mode_moments, progress, (shift, scale))
         fitted, history = result.model, result.history
         facts = {"best_step": result.best_step, "stopped_early": result.stopped_early, "device": result.device}
+        if result.best_step == 0:
+            facts["warnings"] = [NEVER_IMPROVED]
+            warnings.warn(NEVER_IMPROVED, stacklevel=2)
     restricted = restrict_to_support(fitted, *support, seed_for(seed, "support"), support_draws)
     if restricted is not fitted:
         facts["support_log_mass"] = restricted.log_mass

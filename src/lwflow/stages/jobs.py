@@ -31,6 +31,7 @@ from lwflow.artefacts import (
     Provenance,
     read_json,
     read_npz,
+    read_sidecar,
     sidecar_path,
     verified_inputs,
     write_csv,
@@ -215,6 +216,8 @@ def train(
     write_sidecar(outputs["model"], provenance)
     write_csv(outputs["loss"], fitted.history, provenance)
     print(fitted.history.tail().to_string(index=False))
+    for warning in fitted.facts.get("warnings", []):
+        print(f"WARNING: {warning}", flush=True)
 
 
 def train_with_settings(
@@ -296,6 +299,12 @@ def weigh_round(
     print(outcome.record | summary, flush=True)
 
 
+def model_warnings(model: Path) -> list[str]:
+    """What training flagged about a model (a flow that never improved on its initial state),
+    from its checkpoint's sidecar."""
+    return list(read_sidecar(sidecar_path(model)).get("warnings", []))
+
+
 def sample_model(
     name: str,
     spec: dict[str, Any],
@@ -319,6 +328,7 @@ def sample_model(
     from lwflow.problems import problem_from_spec
 
     fitted = load_checkpoint(model)
+    warnings = model_warnings(model)
     samples = fitted.sample(n_samples, seed_for(seed, "model_samples"))
     write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.log_prob(samples)}, provenance)
     frame = summarise_samples(samples, problem_from_spec(name, spec).names)
@@ -332,6 +342,7 @@ def sample_model(
         "ess": report.get("ess_after"),
         "log_evidence": report.get("log_evidence"),
         "log_evidence_se": report.get("log_evidence_se"),
+        "warning": "; ".join(warnings) or None,
     }
     write_json(outputs["summary"], headline | {"parameters": frame.to_dict(orient="records")}, provenance)
     facts = markdown_table(pd.DataFrame([{k: v for k, v in headline.items() if v is not None}]))
@@ -352,7 +363,7 @@ def problem_summary(
         head = {k: v for k, v in record.items() if k != "parameters"}
         rows += [head | parameter for parameter in record["parameters"]]
     columns = ["problem", "model", "seed", "parameter", "mean", "sd", "q05", "q50", "q95", "n_modes", "ess"]
-    columns += ["ess_before_clipping", "log_evidence", "log_evidence_se"]
+    columns += ["ess_before_clipping", "log_evidence", "log_evidence_se", "warning"]
     frame = pd.DataFrame.from_records(rows, columns=columns)
     write_csv(csv_out, frame, provenance)
     write_text(markdown_out, markdown_table(frame), provenance)
@@ -431,7 +442,8 @@ def model_metrics(
     scored = []
     for model, draws in zip(models, samples, strict=True):  # every model scored before any is written
         log_q = load_checkpoint(model).log_prob(ref["samples"])
-        scored.append((log_q, _score(truth, log_q, read_npz(draws)["samples"], ref, evaluation)))
+        result = _score(truth, log_q, read_npz(draws)["samples"], ref, evaluation)
+        scored.append((log_q, result | {"warnings": model_warnings(model)}))
         print(f"{model}: {scored[-1][1]}", flush=True)
     for (log_q, result), model, draws, output, log_q_out in zip(scored, *groups, strict=True):
         own = dataclasses.replace(provenance, inputs=[str(model), str(draws), str(reference)])
@@ -566,6 +578,8 @@ def paper_table(
         }
         if "modes" in row:
             extra["chosen_k"] = " ".join(str(read_json(p)["n_modes"]) for p in row["modes"])
+        untrained = [str(seed) for seed, values in zip(row["seeds"], metrics) if values.get("warnings")]
+        extra["never_trained_seeds"] = " ".join(untrained)
         records += [
             record | extra for record in summarise(table, row["label"], metrics, floors, row["published"], metric_names)
         ]
