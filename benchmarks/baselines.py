@@ -34,7 +34,7 @@ class BaselineSettings:
 
     @classmethod
     def quick(cls) -> BaselineSettings:
-        return cls(n_prior=4000, n_draws=300, nlive=(50,), emcee_steps=60, emcee_burn_in=20)
+        return cls(n_prior=20_000, n_draws=300, nlive=(50,), emcee_steps=60, emcee_burn_in=20)
 
 
 def method_runs(

@@ -55,6 +55,16 @@ def test_autoregressive_flows_start_at_the_identity_and_invert(arch):
     assert torch.allclose(back, u, atol=1e-4) and torch.allclose(log_det, -log_det_back, atol=1e-4)
 
 
+def test_a_checkpoint_with_a_pickled_object_is_refused_as_not_trusted(tmp_path):
+    """A file that torch's weights_only loader refuses: lwflow names it and does not pass on torch's
+    advice to load it with weights_only=False."""
+    path = tmp_path / "model.pt"
+    torch.save({"payload": SystemExit}, path)  # any object beyond tensors and plain values
+    with pytest.raises(ValueError, match=f"{path} is not a readable lwflow checkpoint .* not trusted") as error:
+        load_checkpoint(path)
+    assert "weights_only=False" not in str(error.value)
+
+
 @pytest.mark.parametrize("arch", ["realnvp", "maf", "nsf", "rbig"])
 def test_checkpoint_round_trip(arch, tmp_path):
     x = np.random.default_rng(0).normal(size=(2000, 2))

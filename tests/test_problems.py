@@ -127,6 +127,17 @@ def test_user_problem_loads(tmp_path, monkeypatch):
     assert problem.dim == 2 and problem.truth is None
 
 
+def test_a_key_a_user_problem_does_not_take_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "plain_model.py").write_text(
+        "from lwflow.problems import Problem, UniformBox\n"
+        "problem = Problem('mine', UniformBox([-5, -5], [5, 5]), lambda t: -0.5 * (t**2).sum(1))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = {"kind": "user", "target": "plain_model:problem", "n_prior_samples": 10, "bounds": [-5, 5]}
+    with pytest.raises(ValueError, match="bounds"):
+        problem_from_spec("mine", spec)
+
+
 @pytest.mark.parametrize("reference", ["sys:exit", "os:abort", "builtins:print"])
 def test_a_target_in_pythons_own_modules_is_refused_before_it_is_called(reference):
     with pytest.raises(ValueError, match="a module of Python itself"):

@@ -90,6 +90,19 @@ def test_bad_likelihood_values_say_what_to_change(values, message):
         weights_from_log_likelihood(values)
 
 
+def test_complex_likelihood_values_are_refused_not_cut_to_their_real_part():
+    with pytest.raises(LikelihoodError, match="complex values; return real floats"):
+        weights_from_log_likelihood(np.array([0.0 + 1j, -1.0]))
+
+
+def test_max_share_with_too_few_nonzero_weights_stops_instead_of_zeroing_them():
+    """50 nonzero weights cannot each hold at most 1 % of the total: refused, not all set to 0."""
+    w = np.zeros(1000)
+    w[:50] = 1.0
+    with pytest.raises(ValueError, match="cannot be met by 50 nonzero weights .* 1/threshold = 100"):
+        clip_with_report(w, "max_share", 0.01)
+
+
 def test_wrong_number_of_likelihood_values():
     with pytest.raises(LikelihoodError, match="expected"):
         weights_from_log_likelihood(np.zeros(3), n_samples=4)

@@ -278,6 +278,17 @@ def test_a_setting_reruns_only_the_jobs_that_read_it(smoke_run, tmp_path, edit, 
     assert not any(rule in ("sample_prior", "evaluate_likelihood", "clip_weights") for rule, _ in jobs)
 
 
+def test_a_bad_edit_on_a_finished_tree_is_refused_before_anything_is_deleted(smoke_run, tmp_path):
+    config = smoke_config()
+    config["problems"]["gmm2d_2mode"]["covariances"][0] = [[1.0, 2.0], [2.0, 1.0]]  # not positive definite
+    (tmp_path / "edited.yaml").write_text(yaml.safe_dump(config))
+    kept = [smoke_run / f"results/{kind}/gmm2d_2mode/seed0.npz" for kind in ("prior", "truth")]
+    before = [path.stat().st_mtime_ns for path in kept]
+    result = run_snakemake(smoke_run, "--cores", "1", "--configfile", str(tmp_path / "edited.yaml"))
+    assert result.returncode != 0 and "problems.gmm2d_2mode" in result.stderr and "positive definite" in result.stderr
+    assert [path.stat().st_mtime_ns for path in kept] == before
+
+
 def test_rerun_has_nothing_to_do(smoke_run):
     result = run_snakemake(smoke_run, "-n", "--cores", "2")
     assert "Nothing to be done" in result.stdout + result.stderr
