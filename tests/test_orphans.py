@@ -20,9 +20,9 @@ from lwflow.artefacts import atomic_path
 from lwflow.stages.orphans import stop_when_orphaned
 
 watched = stop_when_orphaned(interval=0.2)
-Path("{out}.watched").write_text(str(watched))
 with atomic_path(Path("{out}")) as tmp:
     tmp.write_text("half an output")
+    Path("{out}.watched").write_text(str(watched))  # mid-write: the test kills Snakemake now
     time.sleep(60)
 """
 

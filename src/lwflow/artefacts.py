@@ -35,8 +35,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
-    os.close(fd)
     try:
+        os.close(fd)
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
