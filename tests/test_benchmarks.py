@@ -105,6 +105,7 @@ def test_scaling_grows_the_dimension_and_records_the_prior_ess(quick_run):
     assert ess[5] < ess[2] / 10  # prior sampling degrades geometrically with the dimension
 
 
+@pytest.mark.slow  # a fresh workflow run: 14 s
 def test_reproduction_times_a_fresh_run_and_aggregates_its_rule_benchmarks(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_CONF", str(snakemake_env(tmp_path)["SLURM_CONF"]))  # see snakemake_env
     config = smoke_config()
