@@ -5,9 +5,10 @@ running jobs alive: they are other processes, and nothing tells them.  They woul
 their outputs while a rerun (after ``snakemake --unlock``) starts the same jobs beside them.
 Every job therefore watches the Snakemake process that started it (the nearest ancestor whose
 command is ``snakemake``, read from Linux's ``/proc``) and, once it is gone, interrupts itself:
-SIGINT to the job's main thread ends a blocking call, and the ``KeyboardInterrupt`` unwinds its
-atomic writes (a half-written output never takes its final name, its temporary is removed); a
-job that does not unwind within ``grace`` seconds exits.
+SIGUSR1 to the job's main thread ends a blocking call, and its handler raises :class:`Orphaned`,
+which unwinds the job's atomic writes (a half-written output never takes its final name, its
+temporary is removed); a job that does not unwind within ``grace`` seconds exits.  (Not SIGINT:
+a job started from a non-interactive shell's background inherits SIGINT ignored.)
 Without ``/proc``, or without a Snakemake ancestor (``lwflow fit``, a job called from Python),
 nothing is watched.  On SLURM the ancestor is the ``snakemake`` step on the node, which lives
 as long as the job; cancel a cluster run's jobs with ``scancel`` before a rerun.
@@ -53,11 +54,22 @@ def is_gone(pid: int) -> bool:
     return process is None or process[1] in ("Z", "X")
 
 
+class Orphaned(BaseException):
+    """Raised in a job whose Snakemake process is gone; a BaseException, so that no
+    ``except Exception`` of the job's own code swallows it."""
+
+
+def _raise_orphaned(signum: int, frame: object) -> None:
+    raise Orphaned("the Snakemake process that started this job is gone")
+
+
 def stop_when_orphaned(interval: float = 1.0, grace: float = 10.0) -> int | None:
-    """Watch this job's Snakemake process from a daemon thread; returns its pid (None: nothing watched)."""
+    """Watch this job's Snakemake process from a daemon thread; returns its pid (None: nothing
+    watched).  Call it from the main thread: it installs the handler of SIGUSR1."""
     ancestor = snakemake_ancestor() if PROC.is_dir() else None
     if ancestor is None:
         return None
+    signal.signal(signal.SIGUSR1, _raise_orphaned)
 
     def watch() -> None:
         while not is_gone(ancestor):
@@ -68,7 +80,7 @@ def stop_when_orphaned(interval: float = 1.0, grace: float = 10.0) -> int | None
             file=sys.stderr,
             flush=True,
         )
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # ends a blocking call too
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)  # ends a blocking call too
         time.sleep(grace)
         os._exit(1)
 
