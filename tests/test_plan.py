@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from lwflow.problems import problem_from_spec
@@ -75,6 +76,29 @@ def test_a_config_that_cannot_run_is_refused_naming_the_key(smoke, edit, message
     config = copy.deepcopy(smoke)
     edit(config)
     with pytest.raises(ConfigError, match=message):
+        plan_of(config)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c.update(seeds=[]), "seeds"),
+        (lambda c: c.update(seeds=[2**32]), "seeds"),
+        (lambda c: c["experiments"][0].update(archs=["glow"]), "archs"),
+        (lambda c: c["clipping"].update(threshold=1.5), "threshold"),
+        (lambda c: c["outputs"].update(auto_modes=["gmm2d_9mode"]), "auto_modes"),
+        (lambda c: c["experiments"][2].update(proposal="adaptive"), "proposal: adaptive"),
+        (lambda c: c["experiments"][0].update(adaptive={"n_per_round": 500}), "adaptive: section"),
+        (lambda c: c["experiments"][-1]["adaptive"].update(max_calls=500), "max_calls"),
+        (lambda c: c["experiments"][-1]["adaptive"].update(defensive_share=1.5), "defensive_share"),
+    ],
+)
+def test_a_bad_config_is_refused_by_the_checks_the_workflow_runs_when_it_reads_it(smoke, edit, message):
+    """The schema and the plan, as workflow/rules/common.smk runs them before any job
+    (test_workflow.py runs one case of each through Snakemake)."""
+    config = copy.deepcopy(smoke)
+    edit(config)
+    with pytest.raises((ConfigError, WorkflowError), match=message):
         plan_of(config)
 
 
