@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_workflow import ROOT, run_snakemake, smoke_config, workflow_copy
+from test_workflow import ROOT, processes, run_snakemake, smoke_config, workflow_copy
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
@@ -82,20 +82,6 @@ def _wait_for_idle_node(timeout: float = 60) -> None:
     raise RuntimeError(f"the SLURM node did not become idle within {timeout} s (sinfo: {state})")
 
 
-def _processes(*needles: str) -> dict[int, str]:
-    """Processes other than this one whose command line or working directory holds a needle."""
-    found = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        if int(entry.name) != os.getpid() and any(n in argv or cwd.startswith(n) for n in needles):
-            found[int(entry.name)] = argv or f"(cwd {cwd})"
-    return found
-
-
 def _stop_everything(base: Path, daemons: list[subprocess.Popen]) -> dict[int, str]:
     """Cancel every job, kill every process of this session's test folders (Snakemake clients,
     job scripts, srun steps), stop the daemons, then kill what survived; returns what still
@@ -108,7 +94,7 @@ def _stop_everything(base: Path, daemons: list[subprocess.Popen]) -> dict[int, s
             break
         time.sleep(0.5)
     needles = (str(base), "slurmstepd", "munged", "slurmctld", "slurmd")
-    for pid in _processes(str(base)):
+    for pid in processes(str(base)):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     for daemon in reversed(daemons):
@@ -120,9 +106,9 @@ def _stop_everything(base: Path, daemons: list[subprocess.Popen]) -> dict[int, s
             daemon.kill()
             daemon.wait()
     deadline = time.monotonic() + 10
-    while _processes(*needles) and time.monotonic() < deadline:
+    while processes(*needles) and time.monotonic() < deadline:
         time.sleep(0.2)
-    left = _processes(*needles)
+    left = processes(*needles)
     for pid in left:  # so that even a failing test leaves nothing running
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -413,7 +413,6 @@ def audit(workdir: Path) -> str:
     from lwflow.audit import main
 
     os.chdir(workdir)
-    import contextlib
     import io
 
     out = io.StringIO()
@@ -490,15 +489,24 @@ def test_bad_config_is_rejected_before_any_job(tmp_path, edit, message):
     assert not (workdir / "results").exists()
 
 
+def processes(*needles: str) -> dict[int, str]:
+    """Processes other than this one whose command line or working directory holds a needle:
+    pid -> command line."""
+    found = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if int(entry.name) != os.getpid() and any(n in argv or cwd.startswith(n) for n in needles):
+            found[int(entry.name)] = argv or f"(cwd {cwd})"
+    return found
+
+
 def job_processes(workdir: Path) -> list[str]:
     """The command lines of the running jobs of the Snakemake run in ``workdir``."""
-    scripts = f"{workdir}/.snakemake/scripts".encode()
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        with contextlib.suppress(OSError):
-            if scripts in (text := cmdline.read_bytes()):
-                found.append(text.replace(b"\0", b" ").decode(errors="replace"))
-    return found
+    return list(processes(f"{workdir}/.snakemake/scripts").values())
 
 
 def run_and_kill(workdir: Path, ready) -> dict[Path, int]:

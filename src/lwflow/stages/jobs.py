@@ -161,8 +161,11 @@ def clip_weights(
     clipped, report = clipped_weights(log_likelihood, config)
     log_z, log_z_se = log_evidence(log_likelihood)
     print(report, flush=True)
-    gates = {"min_ess": config.min_ess, "min_ess_held_on": ["ess_before", "ess_after"]}
-    gates |= {"max_ess_gain": config.max_ess_gain}
+    gates = {
+        "min_ess": config.min_ess,
+        "min_ess_held_on": ["ess_before", "ess_after"],
+        "max_ess_gain": config.max_ess_gain,
+    }
     write_npz(weights_out, {"weights": clipped}, provenance)
     write_json(report_out, report.as_dict() | gates | {"log_evidence": log_z, "log_evidence_se": log_z_se}, provenance)
 
