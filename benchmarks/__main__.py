@@ -7,6 +7,8 @@
 * ``scaling``: the same on a two-mode mixture in 2, 5 and 10 dimensions (:mod:`benchmarks.scaling`);
 * ``adaptive``: adaptive rounds against nautilus and pocoMC on paper A's three problems, paper
   B's rings and the two-mode mixture in 2-20 dimensions (:mod:`benchmarks.adaptive`);
+* ``verdict``: every fit's check and verdict against its accuracy on the exact posterior, over
+  the benchmark problems, seeds and proposals (:mod:`benchmarks.verdict`);
 * ``jobs``: job-level costs side by side: NSF's spline with zuko's and lwflow's softmax, a
   job-like workload with glibc's default heap and the workflow's (:mod:`benchmarks.job_costs`);
 * ``reproduction``: per-rule time of a workflow run from its ``benchmark:`` files, and with
@@ -30,13 +32,13 @@ import pandas as pd
 import torch
 import yaml
 
-from benchmarks import adaptive, baselines, job_costs, reproduction, scaling, throughput
+from benchmarks import adaptive, baselines, job_costs, reproduction, scaling, throughput, verdict
 from lwflow.artefacts import lwflow_commit, machine_description
 from lwflow.evaluation.pages import render_page
 from lwflow.evaluation.tables import markdown_table
 from lwflow.problems import problem_from_spec
 
-NAMES = ("throughput", "baselines", "scaling", "adaptive", "jobs", "reproduction")
+NAMES = ("throughput", "baselines", "scaling", "adaptive", "verdict", "jobs", "reproduction")
 ADAPTIVE_PROBLEMS = ("gmm2d_3mode", "gmm3d_3mode", "nongauss3d", "rings")
 BASELINE_PROBLEMS = ("gmm2d_3mode", "gmm3d_3mode")
 
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--runs", type=Path, nargs="+", help="adaptive: combine these earlier runs' folders instead of running"
     )
+    parser.add_argument("--workers", type=int, default=1, help="verdict: fits run side by side (processes)")
     parser.add_argument(
         "--pages", type=Path, help="where the results pages go (default: docs/results; with --quick: none)"
     )
@@ -126,6 +129,17 @@ def main(argv: list[str] | None = None) -> None:
             Path("results/tables").mkdir(parents=True, exist_ok=True)
             tables["adaptive"].to_csv("results/tables/adaptive.csv", index=False)
         adaptive.accuracy_figure(runs, args.out / "adaptive.png")
+    if "verdict" in args.which:
+        verdict_settings = verdict.VerdictSettings.quick() if args.quick else verdict.VerdictSettings()
+        if args.dims is not None:
+            verdict_settings = replace(verdict_settings, dims=tuple(args.dims))
+        if args.runs:
+            runs = pd.concat([pd.read_csv(folder / "verdict_runs.csv") for folder in args.runs], ignore_index=True)
+        else:
+            names = args.problems if args.problems is not None else ["gmm2d_3mode"] if args.quick else list(verdict.PAPER_PROBLEMS)
+            runs = verdict.run(config | {"flow": flow, "training": training}, names, verdict_settings, args.seeds, args.workers, args.out / "verdict_runs.csv")
+        tables["verdict"] = verdict.verdict_table(runs)
+        tables["verdict_errors"] = verdict.errors(runs)
     if "jobs" in args.which:
         tables["jobs"] = job_costs.compare(
             job_costs.JobCostSettings.quick() if args.quick else job_costs.JobCostSettings()

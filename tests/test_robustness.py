@@ -148,8 +148,9 @@ def train_and_sample(folder: Path, flow: dict, training: dict, n_samples: int, s
         name: folder / f"{name}{ext}"
         for name, ext in [("samples", ".npz"), ("summary", ".json"), ("summary_markdown", ".md")]
     }
+    sampling = {"n_samples": n_samples, "check": {"n_draws": 500}}
     jobs.sample_model(
-        "box", BOX_SPEC, "test", trained["model"], trained["modes"], None, n_samples, seed, drawn, provenance
+        "box", BOX_SPEC, "samples", "test", trained["model"], trained["modes"], None, sampling, seed, drawn, provenance
     )
     return trained | drawn
 
@@ -179,34 +180,32 @@ EVALUATION = {
 }
 
 
-def test_a_flow_that_never_trains_is_flagged_in_its_log_sidecar_summary_metrics_and_tables(tmp_path, capsys):
-    """A learning rate of 1e-12: the held-out loss never beats step 0's, and every artefact says so."""
-    from lwflow.fitting.pipeline import NEVER_IMPROVED
-
+def test_a_model_the_check_does_not_trust_is_flagged_in_its_log_sidecar_summary_metrics_and_tables(tmp_path, capsys):
+    """A flow trained on weights centred 2.5 away from the problem's posterior: its check against
+    the likelihood says ``not trusted``, and every artefact built from it says so."""
     provenance = Provenance("test", [], {})
-    theta, weights = gaussian_weighted_sample()
+    theta, _ = gaussian_weighted_sample()
     write_npz(tmp_path / "prior.npz", {"theta": theta}, provenance)
-    write_npz(tmp_path / "weights.npz", {"weights": weights}, provenance)
+    write_npz(tmp_path / "weights.npz", {"weights": np.exp(-0.5 * ((theta - 2.5) ** 2).sum(1))}, provenance)
     flow = {"arch": "realnvp", "n_modes": 1, "n_layers": 2, "hidden_units": 16}
-    with pytest.warns(UserWarning, match="never improved on its initial state"):
-        outputs = train_and_sample(
-            tmp_path / "m", flow, {"max_steps": 40, "eval_every": 20, "learning_rate": 1e-12}, 400, 0
-        )
-    assert f"WARNING: {NEVER_IMPROVED}" in capsys.readouterr().out
-    assert json.loads(sidecar_path(outputs["model"]).read_text())["warnings"] == [NEVER_IMPROVED]
-    assert json.loads(outputs["summary"].read_text())["warning"] == NEVER_IMPROVED
+    outputs = train_and_sample(tmp_path / "m", flow, {"max_steps": 40, "eval_every": 20}, 400, 0)
+    summary = json.loads(outputs["summary"].read_text())
+    assert summary["verdict"] == "not trusted" and "train longer" in summary["warning"]
+    assert f"WARNING: {summary['warning']}" in capsys.readouterr().out
+    assert json.loads(sidecar_path(outputs["samples"]).read_text())["check"]["verdict"] == "not trusted"
+    assert outputs["summary_markdown"].read_text().startswith("verdict: not trusted")
     jobs.truth_reference("box", BOX_SPEC, EVALUATION, 0, tmp_path / "truth.npz", tmp_path / "floor.json", provenance)
     metrics = tmp_path / "metrics.json"
     jobs.model_metrics(
         "box", BOX_SPEC, [outputs["model"]], [outputs["samples"]], tmp_path / "truth.npz", EVALUATION, [metrics],
         [tmp_path / "log_q.npz"], provenance,
     )  # fmt: skip
-    assert json.loads(metrics.read_text())["warnings"] == [NEVER_IMPROVED]
+    assert json.loads(metrics.read_text())["verdict"] == "not trusted"
     row = {"label": "K1", "published": {}, "seeds": [0], "metrics": [metrics], "floors": [tmp_path / "floor.json"]}
     table = [tmp_path / f"table.{ext}" for ext in ("csv", "md", "html", "png")]
     jobs.paper_table("table", [row], ("kl", "sliced_w1"), *table, provenance)
     markdown = table[1].read_text()
-    assert "K1 [never trained: seed 0]" in markdown and "never improved on its initial state" in markdown
+    assert "K1 [not trusted: seed 0]" in markdown and "failed (lwflow.fitting.verdict)" in markdown
 
 
 def test_models_scored_together_match_models_scored_alone(tmp_path):

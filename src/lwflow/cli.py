@@ -112,11 +112,12 @@ def run_fit(args: argparse.Namespace, bar_factory: Callable[..., Any]) -> Path:
                 outputs, provenance, lambda record: bar.update(int(record["step"]) - bar.n),
             )  # fmt: skip
         inputs = [outputs["model"], outputs["modes"], paths["weights_report"]]
-        job = _stage(root, "sample_model", model_label, inputs, {"problem": spec, "n_samples": args.n_samples}, seed)
+        sampling = {"n_samples": args.n_samples, "check": {"n_draws": args.check_draws}}
+        job = _stage(root, "sample_model", model_label, inputs, {"problem": spec} | sampling, seed)
         with jobs.job_context(job) as provenance:
             jobs.sample_model(
-                name, spec, f"{args.arch}_K{args.modes} (fit on likelihood)", outputs["model"], outputs["modes"],
-                paths["weights_report"], args.n_samples, seed, drawn, provenance,
+                name, spec, "likelihood", f"{args.arch}_K{args.modes} (fit on likelihood)", outputs["model"],
+                outputs["modes"], paths["weights_report"], sampling, seed, drawn, provenance,
             )  # fmt: skip
     return out.parent / drawn["summary_markdown"]
 
@@ -151,6 +152,9 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--clip-threshold", type=float, default=0.01)
     fit.add_argument("--min-ess", type=float, default=100.0)
     fit.add_argument("--n-samples", type=int, default=50_000, help="posterior draws written with their log-density")
+    fit.add_argument(
+        "--check-draws", type=int, default=2000, help="draws of the check against the likelihood (the verdict)"
+    )
     audit = commands.add_parser("audit", help="check every artefact under a results folder against its sidecar")
     audit.add_argument("root", type=Path)
     summary = commands.add_parser("summary", help="print the posterior summaries under a results folder")

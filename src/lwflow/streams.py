@@ -17,6 +17,8 @@ STREAMS = {
     "fresh": 5,
     "mixture": 6,
     "support": 7,
+    "check": 8,
+    "corrected": 9,
 }
 
 

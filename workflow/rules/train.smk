@@ -40,6 +40,7 @@ rule sample_model:
         config_slice=lambda w: {
             "problem": PLAN.problem_spec(w.problem),
             "n_samples": config["evaluation"]["n_samples"],
+            "check": config["check"],
         },
     script:
         "../scripts/sample_model.py"

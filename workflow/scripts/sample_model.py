@@ -10,11 +10,12 @@ with jobs.job_context(snakemake) as provenance:  # noqa: F821
     jobs.sample_model(
         w.problem,
         cfg["problem"],
+        w.fit,
         f"{w.arch}_K{w.modes} (fit on {w.fit})",
         snakemake.input.model,  # noqa: F821
         snakemake.input.modes,  # noqa: F821
         snakemake.input.get("report"),  # noqa: F821
-        cfg["n_samples"],
+        cfg,
         int(w.seed),
         {key: output[key] for key in ("samples", "summary", "summary_markdown")},
         provenance,

@@ -184,8 +184,9 @@ SEED_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
 
 
 def loss_figure(histories: dict[str, dict[int, pd.DataFrame]], title: str) -> plt.Figure:
-    """Validation loss (weighted NLL) against step: a colour per model and a line style per seed,
-    each in its own legend. Where a spike rises far above the 95th percentile of all values, the
+    """Validation loss (weighted NLL) against step from step 0 (the initial state): a colour per
+    model and a line style per seed, each in its own legend, a ring on the step whose state was
+    kept. Where a spike rises far above the 95th percentile of all values, the
     axis stops above that percentile, so that the other curves stay readable."""
     from matplotlib.lines import Line2D
 
@@ -195,6 +196,9 @@ def loss_figure(histories: dict[str, dict[int, pd.DataFrame]], title: str) -> pl
     for colour, (label, frames) in zip(plt.cm.tab10.colors, histories.items()):
         for seed, frame in frames.items():
             ax.plot(frame["step"], frame["val_loss"], color=colour, linestyle=style[seed], alpha=0.8)
+            if "kept" in frame:  # the state the model returns: a ring on its step
+                kept = frame[frame["kept"].astype(bool)]
+                ax.scatter(kept["step"], kept["val_loss"], s=40, facecolors="none", edgecolors=colour, zorder=3)
         ax.plot([], [], color=colour, label=label)
     values = np.concatenate(
         [frame["val_loss"].to_numpy() for frames in histories.values() for frame in frames.values()]
@@ -206,7 +210,7 @@ def loss_figure(histories: dict[str, dict[int, pd.DataFrame]], title: str) -> pl
         if values.max() > typical + 3 * (typical - low):  # one diverging run would flatten every other curve
             ax.set_ylim(low - 0.05 * (typical - low), typical + 0.5 * (typical - low))
             label += " (spikes cut off)"
-    ax.set_xlabel("training step")
+    ax.set_xlabel("training step (ring: the state kept)")
     ax.set_ylabel(label)
     ax.set_title(title)
     models = ax.legend(loc="upper right", fontsize="small", title="model")

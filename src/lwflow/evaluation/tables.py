@@ -87,9 +87,10 @@ def wide_table(frame: pd.DataFrame) -> pd.DataFrame:
         by_metric = {r["metric"]: cell(r) for _, r in group.iterrows()}
         chosen = group["chosen_k"].iloc[0] if "chosen_k" in group else None
         label = f"{row} (K per seed: {chosen})" if isinstance(chosen, str) else row
-        untrained = group["never_trained_seeds"].iloc[0] if "never_trained_seeds" in group else None
-        if isinstance(untrained, str) and untrained:
-            label += f" [never trained: seed {untrained}]"
+        for verdict in ("not trusted", "reweight"):
+            seeds = group[f"{verdict.replace(' ', '_')}_seeds"].iloc[0] if f"{verdict.replace(' ', '_')}_seeds" in group else None
+            if isinstance(seeds, str) and seeds:
+                label += f" [{verdict}: seed {seeds}]"
         lines.append([label] + [by_metric.get(m, "") for m in metrics])
     return pd.DataFrame(lines, columns=["row"] + [METRIC_LABELS.get(m, m) for m in metrics])
 
@@ -97,13 +98,18 @@ def wide_table(frame: pd.DataFrame) -> pd.DataFrame:
 def table_footnote(frame: pd.DataFrame) -> str:
     n_seeds = int(frame["n_seeds"].max())
     note = f"Mean ± std over {n_seeds} seeds; 'floor' is the truth-vs-truth value at the same sample size."
-    untrained = frame.get("never_trained_seeds")
-    if untrained is not None and untrained.map(lambda seeds: isinstance(seeds, str) and bool(seeds)).any():
-        note += (
-            " [never trained: seed ...]: on those seeds the flow never improved on its initial state (its "
-            "held-out loss was lowest at step 0); their values are those of the initial base fit. Draw more "
-            "prior samples, train longer, or use proposal: adaptive."
-        )
+    flagged = {
+        verdict: frame.get(f"{verdict.replace(' ', '_')}_seeds") for verdict in ("not trusted", "reweight")
+    }
+    explained = {
+        "not trusted": " [not trusted: seed ...]: the check of those seeds' density against the likelihood "
+        "failed (lwflow.fitting.verdict); their summary and log name the setting to raise.",
+        "reweight": " [reweight: seed ...]: importance weights move those seeds' draws measurably; use "
+        "importance-corrected draws for them.",
+    }
+    for verdict, seeds in flagged.items():
+        if seeds is not None and seeds.map(lambda value: isinstance(value, str) and bool(value)).any():
+            note += explained[verdict]
     return note
 
 

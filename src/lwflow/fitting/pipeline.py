@@ -32,7 +32,9 @@ import pandas as pd
 
 from lwflow.fitting.modes import VALLEY_RATIO
 from lwflow.fitting.posterior import Posterior
+from lwflow.fitting.rounds import AdaptiveConfig
 from lwflow.fitting.train import TrainConfig
+from lwflow.fitting.verdict import CheckConfig, advice_for, check_posterior
 from lwflow.fitting.weights import (
     ClippingConfig,
     check_log_likelihood,
@@ -45,12 +47,6 @@ from lwflow.problems import Problem
 from lwflow.streams import rng_for, seed_for
 
 LIKELIHOOD_BATCH = 10_000
-NEVER_IMPROVED = (
-    "the flow never improved on its initial state (its held-out loss was lowest at step 0, so the "
-    "initial fit of its base is what is returned): draw more prior samples, train longer, or use "
-    "proposal: adaptive"
-)
-
 Settings = TypeVar("Settings")
 
 
@@ -163,14 +159,12 @@ def fit_model(
 
         fitted, layers = RBIG.fit(theta, weights, seed, settings(RBIGConfig, rbig))
         history = pd.DataFrame({"step": [r["layer"] for r in layers], "val_loss": [r["val_loss"] for r in layers]})
+        history["kept"] = history["step"] == fitted.n_layers  # the layers returned
         facts: dict[str, Any] = {"n_layers": fitted.n_layers}
     else:
         result = train_flow(theta, weights, spec, training, seed, mode_moments, progress, (shift, scale))
         fitted, history = result.model, result.history
         facts = {"best_step": result.best_step, "stopped_early": result.stopped_early, "device": result.device}
-        if result.best_step == 0:
-            facts["warnings"] = [NEVER_IMPROVED]
-            warnings.warn(NEVER_IMPROVED, stacklevel=2)
     restricted = restrict_to_support(fitted, *support, seed_for(seed, "support"), support_draws)
     if restricted is not fitted:
         facts["support_log_mass"] = restricted.log_mass
@@ -192,6 +186,7 @@ def fit(
     progress: bool = False,
     proposal: str = "prior",
     adaptive: Any = None,
+    check: CheckConfig | dict[str, Any] | None = None,
 ) -> Posterior:
     """Fit a flow to the posterior of ``problem``; the stages are in the module docstring.
 
@@ -204,6 +199,12 @@ def fit(
     of its fields (the config's sections).  ``progress`` shows a bar (tqdm) over the
     likelihood batches and the training steps (one line per round when adaptive).  The same
     ``seed`` gives the same posterior.
+
+    Every fit ends with its check (:mod:`lwflow.fitting.verdict`, settings ``check``: a
+    :class:`~lwflow.fitting.verdict.CheckConfig` or a dict of its fields): fresh draws from the
+    posterior density weighted against prior x likelihood give ``posterior.check`` and its
+    ``verdict``; their likelihood calls are counted in ``diagnostics['n_likelihood_calls']``.
+    A ``not trusted`` verdict is a :class:`UserWarning` naming the setting to raise.
     """
     problem.check()
     if proposal not in PROPOSALS:
@@ -211,8 +212,13 @@ def fit(
     model_config = settings(ModelConfig, model)
     training_config = settings(TrainConfig, training)
     modes_config = settings(ModeSelectionConfig, mode_selection)
+    check_config = settings(CheckConfig, check)
     if proposal == "adaptive":
-        return _fit_adaptive(problem, seed, model_config, training_config, modes_config, rbig, adaptive, progress)
+        posterior = _fit_adaptive(problem, seed, model_config, training_config, modes_config, rbig, adaptive, progress)
+        rounds = posterior.diagnostics["rounds"]
+        stop, beta = rounds[-1]["next"], float(rounds[-1]["beta"])
+        advice = advice_for("adaptive", stop, posterior.diagnostics["n_likelihood_calls"], settings(AdaptiveConfig, adaptive))
+        return _checked(posterior, problem, check_config, seed, stop, beta, advice)
     started = time.perf_counter()
     theta = problem.prior.sample(int(n_prior_samples), rng_for(seed, "prior"))
     with _bar(progress, len(theta), "likelihood") as bar:
@@ -235,7 +241,32 @@ def fit(
         )
     diagnostics = {"n_likelihood_calls": int(len(theta)), "clipping": report.as_dict()}
     diagnostics |= _model_diagnostics(fitted) | {"seconds": time.perf_counter() - started}
-    return Posterior(fitted.model, fitted.spec, problem.names, log_z, log_z_se, diagnostics, problem.name)
+    posterior = Posterior(fitted.model, fitted.spec, problem.names, log_z, log_z_se, diagnostics, problem.name)
+    return _checked(posterior, problem, check_config, seed, advice=advice_for("prior"))
+
+
+def _checked(
+    posterior: Posterior,
+    problem: Problem,
+    config: CheckConfig,
+    seed: int,
+    stop: str | None = None,
+    beta: float | None = None,
+    advice: str = "",
+) -> Posterior:
+    """``posterior`` with its check (:func:`lwflow.fitting.verdict.check_posterior`) against its
+    own evidence; the check's calls added to the fit's; a ``not trusted`` verdict warns."""
+    started = time.perf_counter()
+    fit_evidence = (posterior.log_evidence, posterior.log_evidence_se)
+    posterior.check = check_posterior(
+        posterior.model, problem, config, rng_for(seed, "check"), fit_evidence, stop, beta, advice
+    )
+    posterior.fitted_problem = problem
+    posterior.diagnostics["n_likelihood_calls"] += config.n_draws
+    posterior.diagnostics["seconds"] += time.perf_counter() - started
+    if posterior.check.warning is not None:
+        warnings.warn(posterior.check.warning, UserWarning, stacklevel=3)
+    return posterior
 
 
 def _model_diagnostics(fitted: FittedModel) -> dict[str, Any]:
@@ -259,7 +290,7 @@ def _fit_adaptive(
 ) -> Posterior:
     """:func:`fit` with ``proposal='adaptive'``: the rounds, then the Posterior of the final flow
     with the weighted draws of the evidence."""
-    from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds, ess_of_log_weights
+    from lwflow.fitting.rounds import adaptive_rounds, ess_of_log_weights
 
     started = time.perf_counter()
     result = adaptive_rounds(

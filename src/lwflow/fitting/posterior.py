@@ -7,7 +7,9 @@ Example::
     theta = posterior.sample(10_000, seed=1)
     posterior.log_prob(theta)             # normalised: integrates to 1 over the prior's support
     posterior.log_evidence, posterior.log_evidence_se
-    posterior.summary()                   # mean, sd, 5/50/95 % quantiles per parameter
+    posterior.verdict                     # 'trusted', 'reweight' or 'not trusted' (posterior.check)
+    posterior.sample(10_000, corrected=True)  # importance-corrected draws, for any verdict
+    posterior.summary()                   # the verdict, log Z; mean, sd, 5/50/95 % quantiles per parameter
     posterior.save("mine.pt"); lwflow.load_posterior("mine.pt")
 """
 
@@ -16,17 +18,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from lwflow.artefacts import jsonable
+from lwflow.fitting.verdict import CheckConfig, ImportanceSample, PosteriorCheck, importance_sample
 from lwflow.models.flows import DensityModel, FlowSpec, checkpoint_payload, load_torch, model_from_payload, save_torch
+from lwflow.streams import rng_for
+
+if TYPE_CHECKING:
+    from lwflow.problems.problem import Problem
 
 QUANTILES = (0.05, 0.5, 0.95)
 SUMMARY_DRAWS = 20_000
+CORRECTED_OVERSAMPLING = 4  # fresh draws per corrected draw: about 1 duplicate in 8 at an ESS fraction of 0.9
 
 
 def summarise_samples(samples: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
@@ -58,6 +66,12 @@ class Posterior:
     * ``weighted_draws`` (adaptive fits): the draws ``theta`` of the rounds behind the evidence,
       each with its ``log_weight`` against the posterior (unbiased importance weights,
       :func:`lwflow.fitting.rounds.evidence_draws`); ``resample(n, seed)`` draws from them.
+    * ``check`` and ``verdict``: the density checked against the likelihood
+      (:mod:`lwflow.fitting.verdict`): ``trusted``, ``reweight`` or ``not trusted``, with its
+      Pareto :math:`\\hat k`, ESS fraction, independent :math:`\\log \\hat Z`, the adaptive stop.
+    * ``sample(n, seed, corrected=True)``: importance-corrected draws (sampling importance
+      resampling of fresh draws, :meth:`importance_sample`); they need the problem's
+      likelihood, which a fit keeps (``fitted_problem``) and a loaded posterior is given.
     """
 
     model: DensityModel
@@ -68,6 +82,8 @@ class Posterior:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     problem: str = ""
     weighted_draws: dict[str, np.ndarray] | None = None
+    check: PosteriorCheck | None = None
+    fitted_problem: Problem | None = field(default=None, repr=False, compare=False)
 
     @property
     def dim(self) -> int:
@@ -78,9 +94,36 @@ class Posterior:
         """The number of base modes of the fitted flow."""
         return self.spec.n_modes
 
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        """``n`` draws; the same ``seed`` gives the same draws."""
-        return self.model.sample(int(n), int(seed))
+    @property
+    def verdict(self) -> str | None:
+        """``trusted``, ``reweight`` or ``not trusted`` (:mod:`lwflow.fitting.verdict`); None if unchecked."""
+        return None if self.check is None else self.check.verdict
+
+    def sample(self, n: int, seed: int = 0, corrected: bool = False) -> np.ndarray:
+        """``n`` draws; the same ``seed`` gives the same draws.  ``corrected``: importance-corrected
+        draws, resampled from :data:`CORRECTED_OVERSAMPLING` x ``n`` fresh draws weighted against
+        prior x likelihood (:meth:`importance_sample`, which also gives their ESS); that many
+        likelihood calls."""
+        n = _positive_count(n, "n")
+        if corrected:
+            return self.importance_sample(CORRECTED_OVERSAMPLING * n, seed).resample(n, seed)
+        return self.model.sample(n, int(seed))
+
+    def importance_sample(self, n_draws: int, seed: int = 0, problem: Problem | None = None) -> ImportanceSample:
+        """``n_draws`` fresh draws of the density mixed with the prior (the check's defensive share),
+        weighted against prior x likelihood: ``.resample(n)``, ``.ess``, ``.pareto_k``,
+        ``.log_evidence()``.  ``problem`` (default: the fitted one) supplies the likelihood."""
+        problem = problem if problem is not None else self.fitted_problem
+        if problem is None:
+            raise ValueError(
+                "importance-corrected draws need the likelihood: load the posterior with "
+                "lwflow.load_posterior(path, problem=...) or set posterior.fitted_problem"
+            )
+        if problem.dim != self.dim:
+            raise ValueError(f"problem {problem.name!r} has {problem.dim} parameters; this posterior has {self.dim}")
+        share = self.check.defensive_share if self.check is not None else CheckConfig().defensive_share
+        rng = rng_for(int(seed), "corrected")
+        return importance_sample(self.model, problem, _positive_count(n_draws, "n_draws"), share, rng)
 
     def resample(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` draws resampled (multinomial, with replacement) from ``weighted_draws``: the
@@ -99,10 +142,11 @@ class Posterior:
             raise ValueError(f"theta has {theta.shape[1]} columns; this posterior has {self.dim} parameters")
         return self.model.log_prob(theta)
 
-    def summary(self, n: int = SUMMARY_DRAWS, seed: int = 0) -> pd.DataFrame:
-        """Per parameter: mean, sd, 5/50/95 % quantiles from ``n`` draws; with the ESS after
-        clipping, the base modes and :math:`\\log \\hat Z \\pm` se in ``frame.attrs``."""
-        frame = summarise_samples(self.sample(n, seed), self.parameter_names)
+    def summary(self, n: int = SUMMARY_DRAWS, seed: int = 0) -> PosteriorSummary:
+        """Per parameter: mean, sd, 5/50/95 % quantiles from ``n`` draws, a DataFrame that prints
+        the verdict, :math:`\\log \\hat Z \\pm` se, the ESS and the base modes above its rows
+        (they are also in ``frame.attrs``)."""
+        frame = PosteriorSummary(summarise_samples(self.sample(n, seed), self.parameter_names))
         frame.attrs = self.headline()
         return frame
 
@@ -118,7 +162,7 @@ class Posterior:
             "log_evidence": self.log_evidence,
             "log_evidence_se": self.log_evidence_se,
             "n_likelihood_calls": self.diagnostics.get("n_likelihood_calls"),
-        }
+        } | check_headline(self.check)
 
     def save(self, path: str | Path) -> None:
         """Tensors and plain values only; read back with :func:`load_posterior`."""
@@ -129,6 +173,7 @@ class Posterior:
             "log_evidence_se": self.log_evidence_se,
             "diagnostics": json.loads(json.dumps(self.diagnostics, default=jsonable)),
             "problem": self.problem,
+            "check": None if self.check is None else self.check.as_dict(),
         }
         if self.weighted_draws is not None:
             payload["weighted_draws"] = {k: torch.as_tensor(v) for k, v in self.weighted_draws.items()}
@@ -156,8 +201,60 @@ class Posterior:
         )
 
 
-def load_posterior(path: str | Path) -> Posterior:
-    """Read a :meth:`Posterior.save` file with ``weights_only=True`` (no code is unpickled)."""
+def check_headline(check: PosteriorCheck | None) -> dict[str, Any]:
+    """The check's facts as a summary's columns (empty where there was no check)."""
+    if check is None:
+        return {}
+    return {
+        "verdict": check.verdict,
+        "pareto_k": check.pareto_k,
+        "ess_fraction": check.ess_fraction,
+        "check_log_evidence": check.log_evidence,
+        "check_log_evidence_se": check.log_evidence_se,
+        "stop": check.stop,
+        "beta": check.beta,
+        "advice": check.advice or None,
+    }
+
+
+class PosteriorSummary(pd.DataFrame):
+    """:meth:`Posterior.summary`'s table: a DataFrame that prints its headline (``attrs``: the
+    verdict, the evidence, the ESS, the base modes) above its rows."""
+
+    @property
+    def _constructor(self) -> type[pd.DataFrame]:
+        return pd.DataFrame  # a frame derived from it is a plain one
+
+    def headline_text(self) -> str:
+        head = self.attrs
+        lines = [f"{head.get('problem') or 'posterior'}: {head.get('arch')}, {head.get('n_modes')} base modes"]
+        if head.get("log_evidence") is not None:
+            lines.append(f"log Z {head['log_evidence']:.4f} +- {head['log_evidence_se']:.4f} (the fit's draws)")
+        if head.get("verdict") is not None:
+            lines.append(
+                f"verdict: {head['verdict']} (Pareto k {head['pareto_k']:.2f}, ESS fraction "
+                f"{head['ess_fraction']:.2f}; check log Z {head['check_log_evidence']:.4f} +- "
+                f"{head['check_log_evidence_se']:.4f})"
+            )
+        if head.get("stop") is not None:
+            lines.append(f"adaptive rounds stopped: {head['stop']} at beta {head['beta']:.3g}")
+        if head.get("advice"):
+            lines.append(f"advice: {head['advice']}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"{self.headline_text()}\n{super().__repr__()}"
+
+
+def _positive_count(n: int, name: str) -> int:
+    if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def load_posterior(path: str | Path, problem: Problem | None = None) -> Posterior:
+    """Read a :meth:`Posterior.save` file with ``weights_only=True`` (no code is unpickled);
+    ``problem`` (the fitted one) enables importance-corrected draws."""
     payload = load_torch(Path(path))
     if "posterior" not in payload:
         raise ValueError(
@@ -173,4 +270,6 @@ def load_posterior(path: str | Path) -> Posterior:
         info["diagnostics"],
         info["problem"],
         {k: v.numpy() for k, v in payload["weighted_draws"].items()} if "weighted_draws" in payload else None,
+        PosteriorCheck.from_dict(info["check"]) if info.get("check") else None,
+        problem,
     )

@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # torch behind them: the workflow's plan reads AdaptiveConfig
     from lwflow.fitting.pipeline import FittedModel, ModelConfig, ModeSelectionConfig
     from lwflow.fitting.train import TrainConfig
     from lwflow.models.flows import DensityModel
+    from lwflow.problems.priors import Prior
     from lwflow.problems.problem import Problem
 
 TRUSTED_PARETO_K = 0.7
@@ -311,12 +312,17 @@ def draw_round(
 ) -> np.ndarray:
     """``n`` draws of round ``round_index``'s proposal: ``round(share n)`` from the prior, the rest
     from the flow (a stratified draw of the mixture), a function of the seed and the round."""
-    rng = np.random.default_rng([seed, 100 + round_index])
     if flow is None:
         return problem.prior.sample(n, rng_for(seed, "prior"))
+    return defensive_draws(problem.prior, flow, n, share, np.random.default_rng([seed, 100 + round_index]))
+
+
+def defensive_draws(prior: Prior, flow: DensityModel, n: int, share: float, rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws of :math:`(1 - \\epsilon) f + \\epsilon \\pi`, stratified: ``round(share n)`` from the
+    prior (last), the rest from the flow (seeded from ``rng``)."""
     n_prior = int(round(share * n))
     flow_draws = flow.sample(n - n_prior, int(rng.integers(2**31)))
-    return np.concatenate([flow_draws, problem.prior.sample(n_prior, rng)])
+    return np.concatenate([flow_draws, prior.sample(n_prior, rng)])
 
 
 def adaptive_rounds(
@@ -362,7 +368,7 @@ def evidence(pool: Pool, records: Sequence[Mapping[str, Any]]) -> tuple[float, f
     """:math:`\\log \\hat Z`, its standard error and the Pareto :math:`\\hat k` of its weights
     (:func:`evidence_draws`)."""
     _, log_w = evidence_draws(pool, records)
-    log_z, se = _log_mean_exp(log_w)
+    log_z, se = log_mean_exp(log_w)
     return log_z, se, pareto_k(log_w)
 
 
@@ -385,7 +391,7 @@ def evidence_draws(pool: Pool, records: Sequence[Mapping[str, Any]]) -> tuple[np
     return pool.theta[rows], np.concatenate([pool.own_log_weights(s) for s in chosen])
 
 
-def _log_mean_exp(log_w: np.ndarray) -> tuple[float, float]:
+def log_mean_exp(log_w: np.ndarray) -> tuple[float, float]:
     """:math:`\\log \\frac1n \\sum_i e^{\\ell_i}` and its standard error :math:`\\sqrt{1/\\mathrm{ESS} - 1/n}`."""
     finite = np.isfinite(log_w)
     top = log_w[finite].max()

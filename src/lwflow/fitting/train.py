@@ -179,7 +179,8 @@ def train_flow(
     base_lr, n_updates = config.learning_rate, 0
     best_val, best_step = _weighted_nll(model, u_val, w_val), 0
     best_state = copy.deepcopy(model.state_dict())
-    records, running, evals_without_gain, recoveries = [], [], 0, 0
+    records = [{"step": 0, "train_loss": math.nan, "val_loss": best_val, "lr": config.learning_rate}]
+    running, evals_without_gain, recoveries = [], 0, 0
     stopped_early = False
     for step in range(1, config.max_steps + 1):
         if config.batch_sampling == "weighted":
@@ -230,4 +231,6 @@ def train_flow(
                 stopped_early = True
                 break
     model.load_state_dict(best_state)
-    return TrainResult(model.cpu(), pd.DataFrame.from_records(records), best_step, stopped_early, str(device))
+    history = pd.DataFrame.from_records(records)
+    history["kept"] = history["step"] == best_step  # the state returned
+    return TrainResult(model.cpu(), history, best_step, stopped_early, str(device))

@@ -219,8 +219,6 @@ def train(
     write_sidecar(outputs["model"], provenance)
     write_csv(outputs["loss"], fitted.history, provenance)
     print(fitted.history.tail().to_string(index=False))
-    for warning in fitted.facts.get("warnings", []):
-        print(f"WARNING: {warning}", flush=True)
 
 
 def train_with_settings(
@@ -302,40 +300,62 @@ def weigh_round(
     print(outcome.record | summary, flush=True)
 
 
-def model_warnings(model: Path) -> list[str]:
-    """What training flagged about a model (a flow that never improved on its initial state),
-    from its checkpoint's sidecar."""
-    return list(read_sidecar(sidecar_path(model)).get("warnings", []))
+def model_check(samples: Path) -> dict[str, Any]:
+    """A model's check (:mod:`lwflow.fitting.verdict`), from the sidecar of its samples."""
+    return dict(read_sidecar(sidecar_path(samples)).get("check") or {})
+
+
+def _check_model(
+    problem: Any, fitted: Any, fit: str, report: dict[str, Any], check: dict[str, Any], seed: int
+) -> Any:
+    """The check of a workflow model: against the weights' or the last round's evidence, with the
+    rounds' stop and beta for adaptive fits."""
+    from lwflow.fitting.pipeline import settings
+    from lwflow.fitting.verdict import CheckConfig, advice_for, check_posterior
+
+    evidence = (report["log_evidence"], report["log_evidence_se"]) if "log_evidence" in report else None
+    rounds = report.get("rounds") or [{}]
+    stop, beta = rounds[-1].get("next"), rounds[-1].get("beta")
+    proposal = {"likelihood": "prior"}.get(fit, fit)
+    advice = advice_for(proposal, stop, report.get("n_likelihood_calls"), report.get("adaptive"))
+    rng = rng_for(seed, "check")
+    return check_posterior(fitted, problem, settings(CheckConfig, check), rng, evidence, stop, beta, advice)
 
 
 def sample_model(
     name: str,
     spec: dict[str, Any],
+    fit: str,
     label: str,
     model: Path,
     modes: Path,
     weights_report: Path | None,
-    n_samples: int,
+    sampling: dict[str, Any],
     seed: int,
     outputs: dict[str, Path],
     provenance: Provenance,
 ) -> None:
-    """``n_samples`` draws of one trained model with their log-density (``outputs['samples']``),
-    and what a scientist reads first about that posterior (``summary``, ``summary_markdown``):
-    per parameter the mean, sd and 5/50/95 % quantiles of the draws (names from the problem),
-    with the ESS before and after clipping, the chosen base modes and
-    :math:`\\log \\hat Z \\pm` se (fit on the likelihood or adaptive)."""
+    """``sampling['n_samples']`` draws of one trained model with their log-density
+    (``outputs['samples']``), its check against the likelihood (:mod:`lwflow.fitting.verdict`,
+    settings ``sampling['check']``; in the samples' sidecar) and what a scientist reads first
+    about that posterior (``summary``, ``summary_markdown``): the verdict, per parameter the mean,
+    sd and 5/50/95 % quantiles of the draws (names from the problem), with the ESS before and
+    after clipping, the chosen base modes and :math:`\\log \\hat Z \\pm` se (fit on the
+    likelihood or adaptive).  A ``not trusted`` verdict is a ``WARNING:`` line in the log."""
     from lwflow.evaluation.tables import markdown_table
-    from lwflow.fitting.posterior import summarise_samples
+    from lwflow.fitting.posterior import check_headline, summarise_samples
     from lwflow.models.flows import load_checkpoint
     from lwflow.problems import problem_from_spec
 
     fitted = load_checkpoint(model)
-    warnings = model_warnings(model)
-    samples = fitted.sample(n_samples, seed_for(seed, "model_samples"))
-    write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.log_prob(samples)}, provenance)
-    frame = summarise_samples(samples, problem_from_spec(name, spec).names)
+    problem = problem_from_spec(name, spec)
     report = read_json(weights_report) if weights_report is not None else {}
+    check = _check_model(problem, fitted, fit, report, sampling.get("check", {}), seed)
+    samples = fitted.sample(int(sampling["n_samples"]), seed_for(seed, "model_samples"))
+    provenance.extra = {"check": check.as_dict()}
+    write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.log_prob(samples)}, provenance)
+    provenance.extra = {}
+    frame = summarise_samples(samples, problem.names)
     headline = {
         "problem": name,
         "model": label,
@@ -345,12 +365,16 @@ def sample_model(
         "ess": report.get("ess_after"),
         "log_evidence": report.get("log_evidence"),
         "log_evidence_se": report.get("log_evidence_se"),
-        "warning": "; ".join(warnings) or None,
-    }
+        "n_likelihood_calls": report.get("n_likelihood_calls"),
+    } | check_headline(check) | {"warning": check.warning}
     write_json(outputs["summary"], headline | {"parameters": frame.to_dict(orient="records")}, provenance)
-    facts = markdown_table(pd.DataFrame([{k: v for k, v in headline.items() if v is not None}]))
-    write_text(outputs["summary_markdown"], f"{facts}\n{markdown_table(frame)}", provenance)
-    print(f"{len(samples)} samples of {label}", flush=True)
+    shown = {k: v for k, v in headline.items() if v is not None and k not in ("advice", "warning")}
+    facts = markdown_table(pd.DataFrame([shown]))
+    notes = "".join(f"\n**{key}**: {headline[key]}\n" for key in ("advice", "warning") if headline[key])
+    write_text(outputs["summary_markdown"], f"{check.line()}\n\n{facts}{notes}\n{markdown_table(frame)}", provenance)
+    print(f"{len(samples)} samples of {label}; {check.line()}", flush=True)
+    if check.warning is not None:
+        print(f"WARNING: {check.warning}", flush=True)
 
 
 def problem_summary(
@@ -365,8 +389,8 @@ def problem_summary(
         record = read_json(path)
         head = {k: v for k, v in record.items() if k != "parameters"}
         rows += [head | parameter for parameter in record["parameters"]]
-    columns = ["problem", "model", "seed", "parameter", "mean", "sd", "q05", "q50", "q95", "n_modes", "ess"]
-    columns += ["ess_before_clipping", "log_evidence", "log_evidence_se", "warning"]
+    columns = ["problem", "model", "seed", "verdict", "parameter", "mean", "sd", "q05", "q50", "q95", "n_modes"]
+    columns += ["ess", "log_evidence", "log_evidence_se", "pareto_k", "shift"]
     frame = pd.DataFrame.from_records(rows, columns=columns)
     write_csv(csv_out, frame, provenance)
     write_text(markdown_out, markdown_table(frame), provenance)
@@ -446,7 +470,7 @@ def model_metrics(
     for model, draws in zip(models, samples, strict=True):  # every model scored before any is written
         log_q = load_checkpoint(model).log_prob(ref["samples"])
         result = _score(truth, log_q, read_npz(draws)["samples"], ref, evaluation)
-        scored.append((log_q, result | {"warnings": model_warnings(model)}))
+        scored.append((log_q, result | {"verdict": model_check(draws).get("verdict")}))
         print(f"{model}: {scored[-1][1]}", flush=True)
     for (log_q, result), model, draws, output, log_q_out in zip(scored, *groups, strict=True):
         own = dataclasses.replace(provenance, inputs=[str(model), str(draws), str(reference)])
@@ -581,8 +605,9 @@ def paper_table(
         }
         if "modes" in row:
             extra["chosen_k"] = " ".join(str(read_json(p)["n_modes"]) for p in row["modes"])
-        untrained = [str(seed) for seed, values in zip(row["seeds"], metrics) if values.get("warnings")]
-        extra["never_trained_seeds"] = " ".join(untrained)
+        for verdict in ("not trusted", "reweight"):
+            seeds = [str(seed) for seed, values in zip(row["seeds"], metrics) if values.get("verdict") == verdict]
+            extra[f"{verdict.replace(' ', '_')}_seeds"] = " ".join(seeds)
         records += [
             record | extra for record in summarise(table, row["label"], metrics, floors, row["published"], metric_names)
         ]
