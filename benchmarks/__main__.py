@@ -134,10 +134,26 @@ def main(argv: list[str] | None = None) -> None:
         if args.dims is not None:
             verdict_settings = replace(verdict_settings, dims=tuple(args.dims))
         if args.runs:
-            runs = pd.concat([pd.read_csv(folder / "verdict_runs.csv") for folder in args.runs], ignore_index=True)
+            runs = verdict.combined(args.runs, config)
+            stamps = [f"- `{folder}`: {(folder / 'verdict.stamp').read_text().strip()}" for folder in args.runs]
+            stamped["verdict"] = "the runs combined, each with its own stamp:\n\n" + "\n".join(stamps)
         else:
-            names = args.problems if args.problems is not None else ["gmm2d_3mode"] if args.quick else list(verdict.PAPER_PROBLEMS)
-            runs = verdict.run(config | {"flow": flow, "training": training}, names, verdict_settings, args.seeds, args.workers, args.out / "verdict_runs.csv")
+            names = (
+                args.problems
+                if args.problems is not None
+                else ["gmm2d_3mode"]
+                if args.quick
+                else list(verdict.PAPER_PROBLEMS)
+            )
+            runs = verdict.run(
+                config | {"flow": flow, "training": training},
+                names,
+                verdict_settings,
+                args.seeds,
+                args.workers,
+                args.out / "verdict_runs.csv",
+            )
+        runs.to_csv(args.out / "verdict_runs.csv", index=False)
         tables["verdict"] = verdict.verdict_table(runs)
         tables["verdict_errors"] = verdict.errors(runs)
     if "jobs" in args.which:
@@ -188,7 +204,9 @@ def write_pages(out: Path, pages: Path, tables: dict[str, pd.DataFrame]) -> None
         }
         (pages / "adaptive.md").write_text(render_page((templates / "adaptive.md").read_text(), values))
         shutil.copy(out / "adaptive.png", pages / "adaptive.png")
-    others = [name for name in (*NAMES, "reproduction_run") if name != "adaptive"]
+    if "verdict" in tables:
+        (pages / "verdict.md").write_text(render_page((templates / "verdict.md").read_text(), verdict.page_values(out)))
+    others = [name for name in (*NAMES, "reproduction_run") if name not in ("adaptive", "verdict")]
     if any(name in tables for name in others):
         values = {name: section(name) for name in others} | {"stamp": f"each table below with its own; `{out}`."}
         (pages / "benchmarks.md").write_text(render_page((templates / "benchmarks.md").read_text(), values))

@@ -60,7 +60,13 @@ class VerdictSettings:
 
     @classmethod
     def quick(cls) -> VerdictSettings:
-        return cls(n_draws=300, dims=(2,), prior_samples=4000, adaptive_small=(("n_per_round", 500), ("max_calls", 1000)), quick_run=True)
+        return cls(
+            n_draws=300,
+            dims=(2,),
+            prior_samples=4000,
+            adaptive_small=(("n_per_round", 500), ("max_calls", 1000)),
+            quick_run=True,
+        )
 
 
 def tasks(config: dict[str, Any], names: list[str], settings: VerdictSettings, seeds: list[int]) -> list[dict]:
@@ -118,7 +124,9 @@ def run_task(task: dict, config: dict[str, Any], settings: VerdictSettings) -> d
     row["likelihood_calls"] = counted.log_likelihood.calls
     row["warned"] = any(issubclass(w.category, UserWarning) for w in caught)
     check = posterior.check.as_dict()
-    row |= {key: check[key] for key in ("verdict", "pareto_k", "ess_fraction", "shift", "log_evidence", "log_evidence_se")}
+    row |= {
+        key: check[key] for key in ("verdict", "pareto_k", "ess_fraction", "shift", "log_evidence", "log_evidence_se")
+    }
     row |= {"fit_log_evidence": check["fit_log_evidence"], "fit_log_evidence_se": check["fit_log_evidence_se"]}
     row |= {"stop": check["stop"], "beta": check["beta"], "defensive_share": check["defensive_share"]}
     row["n_check_draws"] = check["n_draws"]
@@ -142,13 +150,17 @@ def accuracy(problem: Problem, seed: int, n: int, draws: dict[str, np.ndarray]) 
     return row
 
 
-def run(config: dict[str, Any], names: list[str], settings: VerdictSettings, seeds: list[int], workers: int, out: Path) -> pd.DataFrame:
+def run(
+    config: dict[str, Any], names: list[str], settings: VerdictSettings, seeds: list[int], workers: int, out: Path
+) -> pd.DataFrame:
     """Every task in a pool of ``workers`` processes; each row appended to ``out`` as it finishes.
     Tasks whose rows ``out`` already holds are not run again (a run cut short is resumed)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     done = pd.read_csv(out) if out.exists() else pd.DataFrame(columns=["problem", "proposal", "seed"])
     finished = set(zip(done["problem"], done["proposal"], done["seed"].astype(int)))
-    todo = [t for t in tasks(config, names, settings, seeds) if (t["problem"], t["proposal"], t["seed"]) not in finished]
+    todo = [
+        t for t in tasks(config, names, settings, seeds) if (t["problem"], t["proposal"], t["seed"]) not in finished
+    ]
     rows = done.to_dict(orient="records")
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(run_task, task, config, settings): task for task in todo}
@@ -230,3 +242,37 @@ def errors(runs: pd.DataFrame) -> pd.DataFrame:
     columns = ["problem", "proposal", "seed", "verdict", "pareto_k", "ess_fraction", "shift", "stop", "beta"]
     columns += ["flow_sliced_w1_over_floor", "flow_mode_mass_error"]
     return runs.loc[wrong, columns]
+
+
+def combined(folders: list[Path], config: dict[str, Any]) -> pd.DataFrame:
+    """The rows of several runs' ``verdict_runs.csv`` (a later folder's row replaces an earlier
+    one's for the same fit), with the exact-draws test filled in where a run lacks it."""
+    runs = pd.concat([pd.read_csv(folder / "verdict_runs.csv") for folder in folders], ignore_index=True)
+    runs = runs.drop_duplicates(["problem", "proposal", "seed"], keep="last").reset_index(drop=True)
+    if "exact_sliced_w1_over_floor" not in runs:
+        runs["exact_sliced_w1_over_floor"] = np.nan
+        runs["exact_mode_mass_error"] = np.nan
+    missing = runs["exact_sliced_w1_over_floor"].isna()
+    for (name, dim, seed), rows in runs[missing].groupby(["problem", "dim", "seed"], dropna=False):
+        problem, _ = build_problem({"problem": name, "dim": None if pd.isna(dim) else int(dim)}, config)
+        scores = accuracy(problem, int(seed), VerdictSettings().n_draws, {})
+        runs.loc[rows.index, "exact_sliced_w1_over_floor"] = scores["exact_sliced_w1_over_floor"]
+        runs.loc[rows.index, "exact_mode_mass_error"] = scores["exact_mode_mass_error"]
+    return runs
+
+
+def page_values(out: Path) -> dict[str, str]:
+    """The values of the verdict page's template from ``out``'s tables and stamp."""
+    from lwflow.evaluation.tables import markdown_table
+
+    runs = pd.read_csv(out / "verdict_runs.csv")
+    scored = runs.drop_duplicates(["problem", "seed"]).dropna(subset=["exact_sliced_w1_over_floor"])
+    exact_fail = int((~accurate(scored, "exact")).sum())
+    errors_table = pd.read_csv(out / "verdict_errors.csv")
+    return {
+        "stamp": (out / "verdict.stamp").read_text().strip(),
+        "table": markdown_table(pd.read_csv(out / "verdict.csv")),
+        "errors": markdown_table(errors_table) if len(errors_table) else "None.",
+        "exact_fail": str(exact_fail),
+        "exact_total": f"{len(scored)} (one per problem and seed)",
+    }

@@ -88,7 +88,11 @@ def wide_table(frame: pd.DataFrame) -> pd.DataFrame:
         chosen = group["chosen_k"].iloc[0] if "chosen_k" in group else None
         label = f"{row} (K per seed: {chosen})" if isinstance(chosen, str) else row
         for verdict in ("not trusted", "reweight"):
-            seeds = group[f"{verdict.replace(' ', '_')}_seeds"].iloc[0] if f"{verdict.replace(' ', '_')}_seeds" in group else None
+            seeds = (
+                group[f"{verdict.replace(' ', '_')}_seeds"].iloc[0]
+                if f"{verdict.replace(' ', '_')}_seeds" in group
+                else None
+            )
             if isinstance(seeds, str) and seeds:
                 label += f" [{verdict}: seed {seeds}]"
         lines.append([label] + [by_metric.get(m, "") for m in metrics])
@@ -98,9 +102,7 @@ def wide_table(frame: pd.DataFrame) -> pd.DataFrame:
 def table_footnote(frame: pd.DataFrame) -> str:
     n_seeds = int(frame["n_seeds"].max())
     note = f"Mean ± std over {n_seeds} seeds; 'floor' is the truth-vs-truth value at the same sample size."
-    flagged = {
-        verdict: frame.get(f"{verdict.replace(' ', '_')}_seeds") for verdict in ("not trusted", "reweight")
-    }
+    flagged = {verdict: frame.get(f"{verdict.replace(' ', '_')}_seeds") for verdict in ("not trusted", "reweight")}
     explained = {
         "not trusted": " [not trusted: seed ...]: the check of those seeds' density against the likelihood "
         "failed (lwflow.fitting.verdict); their summary and log name the setting to raise.",

@@ -217,7 +217,9 @@ def fit(
         posterior = _fit_adaptive(problem, seed, model_config, training_config, modes_config, rbig, adaptive, progress)
         rounds = posterior.diagnostics["rounds"]
         stop, beta = rounds[-1]["next"], float(rounds[-1]["beta"])
-        advice = advice_for("adaptive", stop, posterior.diagnostics["n_likelihood_calls"], settings(AdaptiveConfig, adaptive))
+        advice = advice_for(
+            "adaptive", stop, posterior.diagnostics["n_likelihood_calls"], settings(AdaptiveConfig, adaptive)
+        )
         return _checked(posterior, problem, check_config, seed, stop, beta, advice)
     started = time.perf_counter()
     theta = problem.prior.sample(int(n_prior_samples), rng_for(seed, "prior"))

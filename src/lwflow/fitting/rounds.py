@@ -142,10 +142,14 @@ def next_beta(
 
 def pareto_k(log_weights: np.ndarray) -> float:
     """Pareto :math:`\\hat k` of importance weights by PSIS (arviz-stats); below
-    :data:`TRUSTED_PARETO_K` the weighted estimates are reliable."""
+    :data:`TRUSTED_PARETO_K` the weighted estimates are reliable.  NaN where there is no tail to
+    fit (fewer than 5 nonzero weights, or equal weights at the top)."""
     from arviz_stats.base import array_stats
 
     finite = log_weights[np.isfinite(log_weights)]
+    tail = math.ceil(min(0.2 * finite.size, 3 * math.sqrt(finite.size)))  # PSIS's tail, r_eff = 1
+    if tail < 5 or np.ptp(np.sort(finite)[-tail:]) == 0:
+        return math.nan  # too few weights, or a flat tail: no tail to fit
     # psislw takes what LOO gives it, log-likelihoods, and smooths their negation: pass -log w
     return float(array_stats.psislw(-(finite - finite.max()))[1])
 

@@ -53,8 +53,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lwflow.fitting.weights import check_log_likelihood
 from lwflow.fitting.rounds import defensive_draws, ess_of_log_weights, log_mean_exp, pareto_k, proposal_log_prob
+from lwflow.fitting.weights import check_log_likelihood
 
 if TYPE_CHECKING:
     from lwflow.models.flows import DensityModel
@@ -110,7 +110,7 @@ class ImportanceSample:
 
     @property
     def pareto_k(self) -> float:
-        return pareto_k(self.log_weight) if np.isfinite(self.log_weight).sum() >= 5 else math.inf
+        return pareto_k(self.log_weight)
 
     @property
     def shift(self) -> float:
@@ -147,7 +147,8 @@ class ImportanceSample:
 def importance_sample(
     density: DensityModel, problem: Problem, n: int, defensive_share: float, rng: np.random.Generator
 ) -> ImportanceSample:
-    """``n`` draws of :math:`(1-\\epsilon) q + \\epsilon \\pi` weighted against :math:`\\pi L` (``n`` likelihood calls)."""
+    """``n`` draws of :math:`(1-\\epsilon) q + \\epsilon \\pi` weighted against :math:`\\pi L`
+    (``n`` likelihood calls)."""
     theta = defensive_draws(problem.prior, density, n, defensive_share, rng)
     log_prior = problem.prior.log_prob(theta)
     log_likelihood = check_log_likelihood(problem.log_likelihood(np.array(theta, copy=True)), n_samples=n)
@@ -222,7 +223,8 @@ class PosteriorCheck:
         """One line: the verdict with its numbers."""
         text = (
             f"verdict: {self.verdict} (Pareto k {self.pareto_k:.2f}, ESS fraction {self.ess_fraction:.2f} "
-            f"of {self.n_draws} check draws, shift {self.shift:.3f} sd, log Z {self.log_evidence:.3f} +- {self.log_evidence_se:.3f}"
+            f"of {self.n_draws} check draws, shift {self.shift:.3f} sd, "
+            f"log Z {self.log_evidence:.3f} +- {self.log_evidence_se:.3f}"
         )
         if self.stop is not None:
             text += f"; rounds stopped: {self.stop} at beta {self.beta:.3g}"
@@ -299,6 +301,7 @@ def check_posterior(
 def advice_for(proposal: str, stop: str | None = None, calls: int | None = None, adaptive: Any = None) -> str:
     """What to raise when a fit is not trusted, by how it was fitted (``proposal``: prior,
     adaptive or samples); ``adaptive`` is the rounds' settings (an object or a dict)."""
+
     def setting(name: str) -> str:
         value = adaptive.get(name) if isinstance(adaptive, Mapping) else getattr(adaptive, name, None)
         return "" if value is None else f" (now {value})"

@@ -305,9 +305,7 @@ def model_check(samples: Path) -> dict[str, Any]:
     return dict(read_sidecar(sidecar_path(samples)).get("check") or {})
 
 
-def _check_model(
-    problem: Any, fitted: Any, fit: str, report: dict[str, Any], check: dict[str, Any], seed: int
-) -> Any:
+def _check_model(problem: Any, fitted: Any, fit: str, report: dict[str, Any], check: dict[str, Any], seed: int) -> Any:
     """The check of a workflow model: against the weights' or the last round's evidence, with the
     rounds' stop and beta for adaptive fits."""
     from lwflow.fitting.pipeline import settings
@@ -356,17 +354,21 @@ def sample_model(
     write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.log_prob(samples)}, provenance)
     provenance.extra = {}
     frame = summarise_samples(samples, problem.names)
-    headline = {
-        "problem": name,
-        "model": label,
-        "seed": provenance.seed,
-        "n_modes": read_json(modes)["n_modes"],
-        "ess_before_clipping": report.get("ess_before"),
-        "ess": report.get("ess_after"),
-        "log_evidence": report.get("log_evidence"),
-        "log_evidence_se": report.get("log_evidence_se"),
-        "n_likelihood_calls": report.get("n_likelihood_calls"),
-    } | check_headline(check) | {"warning": check.warning}
+    headline = (
+        {
+            "problem": name,
+            "model": label,
+            "seed": provenance.seed,
+            "n_modes": read_json(modes)["n_modes"],
+            "ess_before_clipping": report.get("ess_before"),
+            "ess": report.get("ess_after"),
+            "log_evidence": report.get("log_evidence"),
+            "log_evidence_se": report.get("log_evidence_se"),
+            "n_likelihood_calls": report.get("n_likelihood_calls"),
+        }
+        | check_headline(check)
+        | {"warning": check.warning}
+    )
     write_json(outputs["summary"], headline | {"parameters": frame.to_dict(orient="records")}, provenance)
     shown = {k: v for k, v in headline.items() if v is not None and k not in ("advice", "warning")}
     facts = markdown_table(pd.DataFrame([shown]))
