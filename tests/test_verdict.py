@@ -40,13 +40,15 @@ def test_the_readme_example_warns_nothing_and_its_corrected_draws_carry_their_es
 
 
 def test_a_gaussian_that_a_one_mode_base_fits_exactly_is_trusted_without_a_warning():
+    """Exactly up to the prior draws' ESS: 1 000 000 of them (an ESS of 31 000) leave the weighted
+    moments 0.006 sd off; 100 000 left a shift of 0.015 sd, above the trusted threshold."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        posterior = lwflow.fit(gaussian_problem(), n_prior_samples=100_000, model=SMALL, training=FAST)
+        posterior = lwflow.fit(gaussian_problem(), n_prior_samples=1_000_000, model=SMALL, training=FAST)
     check = posterior.check
     assert check.verdict == "trusted", check
-    assert check.pareto_k < 0.7 and check.ess_fraction > 0.85 and check.shift < 0.02
-    assert posterior.diagnostics["n_likelihood_calls"] == 100_000 + CheckConfig().n_draws
+    assert check.pareto_k < 0.7 and check.ess_fraction > 0.85 and check.shift < 0.01
+    assert posterior.diagnostics["n_likelihood_calls"] == 1_000_000 + CheckConfig().n_draws
     assert check.warning is None and posterior.summary().attrs["verdict"] == "trusted"
 
 

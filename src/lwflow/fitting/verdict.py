@@ -72,7 +72,7 @@ __all__ = [
 ]
 
 VERDICTS = ("trusted", "reweight", "not trusted")
-TRUSTED_SHIFT = 0.02
+TRUSTED_SHIFT = 0.01
 TRUSTED_ESS_FRACTION = 0.8
 RELIABLE_PARETO_K = 0.7
 EVIDENCE_SIGMAS = 4.0
