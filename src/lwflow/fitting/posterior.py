@@ -209,6 +209,7 @@ def check_headline(check: PosteriorCheck | None) -> dict[str, Any]:
         "verdict": check.verdict,
         "pareto_k": check.pareto_k,
         "ess_fraction": check.ess_fraction,
+        "shift": check.shift,
         "check_log_evidence": check.log_evidence,
         "check_log_evidence_se": check.log_evidence_se,
         "stop": check.stop,
@@ -233,7 +234,7 @@ class PosteriorSummary(pd.DataFrame):
         if head.get("verdict") is not None:
             lines.append(
                 f"verdict: {head['verdict']} (Pareto k {head['pareto_k']:.2f}, ESS fraction "
-                f"{head['ess_fraction']:.2f}; check log Z {head['check_log_evidence']:.4f} +- "
+                f"{head['ess_fraction']:.2f}, shift {head['shift']:.3f} sd; check log Z {head['check_log_evidence']:.4f} +- "
                 f"{head['check_log_evidence_se']:.4f})"
             )
         if head.get("stop") is not None:

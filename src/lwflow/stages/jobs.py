@@ -305,6 +305,14 @@ def model_check(samples: Path) -> dict[str, Any]:
     return dict(read_sidecar(sidecar_path(samples)).get("check") or {})
 
 
+def _fit_calls(fit: str, spec: dict[str, Any], report: dict[str, Any]) -> int:
+    """The likelihood calls of a workflow model's fit: its prior draws, its rounds' draws, or none
+    (trained on exact draws)."""
+    if fit == "adaptive":
+        return int(report["n_likelihood_calls"])
+    return int(spec.get("n_prior_samples", 0)) if fit == "likelihood" else 0
+
+
 def _check_model(problem: Any, fitted: Any, fit: str, report: dict[str, Any], check: dict[str, Any], seed: int) -> Any:
     """The check of a workflow model: against the weights' or the last round's evidence, with the
     rounds' stop and beta for adaptive fits."""
@@ -364,13 +372,14 @@ def sample_model(
             "ess": report.get("ess_after"),
             "log_evidence": report.get("log_evidence"),
             "log_evidence_se": report.get("log_evidence_se"),
-            "n_likelihood_calls": report.get("n_likelihood_calls"),
+            "n_likelihood_calls": _fit_calls(fit, spec, report) + check.n_draws,
         }
         | check_headline(check)
         | {"warning": check.warning}
     )
     write_json(outputs["summary"], headline | {"parameters": frame.to_dict(orient="records")}, provenance)
-    shown = {k: v for k, v in headline.items() if v is not None and k not in ("advice", "warning")}
+    in_line = set(check_headline(check)) - {"verdict"}  # the verdict line above the table says them
+    shown = {k: v for k, v in headline.items() if v is not None and k not in in_line | {"warning"}}
     facts = markdown_table(pd.DataFrame([shown]))
     notes = "".join(f"\n**{key}**: {headline[key]}\n" for key in ("advice", "warning") if headline[key])
     write_text(outputs["summary_markdown"], f"{check.line()}\n\n{facts}{notes}\n{markdown_table(frame)}", provenance)
