@@ -234,8 +234,8 @@ class PosteriorSummary(pd.DataFrame):
         if head.get("verdict") is not None:
             lines.append(
                 f"verdict: {head['verdict']} (Pareto k {head['pareto_k']:.2f}, ESS fraction "
-                f"{head['ess_fraction']:.2f}, shift {head['shift']:.3f} sd; check log Z {head['check_log_evidence']:.4f} +- "
-                f"{head['check_log_evidence_se']:.4f})"
+                f"{head['ess_fraction']:.2f}, shift {head['shift']:.3f} sd; check log Z "
+                f"{head['check_log_evidence']:.4f} +- {head['check_log_evidence_se']:.4f})"
             )
         if head.get("stop") is not None:
             lines.append(f"adaptive rounds stopped: {head['stop']} at beta {head['beta']:.3g}")
