@@ -33,6 +33,9 @@ def test_trainer_fits_a_2d_gaussian_from_weighted_prior_samples(gaussian_fit):
     problem, _, _, result = gaussian_fit
     assert model_kl(problem, result.model) < 0.02
     assert result.history["val_loss"].iloc[-1] < result.history["val_loss"].iloc[0]
+    # the history starts at the initial state (step 0) and marks the one state that was kept
+    assert result.history["step"].iloc[0] == 0 and result.history["kept"].sum() == 1
+    assert result.history.loc[result.history["kept"], "step"].item() == result.best_step
 
 
 def test_uniform_batches_fit_too():

@@ -245,6 +245,12 @@ def test_the_report_shows_its_landing_page_a_table_and_a_figure_in_headless_chro
         expect(figure).to_be_visible()
         width, height = figure.evaluate("image => [image.naturalWidth, image.naturalHeight]")
         assert width > 500 and height > 200  # the PNG decoded
+        page.goto(report)
+        page.get_by_text("Posterior summaries", exact=True).click()
+        page.locator("tr", has_text="gmm2d_3mode").locator("a[iconname=eye]").first.click()
+        summary = page.frame_locator("iframe").locator("table.lwflow")
+        expect(summary.locator("th", has_text="verdict")).to_be_visible(timeout=30_000)  # every model's verdict
+        expect(summary.locator("td", has_text=re.compile(r"^(trusted|reweight|not trusted)$")).first).to_be_visible()
         browser.close()
 
 

@@ -130,7 +130,10 @@ class Posterior:
         importance-weighted posterior, what nested samplers return, with no flow in between;
         its accuracy is set by the weights' ESS (``diagnostics['clipping']['ess_after']``)."""
         if self.weighted_draws is None:
-            raise ValueError("only adaptive fits (lwflow.fit(..., proposal='adaptive')) keep weighted draws")
+            raise ValueError(
+                "only adaptive fits (lwflow.fit(..., proposal='adaptive')) keep weighted draws; for any fit, "
+                "posterior.sample(n, corrected=True) gives importance-corrected draws"
+            )
         theta, log_w = self.weighted_draws["theta"], self.weighted_draws["log_weight"]
         weights = np.where(np.isfinite(log_w), np.exp(log_w - np.max(log_w[np.isfinite(log_w)])), 0.0)
         return theta[np.random.default_rng(int(seed)).choice(len(theta), size=int(n), p=weights / weights.sum())]
