@@ -2,8 +2,6 @@
 
 import json
 import math
-import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,15 +14,6 @@ from lwflow.models.support import TruncatedModel
 
 FAST = {"max_steps": 400, "eval_every": 50, "batch_size": 512}
 SMALL = {"arch": "realnvp", "n_modes": 1, "n_layers": 4, "hidden_units": 32}
-
-
-def test_the_readme_example_runs():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
-    assert len(example.strip().splitlines()) <= 6  # the import and five lines
-    namespace: dict = {}
-    exec(example, namespace)
-    assert isinstance(namespace["posterior"], lwflow.Posterior)
 
 
 def test_public_names():

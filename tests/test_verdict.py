@@ -26,11 +26,13 @@ def gaussian_problem(centre: float = 0.0) -> lwflow.Problem:
 def test_the_readme_example_warns_nothing_and_its_corrected_draws_carry_their_ess():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    assert len(example.strip().splitlines()) <= 6  # the import and five lines
     namespace: dict = {}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         exec(example, namespace)
     posterior = namespace["posterior"]
+    assert isinstance(posterior, lwflow.Posterior) and namespace["theta"].shape == (10_000, 2)
     assert posterior.verdict in ("trusted", "reweight")
     assert abs(posterior.check.log_evidence - posterior.log_evidence) < 0.05
     assert "verdict:" in repr(posterior.summary())
