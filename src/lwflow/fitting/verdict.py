@@ -274,7 +274,7 @@ def judge(
             f"importance weights move the density's draws by {shift:.3f} posterior sd (ESS fraction "
             f"{ess_fraction:.2f}): the density is close enough to correct, not to use as it is"
         )
-        advice = "use importance-corrected draws: posterior.sample(n, corrected=True) in the library"
+        advice = "use importance-corrected draws (posterior.sample(n, corrected=True))"
     return PosteriorCheck(
         verdict, k_hat, ess_fraction, shift, log_z, log_z_se, int(numbers["n_draws"]), numbers["defensive_share"],
         None if fit_evidence is None else float(fit_evidence[0]),
