@@ -7,7 +7,8 @@ from scipy import stats
 import lwflow
 from benchmarks.scaling import two_mode_problem
 from lwflow.fitting.modes import select_n_modes
-from lwflow.fitting.rounds import balance_heuristic_log_weights, next_beta, pareto_k
+from lwflow.fitting.rounds import balance_heuristic_log_weights, next_beta
+from lwflow.fitting.weights import pareto_k
 
 TINY = {"arch": "realnvp", "n_modes": "auto", "n_layers": 4, "hidden_units": 32}
 TRAINING = {"max_steps": 400, "eval_every": 50, "patience": 4, "batch_size": 512}

@@ -32,13 +32,13 @@ import pandas as pd
 
 from lwflow.fitting.modes import VALLEY_RATIO
 from lwflow.fitting.posterior import Posterior
-from lwflow.fitting.rounds import AdaptiveConfig
 from lwflow.fitting.train import TrainConfig
 from lwflow.fitting.verdict import CheckConfig, advice_for, check_posterior
 from lwflow.fitting.weights import (
     ClippingConfig,
     check_log_likelihood,
     clipped_weights,
+    ess_of_log_weights,
     log_evidence,
 )
 from lwflow.models.flows import DensityModel, FlowSpec
@@ -214,13 +214,9 @@ def fit(
     modes_config = settings(ModeSelectionConfig, mode_selection)
     check_config = settings(CheckConfig, check)
     if proposal == "adaptive":
-        posterior = _fit_adaptive(problem, seed, model_config, training_config, modes_config, rbig, adaptive, progress)
-        rounds = posterior.diagnostics["rounds"]
-        stop, beta = rounds[-1]["next"], float(rounds[-1]["beta"])
-        advice = advice_for(
-            "adaptive", stop, posterior.diagnostics["n_likelihood_calls"], settings(AdaptiveConfig, adaptive)
-        )
-        return _checked(posterior, problem, check_config, seed, stop, beta, advice)
+        return _fit_adaptive(
+            problem, seed, model_config, training_config, modes_config, rbig, adaptive, check_config, progress
+        )  # fmt: skip
     started = time.perf_counter()
     theta = problem.prior.sample(int(n_prior_samples), rng_for(seed, "prior"))
     with _bar(progress, len(theta), "likelihood") as bar:
@@ -288,15 +284,17 @@ def _fit_adaptive(
     mode_selection: ModeSelectionConfig,
     rbig: Any,
     adaptive: Any,
+    check: CheckConfig,
     progress: bool,
 ) -> Posterior:
     """:func:`fit` with ``proposal='adaptive'``: the rounds, then the Posterior of the final flow
-    with the weighted draws of the evidence."""
-    from lwflow.fitting.rounds import adaptive_rounds, ess_of_log_weights
+    with the weighted draws of the evidence, checked with the rounds' stop and last beta."""
+    from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds
 
     started = time.perf_counter()
+    config = settings(AdaptiveConfig, adaptive)
     result = adaptive_rounds(
-        problem, settings(AdaptiveConfig, adaptive), model, seed, training, mode_selection, rbig,
+        problem, config, model, seed, training, mode_selection, rbig,
         log=print if progress else None,
     )  # fmt: skip
     ess = ess_of_log_weights(result.weighted_log_weights)  # adaptive weights are not clipped
@@ -312,7 +310,9 @@ def _fit_adaptive(
         diagnostics, problem.name,
     )  # fmt: skip
     posterior.weighted_draws = {"theta": result.weighted_theta, "log_weight": result.weighted_log_weights}
-    return posterior
+    stop, beta = result.rounds[-1]["next"], float(result.rounds[-1]["beta"])
+    advice = advice_for("adaptive", stop, diagnostics["n_likelihood_calls"], config)
+    return _checked(posterior, problem, check, seed, stop, beta, advice)
 
 
 def _bar(show: bool, total: int, what: str) -> Any:

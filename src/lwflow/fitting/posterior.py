@@ -26,6 +26,7 @@ import torch
 
 from lwflow.artefacts import jsonable
 from lwflow.fitting.verdict import CheckConfig, ImportanceSample, PosteriorCheck, importance_sample
+from lwflow.fitting.weights import weighted_resample
 from lwflow.models.flows import DensityModel, FlowSpec, checkpoint_payload, load_torch, model_from_payload, save_torch
 from lwflow.streams import rng_for
 
@@ -134,9 +135,7 @@ class Posterior:
                 "only adaptive fits (lwflow.fit(..., proposal='adaptive')) keep weighted draws; for any fit, "
                 "posterior.sample(n, corrected=True) gives importance-corrected draws"
             )
-        theta, log_w = self.weighted_draws["theta"], self.weighted_draws["log_weight"]
-        weights = np.where(np.isfinite(log_w), np.exp(log_w - np.max(log_w[np.isfinite(log_w)])), 0.0)
-        return theta[np.random.default_rng(int(seed)).choice(len(theta), size=int(n), p=weights / weights.sum())]
+        return weighted_resample(self.weighted_draws["theta"], self.weighted_draws["log_weight"], n, seed)
 
     def log_prob(self, theta: np.ndarray) -> np.ndarray:
         """:math:`\\log q(\\theta)` for each row of ``theta`` (shape ``(n, dim)``)."""

@@ -39,24 +39,21 @@ weights' variance is effectively infinite and neither should be trusted (Vehtari
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lwflow.fitting.weights import effective_sample_size
+from lwflow.fitting.defensive import defensive_draws, proposal_log_prob
+from lwflow.fitting.weights import ess_of_log_weights, log_mean_exp, pareto_k
 from lwflow.streams import rng_for
 
 if TYPE_CHECKING:  # torch behind them: the workflow's plan reads AdaptiveConfig without it
     from lwflow.fitting.pipeline import FittedModel, ModelConfig, ModeSelectionConfig
     from lwflow.fitting.train import TrainConfig
     from lwflow.models.flows import DensityModel
-    from lwflow.problems.priors import Prior
     from lwflow.problems.problem import Problem
-
-TRUSTED_PARETO_K = 0.7
 
 
 @dataclass(frozen=True)
@@ -106,14 +103,6 @@ def tempered(log_prior: np.ndarray, log_likelihood: np.ndarray, beta: float) -> 
     return log_prior + np.where(np.isfinite(log_likelihood), beta * log_likelihood, -np.inf)
 
 
-def ess_of_log_weights(log_w: np.ndarray) -> float:
-    """Kish ESS of weights given by their logarithms (``-inf``: zero weight)."""
-    finite = np.isfinite(log_w)
-    if not finite.any():
-        return 0.0
-    return effective_sample_size(np.exp(log_w[finite] - log_w[finite].max()))
-
-
 def next_beta(
     log_prior: np.ndarray,
     log_likelihood: np.ndarray,
@@ -138,20 +127,6 @@ def next_beta(
         middle = 0.5 * (low + high)
         low, high = (middle, high) if ess(middle) >= ess_target else (low, middle)
     return low
-
-
-def pareto_k(log_weights: np.ndarray) -> float:
-    """Pareto :math:`\\hat k` of importance weights by PSIS (arviz-stats); below
-    :data:`TRUSTED_PARETO_K` the weighted estimates are reliable.  NaN where there is no tail to
-    fit (fewer than 5 nonzero weights, or equal weights at the top)."""
-    from arviz_stats.base import array_stats
-
-    finite = log_weights[np.isfinite(log_weights)]
-    tail = math.ceil(min(0.2 * finite.size, 3 * math.sqrt(finite.size)))  # PSIS's tail, r_eff = 1
-    if tail < 5 or np.ptp(np.sort(finite)[-tail:]) == 0:
-        return math.nan  # too few weights, or a flat tail: no tail to fit
-    # psislw takes what LOO gives it, log-likelihoods, and smooths their negation: pass -log w
-    return float(array_stats.psislw(-(finite - finite.max()))[1])
 
 
 @dataclass
@@ -304,13 +279,6 @@ def training_weights(log_weights: np.ndarray) -> np.ndarray:
     return weights
 
 
-def proposal_log_prob(flow: DensityModel | None, log_prior: np.ndarray, theta: np.ndarray, share: float) -> np.ndarray:
-    """:math:`\\log q_s`: the prior for round 0, else the defensive mixture of flow and prior."""
-    if flow is None:
-        return log_prior
-    return np.logaddexp(math.log1p(-share) + flow.log_prob(theta), math.log(share) + log_prior)
-
-
 def draw_round(
     problem: Problem, flow: DensityModel | None, n: int, share: float, seed: int, round_index: int
 ) -> np.ndarray:
@@ -319,14 +287,6 @@ def draw_round(
     if flow is None:
         return problem.prior.sample(n, rng_for(seed, "prior"))
     return defensive_draws(problem.prior, flow, n, share, np.random.default_rng([seed, 100 + round_index]))
-
-
-def defensive_draws(prior: Prior, flow: DensityModel, n: int, share: float, rng: np.random.Generator) -> np.ndarray:
-    """``n`` draws of :math:`(1 - \\epsilon) f + \\epsilon \\pi`, stratified: ``round(share n)`` from the
-    prior (last), the rest from the flow (seeded from ``rng``)."""
-    n_prior = int(round(share * n))
-    flow_draws = flow.sample(n - n_prior, int(rng.integers(2**31)))
-    return np.concatenate([flow_draws, prior.sample(n_prior, rng)])
 
 
 def adaptive_rounds(
@@ -393,11 +353,3 @@ def evidence_draws(pool: Pool, records: Sequence[Mapping[str, Any]]) -> tuple[np
     ends = np.cumsum(pool.counts)
     rows = np.concatenate([np.arange(ends[s] - pool.counts[s], ends[s]) for s in chosen])
     return pool.theta[rows], np.concatenate([pool.own_log_weights(s) for s in chosen])
-
-
-def log_mean_exp(log_w: np.ndarray) -> tuple[float, float]:
-    """:math:`\\log \\frac1n \\sum_i e^{\\ell_i}` and its standard error :math:`\\sqrt{1/\\mathrm{ESS} - 1/n}`."""
-    finite = np.isfinite(log_w)
-    top = log_w[finite].max()
-    log_z = float(top + math.log(np.exp(log_w[finite] - top).sum()) - math.log(len(log_w)))
-    return log_z, float(math.sqrt(max(1 / ess_of_log_weights(log_w) - 1 / len(log_w), 0.0)))

@@ -53,8 +53,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lwflow.fitting.rounds import defensive_draws, ess_of_log_weights, log_mean_exp, pareto_k, proposal_log_prob
-from lwflow.fitting.weights import check_log_likelihood
+from lwflow.fitting.defensive import defensive_draws, proposal_log_prob
+from lwflow.fitting.weights import check_log_likelihood, ess_of_log_weights, log_mean_exp, pareto_k, weighted_resample
 
 if TYPE_CHECKING:
     from lwflow.models.flows import DensityModel
@@ -136,12 +136,7 @@ class ImportanceSample:
     def resample(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` draws resampled with probability proportional to the weights (sampling
         importance resampling): importance-corrected, equally weighted draws."""
-        finite = np.isfinite(self.log_weight)
-        if not finite.any():
-            raise ValueError("no draw has a nonzero weight: the density and the posterior do not overlap")
-        weights = np.where(finite, np.exp(self.log_weight - self.log_weight[finite].max()), 0.0)
-        chosen = np.random.default_rng(int(seed)).choice(len(weights), size=int(n), p=weights / weights.sum())
-        return self.theta[chosen]
+        return weighted_resample(self.theta, self.log_weight, n, seed)
 
 
 def importance_sample(

@@ -6,7 +6,9 @@ importance sample of the posterior.  Their quality is the Kish effective sample 
 .. math::  \\mathrm{ESS} = (\\textstyle\\sum_i w_i)^2 / \\sum_i w_i^2 .
 
 Clipping (paper A, Algorithm 1, "optional pre-processing") caps the largest weights to
-trade a little bias for much less variance.
+trade a little bias for much less variance.  Importance weights of any proposal, given by their
+logarithms, have the same statistics: :func:`ess_of_log_weights`, :func:`log_mean_exp` (the
+evidence), :func:`pareto_k` (PSIS), and :func:`weighted_resample` (equally weighted draws).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 CLIP_STRATEGIES = ("none", "quantile", "max_share")
+TRUSTED_PARETO_K = 0.7
 
 
 class LikelihoodError(ValueError):
@@ -241,3 +244,43 @@ def clip_with_report(weights: np.ndarray, strategy: str, threshold: float | None
         max_share_after=max_weight_share(clipped),
     )
     return clipped, report
+
+
+def ess_of_log_weights(log_w: np.ndarray) -> float:
+    """Kish ESS of weights given by their logarithms (``-inf``: zero weight)."""
+    finite = np.isfinite(log_w)
+    if not finite.any():
+        return 0.0
+    return effective_sample_size(np.exp(log_w[finite] - log_w[finite].max()))
+
+
+def log_mean_exp(log_w: np.ndarray) -> tuple[float, float]:
+    """:math:`\\log \\frac1n \\sum_i e^{\\ell_i}` and its standard error :math:`\\sqrt{1/\\mathrm{ESS} - 1/n}`."""
+    finite = np.isfinite(log_w)
+    top = log_w[finite].max()
+    log_z = float(top + math.log(np.exp(log_w[finite] - top).sum()) - math.log(len(log_w)))
+    return log_z, float(math.sqrt(max(1 / ess_of_log_weights(log_w) - 1 / len(log_w), 0.0)))
+
+
+def pareto_k(log_weights: np.ndarray) -> float:
+    """Pareto :math:`\\hat k` of importance weights by PSIS (arviz-stats); below
+    :data:`TRUSTED_PARETO_K` the weighted estimates are reliable.  NaN where there is no tail to
+    fit (fewer than 5 nonzero weights, or equal weights at the top)."""
+    from arviz_stats.base import array_stats
+
+    finite = log_weights[np.isfinite(log_weights)]
+    tail = math.ceil(min(0.2 * finite.size, 3 * math.sqrt(finite.size)))  # PSIS's tail, r_eff = 1
+    if tail < 5 or np.ptp(np.sort(finite)[-tail:]) == 0:
+        return math.nan  # too few weights, or a flat tail: no tail to fit
+    # psislw takes what LOO gives it, log-likelihoods, and smooths their negation: pass -log w
+    return float(array_stats.psislw(-(finite - finite.max()))[1])
+
+
+def weighted_resample(theta: np.ndarray, log_weight: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` rows of ``theta`` drawn with replacement, with probability proportional to
+    :math:`e^{\\log w}` (multinomial resampling; ``-inf``: never drawn)."""
+    finite = np.isfinite(log_weight)
+    if not finite.any():
+        raise ValueError("no draw has a nonzero weight: the proposal and the posterior do not overlap")
+    weights = np.where(finite, np.exp(log_weight - np.max(log_weight[finite])), 0.0)
+    return theta[np.random.default_rng(int(seed)).choice(len(theta), size=int(n), p=weights / weights.sum())]
