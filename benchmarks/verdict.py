@@ -57,9 +57,10 @@ class VerdictSettings:
     dims: tuple[int, ...] = (2, 5, 10, 20)
     # adaptive fits at the defaults in 20-D take about 1 400 s each (docs/results/adaptive.md); not here
     skipped: tuple[tuple[str, str], ...] = (("two_mode_20d", "adaptive"),)
-    prior_samples: int = 100_000  # prior draws of the two-mode problems (paper problems: the config's)
+    prior_samples: int = 100_000  # prior draws of the two-mode problems
+    paper_prior_samples: int | None = None  # of the paper problems (None: the config's)
+    adaptive: tuple[tuple[str, int], ...] = ()  # settings of each adaptive proposal (empty: the defaults)
     adaptive_small: tuple[tuple[str, int], ...] = tuple(PROPOSALS["adaptive_small"].items())
-    quick_run: bool = False
 
     @classmethod
     def quick(cls) -> VerdictSettings:
@@ -67,8 +68,9 @@ class VerdictSettings:
             n_draws=300,
             dims=(2,),
             prior_samples=4000,
+            paper_prior_samples=4000,
+            adaptive=(("n_per_round", 500), ("max_calls", 2000)),
             adaptive_small=(("n_per_round", 500), ("max_calls", 1000)),
-            quick_run=True,
         )
 
 
@@ -86,12 +88,12 @@ def tasks(config: dict[str, Any], names: list[str], settings: VerdictSettings, s
     return sorted(jobs, key=lambda job: -(cost[job["proposal"]] * (job["dim"] or 3)))
 
 
-def build_problem(task: dict, config: dict[str, Any]) -> tuple[Problem, int]:
+def build_problem(task: dict, config: dict[str, Any], settings: VerdictSettings) -> tuple[Problem, int]:
     """The task's problem and its prior draws for ``proposal='prior'``."""
     if task["dim"] is not None:
-        return two_mode_problem(task["dim"]), 0
+        return two_mode_problem(task["dim"]), settings.prior_samples
     spec = config["problems"][task["problem"]]
-    return problem_from_spec(task["problem"], spec), int(spec["n_prior_samples"])
+    return problem_from_spec(task["problem"], spec), settings.paper_prior_samples or int(spec["n_prior_samples"])
 
 
 def run_task(task: dict, config: dict[str, Any], settings: VerdictSettings) -> dict[str, Any]:
@@ -101,10 +103,7 @@ def run_task(task: dict, config: dict[str, Any], settings: VerdictSettings) -> d
     from lwflow.fitting.pipeline import fit
 
     torch.set_num_threads(1)
-    problem, n_prior = build_problem(task, config)
-    n_prior = n_prior or settings.prior_samples
-    if settings.quick_run:
-        n_prior = settings.prior_samples
+    problem, n_prior = build_problem(task, config, settings)
     counted = replace(problem, log_likelihood=CountingLikelihood(problem.log_likelihood))
     flow = config["flow"]
     model = {"arch": "realnvp", "n_modes": "auto", "n_layers": flow["n_layers"], "hidden_units": flow["hidden_units"]}
@@ -112,9 +111,7 @@ def run_task(task: dict, config: dict[str, Any], settings: VerdictSettings) -> d
     if task["proposal"] == "prior":
         options |= {"n_prior_samples": n_prior, "clipping": config["clipping"]}
     else:
-        adaptive = dict(settings.adaptive_small) if task["proposal"] == "adaptive_small" else {}
-        if settings.quick_run and task["proposal"] == "adaptive":
-            adaptive = {"n_per_round": 500, "max_calls": 2000}
+        adaptive = dict(settings.adaptive_small if task["proposal"] == "adaptive_small" else settings.adaptive)
         options |= {"proposal": "adaptive", "adaptive": adaptive}
     row: dict[str, Any] = dict(task)
     started = time.perf_counter()
@@ -258,7 +255,9 @@ def combined(folders: list[Path], config: dict[str, Any]) -> pd.DataFrame:
         runs["exact_mode_mass_error"] = np.nan
     missing = runs["exact_sliced_w1_over_floor"].isna()
     for (name, dim, seed), rows in runs[missing].groupby(["problem", "dim", "seed"], dropna=False):
-        problem, _ = build_problem({"problem": name, "dim": None if pd.isna(dim) else int(dim)}, config)
+        problem, _ = build_problem(
+            {"problem": name, "dim": None if pd.isna(dim) else int(dim)}, config, VerdictSettings()
+        )
         scores = accuracy(problem, int(seed), VerdictSettings().n_draws, {})
         runs.loc[rows.index, "exact_sliced_w1_over_floor"] = scores["exact_sliced_w1_over_floor"]
         runs.loc[rows.index, "exact_mode_mass_error"] = scores["exact_mode_mass_error"]

@@ -12,6 +12,20 @@ import math
 import numpy as np
 import pandas as pd
 
+# the verdicts a table flags on a row (lwflow.fitting.verdict), each with its column of seeds and footnote
+FLAGGED_VERDICTS = {
+    "not trusted": (
+        "not_trusted_seeds",
+        " [not trusted: seed ...]: the check of those seeds' density against the likelihood failed "
+        "(lwflow.fitting.verdict); their summary and log name the setting to raise.",
+    ),
+    "reweight": (
+        "reweight_seeds",
+        " [reweight: seed ...]: importance weights move those seeds' draws measurably; use "
+        "importance-corrected draws for them.",
+    ),
+}
+
 METRIC_LABELS = {
     "nll": "NLL",
     "kl": "KL(p||q)",
@@ -87,12 +101,8 @@ def wide_table(frame: pd.DataFrame) -> pd.DataFrame:
         by_metric = {r["metric"]: cell(r) for _, r in group.iterrows()}
         chosen = group["chosen_k"].iloc[0] if "chosen_k" in group else None
         label = f"{row} (K per seed: {chosen})" if isinstance(chosen, str) else row
-        for verdict in ("not trusted", "reweight"):
-            seeds = (
-                group[f"{verdict.replace(' ', '_')}_seeds"].iloc[0]
-                if f"{verdict.replace(' ', '_')}_seeds" in group
-                else None
-            )
+        for verdict, (column, _) in FLAGGED_VERDICTS.items():
+            seeds = group[column].iloc[0] if column in group else None
             if isinstance(seeds, str) and seeds:
                 label += f" [{verdict}: seed {seeds}]"
         lines.append([label] + [by_metric.get(m, "") for m in metrics])
@@ -102,16 +112,10 @@ def wide_table(frame: pd.DataFrame) -> pd.DataFrame:
 def table_footnote(frame: pd.DataFrame) -> str:
     n_seeds = int(frame["n_seeds"].max())
     note = f"Mean ± std over {n_seeds} seeds; 'floor' is the truth-vs-truth value at the same sample size."
-    flagged = {verdict: frame.get(f"{verdict.replace(' ', '_')}_seeds") for verdict in ("not trusted", "reweight")}
-    explained = {
-        "not trusted": " [not trusted: seed ...]: the check of those seeds' density against the likelihood "
-        "failed (lwflow.fitting.verdict); their summary and log name the setting to raise.",
-        "reweight": " [reweight: seed ...]: importance weights move those seeds' draws measurably; use "
-        "importance-corrected draws for them.",
-    }
-    for verdict, seeds in flagged.items():
+    for column, explained in FLAGGED_VERDICTS.values():
+        seeds = frame.get(column)
         if seeds is not None and seeds.map(lambda value: isinstance(value, str) and bool(value)).any():
-            note += explained[verdict]
+            note += explained
     return note
 
 

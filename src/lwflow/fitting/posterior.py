@@ -149,7 +149,7 @@ class Posterior:
         the verdict, :math:`\\log \\hat Z \\pm` se, the ESS and the base modes above its rows
         (they are also in ``frame.attrs``)."""
         frame = PosteriorSummary(summarise_samples(self.sample(n, seed), self.parameter_names))
-        frame.attrs = self.headline()
+        frame.attrs = self.headline() | ({"check_line": self.check.line()} if self.check is not None else {})
         return frame
 
     def headline(self) -> dict[str, Any]:
@@ -233,14 +233,8 @@ class PosteriorSummary(pd.DataFrame):
         lines = [f"{head.get('problem') or 'posterior'}: {head.get('arch')}, {head.get('n_modes')} base modes"]
         if head.get("log_evidence") is not None:
             lines.append(f"log Z {head['log_evidence']:.4f} +- {head['log_evidence_se']:.4f} (the fit's draws)")
-        if head.get("verdict") is not None:
-            lines.append(
-                f"verdict: {head['verdict']} (Pareto k {head['pareto_k']:.2f}, ESS fraction "
-                f"{head['ess_fraction']:.2f}, shift {head['shift']:.3f} sd; check log Z "
-                f"{head['check_log_evidence']:.4f} +- {head['check_log_evidence_se']:.4f})"
-            )
-        if head.get("stop") is not None:
-            lines.append(f"adaptive rounds stopped: {head['stop']} at beta {head['beta']:.3g}")
+        if head.get("check_line"):
+            lines.append(head["check_line"])
         if head.get("advice"):
             lines.append(f"advice: {head['advice']}")
         return "\n".join(lines)

@@ -358,9 +358,8 @@ def sample_model(
     report = read_json(weights_report) if weights_report is not None else {}
     check = _check_model(problem, fitted, fit, report, sampling.get("check", {}), seed)
     samples = fitted.sample(int(sampling["n_samples"]), seed_for(seed, "model_samples"))
-    provenance.extra = {"check": check.as_dict()}
-    write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.log_prob(samples)}, provenance)
-    provenance.extra = {}
+    checked = dataclasses.replace(provenance, extra={"check": check.as_dict()})  # read back by model_check
+    write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.log_prob(samples)}, checked)
     frame = summarise_samples(samples, problem.names)
     headline = (
         {
@@ -597,7 +596,7 @@ def paper_table(
     metrics sit under that key of each JSON: mixtures), ``true_modes``, ``density_maxima``
     and ``modes`` (per-seed ``modes.json`` paths: the chosen K, column ``chosen_k``)."""
     from lwflow.evaluation.figures import save_figure, seeds_figure
-    from lwflow.evaluation.tables import summarise, to_html, to_markdown
+    from lwflow.evaluation.tables import FLAGGED_VERDICTS, summarise, to_html, to_markdown
 
     records, per_seed = [], []
     for row in rows:
@@ -616,9 +615,10 @@ def paper_table(
         }
         if "modes" in row:
             extra["chosen_k"] = " ".join(str(read_json(p)["n_modes"]) for p in row["modes"])
-        for verdict in ("not trusted", "reweight"):
-            seeds = [str(seed) for seed, values in zip(row["seeds"], metrics) if values.get("verdict") == verdict]
-            extra[f"{verdict.replace(' ', '_')}_seeds"] = " ".join(seeds)
+        for verdict, (column, _) in FLAGGED_VERDICTS.items():
+            extra[column] = " ".join(
+                str(s) for s, values in zip(row["seeds"], metrics) if values.get("verdict") == verdict
+            )
         records += [
             record | extra for record in summarise(table, row["label"], metrics, floors, row["published"], metric_names)
         ]
