@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmarks.timing import CountingLikelihood, timed
 from lwflow.fitting.pipeline import fit
-from lwflow.fitting.weights import effective_sample_size, weights_from_log_likelihood
+from lwflow.fitting.weights import effective_sample_size, weighted_resample, weights_from_log_likelihood
 from lwflow.problems import Problem
 
 
@@ -115,12 +115,6 @@ def adaptive_flow(
     }
 
 
-def _resampled(points: np.ndarray, log_weights: np.ndarray, n_draws: int, seed: int) -> np.ndarray:
-    """``n_draws`` equally weighted draws from a weighted sample (multinomial resampling)."""
-    weights = np.exp(log_weights - log_weights.max())
-    return points[np.random.default_rng(seed).choice(len(points), size=n_draws, p=weights / weights.sum())]
-
-
 def nautilus_sampler(problem: Problem, n_draws: int, seed: int) -> MethodResult:
     """nautilus-sampler at its defaults (2000 live points), vectorised likelihood."""
     import nautilus
@@ -138,7 +132,7 @@ def nautilus_sampler(problem: Problem, n_draws: int, seed: int) -> MethodResult:
     sampler, seconds = timed(run)
     points, log_w, _ = sampler.posterior()
     return MethodResult(
-        _resampled(points, log_w, n_draws, seed),
+        weighted_resample(points, log_w, n_draws, seed),
         likelihood.calls,
         seconds,
         {"log_z": sampler.log_z, "log_z_err": float("nan")},
@@ -162,7 +156,7 @@ def pocomc_sampler(problem: Problem, n_draws: int, seed: int) -> MethodResult:
     sampler, seconds = timed(run)
     points, weights, _, _ = sampler.posterior()
     log_z, log_z_err = sampler.evidence()
-    draws = _resampled(points, np.log(np.maximum(weights, 1e-300)), n_draws, seed)
+    draws = weighted_resample(points, np.log(np.maximum(weights, 1e-300)), n_draws, seed)
     return MethodResult(draws, likelihood.calls, seconds, {"log_z": float(log_z), "log_z_err": float(log_z_err)})
 
 
