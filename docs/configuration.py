@@ -18,6 +18,24 @@ import yaml
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
+def _resolved(node: Any, base: Path) -> Any:
+    """``node`` with every ``$ref`` (a file relative to ``base`` and a JSON pointer, as the config
+    schema refers to the library's settings schema) replaced by what it points at."""
+    if isinstance(node, list):
+        return [_resolved(item, base) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        file, pointer = node["$ref"].split("#", 1)
+        target_path = (base / file).resolve()
+        target = yaml.safe_load(target_path.read_text())
+        for part in pointer.strip("/").split("/"):
+            target = target[part]
+        rest = {key: value for key, value in node.items() if key != "$ref"}
+        return _resolved({**target, **rest}, target_path.parent)
+    return {key: _resolved(value, base) for key, value in node.items()}
+
+
 def _type(node: dict[str, Any]) -> str:
     if "enum" in node:
         return " \\| ".join(f"`{v}`" for v in node["enum"])
@@ -54,7 +72,7 @@ def _rows(node: dict[str, Any], prefix: str) -> list[tuple[str, str, str, str]]:
 
 
 def reference() -> str:
-    schema = yaml.safe_load(SCHEMA.read_text())
+    schema = _resolved(yaml.safe_load(SCHEMA.read_text()), SCHEMA.parent)
     lines = [
         "# Configuration reference",
         "",

@@ -39,17 +39,30 @@ def test_the_configuration_reference_is_what_the_schema_says():
     )
 
 
-def test_the_schema_states_the_adaptive_rounds_defaults():
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "lwflow.fitting.train.TrainConfig",
+        "lwflow.fitting.weights.ClippingConfig",
+        "lwflow.fitting.pipeline.ModelConfig",
+        "lwflow.fitting.pipeline.ModeSelectionConfig",
+        "lwflow.fitting.rounds.AdaptiveConfig",
+        "lwflow.fitting.verdict.CheckConfig",
+        "lwflow.models.rbig.RBIGConfig",
+    ],
+)
+def test_every_settings_object_has_its_schema_section_s_keys_and_defaults(kind):
+    """The settings dataclasses and the settings schema (which the config schema refers to) name
+    the same keys with the same defaults, so fit() and the workflow start from one definition."""
     import dataclasses
+    import importlib
 
-    import yaml
+    from lwflow.settings import section_schema
 
-    from lwflow.fitting.rounds import AdaptiveConfig
-
-    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    fields = schema["properties"]["experiments"]["items"]["properties"]["adaptive"]["properties"]
-    for name, default in dataclasses.asdict(AdaptiveConfig()).items():
-        assert f"(default {default:g})" in fields[name]["description"], name
+    module, name = kind.rsplit(".", 1)
+    settings = getattr(importlib.import_module(module), name)
+    properties = section_schema(settings.SECTION)["properties"]
+    assert {key: value["default"] for key, value in properties.items()} == dataclasses.asdict(settings())
 
 
 def test_every_number_in_the_readme_results_is_on_a_results_page():

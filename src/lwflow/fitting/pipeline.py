@@ -23,9 +23,9 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,22 +44,21 @@ from lwflow.fitting.weights import (
 from lwflow.models.flows import DensityModel, FlowSpec
 from lwflow.models.support import SUPPORT_DRAWS, restrict_to_support
 from lwflow.problems import Problem
+from lwflow.settings import SettingsError, check_section
 from lwflow.streams import rng_for, seed_for
 
 LIKELIHOOD_BATCH = 10_000
 Settings = TypeVar("Settings")
 
 
-def settings(kind: type[Settings], value: Settings | dict[str, Any] | None) -> Settings:
-    """A settings dataclass from itself, a dict of its fields (a config section) or None (defaults)."""
+def settings(kind: type[Settings], value: Settings | Mapping[str, Any] | None) -> Settings:
+    """A settings dataclass from itself, a dict of its fields (a config section) or None
+    (defaults), checked against its section of the settings schema (:mod:`lwflow.settings`)."""
     if value is None:
         return kind()
     if isinstance(value, kind):
         return value
-    known = {f.name for f in dataclasses.fields(kind)}
-    unknown = sorted(set(value) - known)
-    if unknown:
-        raise ValueError(f"{kind.__name__}: unknown settings {unknown}; known: {sorted(known)}")
+    check_section(kind.SECTION, value)  # names an unknown key or a wrong type before the dataclass does
     return kind(**value)
 
 
@@ -70,6 +69,11 @@ class ModeSelectionConfig:
     k_max: int = 6
     n_resample: int = 5000
     valley_ratio: float = VALLEY_RATIO
+
+    SECTION: ClassVar[str] = "mode_selection"
+
+    def __post_init__(self) -> None:
+        check_section(self.SECTION, dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -82,9 +86,10 @@ class ModelConfig:
     n_layers: int = 8
     hidden_units: int = 64
 
+    SECTION: ClassVar[str] = "model"
+
     def __post_init__(self) -> None:
-        if self.n_modes != "auto" and not (isinstance(self.n_modes, int | np.integer) and self.n_modes >= 1):
-            raise ValueError(f"n_modes must be a positive integer or 'auto', got {self.n_modes!r}")
+        check_section(self.SECTION, dataclasses.asdict(self))
 
 
 @dataclass
@@ -171,9 +176,6 @@ def fit_model(
     return FittedModel(restricted, spec, history, modes, facts)
 
 
-PROPOSALS = ("prior", "adaptive")
-
-
 def fit(
     problem: Problem,
     n_prior_samples: int = 100_000,
@@ -206,13 +208,25 @@ def fit(
     ``verdict``; their likelihood calls are counted in ``diagnostics['n_likelihood_calls']``.
     A ``not trusted`` verdict is a :class:`UserWarning` naming the setting to raise.
     """
+    check_section("seed", seed)
+    check_section("proposal", proposal)
+    if proposal == "prior":
+        check_section("n_prior_samples", n_prior_samples)
+        if adaptive is not None:
+            raise SettingsError(
+                "adaptive settings were given with proposal='prior', which would ignore them: "
+                "pass proposal='adaptive' as well, or drop adaptive="
+            )
     problem.check()
-    if proposal not in PROPOSALS:
-        raise ValueError(f"proposal must be one of {PROPOSALS}, got {proposal!r}")
     model_config = settings(ModelConfig, model)
     training_config = settings(TrainConfig, training)
     modes_config = settings(ModeSelectionConfig, mode_selection)
     check_config = settings(CheckConfig, check)
+    clipping_config = settings(ClippingConfig, clipping)
+    if rbig is not None:
+        from lwflow.models.rbig import RBIGConfig
+
+        rbig = settings(RBIGConfig, rbig)
     if proposal == "adaptive":
         return _fit_adaptive(
             problem, seed, model_config, training_config, modes_config, rbig, adaptive, check_config, progress
@@ -224,7 +238,7 @@ def fit(
             problem, theta, progress=lambda done, total: bar.update(done - bar.n) if bar else None
         )
     log_z, log_z_se = log_evidence(log_likelihood)
-    weights, report = clipped_weights(log_likelihood, settings(ClippingConfig, clipping))
+    weights, report = clipped_weights(log_likelihood, clipping_config)
     with _bar(progress, training_config.max_steps, "training") as bar:
         fitted = fit_model(
             theta,

@@ -40,13 +40,14 @@ weights' variance is effectively infinite and neither should be trusted (Vehtari
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from lwflow.fitting.defensive import defensive_draws, proposal_log_prob
 from lwflow.fitting.weights import ess_of_log_weights, log_mean_exp, pareto_k
+from lwflow.settings import SettingsError, check_section
 from lwflow.streams import rng_for
 
 if TYPE_CHECKING:  # torch behind them: the workflow's plan reads AdaptiveConfig without it
@@ -74,14 +75,15 @@ class AdaptiveConfig:
     defensive_share: float = 0.1
     max_rounds: int = 30
 
+    SECTION: ClassVar[str] = "adaptive"
+
     def __post_init__(self) -> None:
-        if self.n_per_round < 100 or self.max_calls < self.n_per_round:
-            raise ValueError("adaptive: n_per_round must be >= 100 and max_calls >= n_per_round")
-        if not 1 <= self.max_rounds <= 1000 or self.final_ess < 0:
-            raise ValueError("adaptive: max_rounds must lie in [1, 1000] and final_ess be >= 0")
-        for name in ("beta_ess_fraction", "final_ess_fraction", "defensive_share"):
-            if not 0 < getattr(self, name) < 1:
-                raise ValueError(f"adaptive: {name} must lie in (0, 1), got {getattr(self, name)}")
+        check_section(self.SECTION, asdict(self))
+        if self.max_calls < self.n_per_round:
+            raise SettingsError(
+                f"adaptive.max_calls = {self.max_calls} is below adaptive.n_per_round = {self.n_per_round}: "
+                "the budget must hold at least one round; raise max_calls or lower n_per_round"
+            )
 
 
 def balance_heuristic_log_weights(log_target: np.ndarray, log_proposals: np.ndarray, counts: np.ndarray) -> np.ndarray:

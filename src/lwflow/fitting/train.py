@@ -27,7 +27,8 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -44,14 +45,12 @@ from lwflow.models.flows import (
     init_mixture_base,
     weighted_standardisation,
 )
-
-BATCH_SAMPLING = ("weighted", "uniform")
-DEVICES = ("auto", "cpu", "cuda")
+from lwflow.settings import check_section
 
 
 def resolve_device(name: str) -> torch.device:
     """``auto``: CUDA if this process sees a GPU, else the CPU; ``cuda`` without one is an error.
-    ``name`` is one of :data:`DEVICES` (checked by :class:`TrainConfig`)."""
+    ``name`` is one of the schema's ``training.device`` values (checked by :class:`TrainConfig`)."""
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             "training.device is 'cuda' but this job sees no GPU: request one (resource gpu: 1, see "
@@ -79,11 +78,10 @@ class TrainConfig:
     max_recoveries: int = 3
     device: str = "auto"
 
+    SECTION: ClassVar[str] = "training"
+
     def __post_init__(self) -> None:
-        if self.batch_sampling not in BATCH_SAMPLING:
-            raise ValueError(f"batch_sampling must be one of {BATCH_SAMPLING}, got {self.batch_sampling!r}")
-        if self.device not in DEVICES:
-            raise ValueError(f"training.device must be one of {DEVICES}, got {self.device!r}")
+        check_section(self.SECTION, asdict(self))
 
 
 class TrainingDiverged(RuntimeError):

@@ -54,12 +54,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from lwflow.fitting.defensive import defensive_draws, proposal_log_prob
 from lwflow.fitting.weights import check_log_likelihood, ess_of_log_weights, log_mean_exp, pareto_k, weighted_resample
+from lwflow.settings import check_section
 
 if TYPE_CHECKING:
     from lwflow.models.flows import DensityModel
@@ -92,11 +93,10 @@ class CheckConfig:
     n_draws: int = 2000
     defensive_share: float = 0.1
 
+    SECTION: ClassVar[str] = "check"
+
     def __post_init__(self) -> None:
-        if not isinstance(self.n_draws, int | np.integer) or self.n_draws < 100:
-            raise ValueError(f"check: n_draws must be an integer >= 100, got {self.n_draws!r}")
-        if not 0 < self.defensive_share < 1:
-            raise ValueError(f"check: defensive_share must lie in (0, 1), got {self.defensive_share!r}")
+        check_section(self.SECTION, asdict(self))
 
 
 @dataclass(frozen=True)

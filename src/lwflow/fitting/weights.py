@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import numpy as np
+
+from lwflow.settings import check_section
 
 CLIP_STRATEGIES = ("none", "quantile", "max_share")
 TRUSTED_PARETO_K = 0.7
@@ -167,6 +170,11 @@ class ClippingConfig:
     threshold: float | None = 0.01
     min_ess: float = 100.0
     max_ess_gain: float = 10.0
+
+    SECTION: ClassVar[str] = "clipping"
+
+    def __post_init__(self) -> None:
+        check_section(self.SECTION, asdict(self))
 
 
 class WeightsError(ValueError):

@@ -47,13 +47,15 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri, ndtri_exp
 
 from lwflow.fitting.weights import heaviest_share
+from lwflow.settings import check_section
 
 _LOG_SQRT_2PI = 0.5 * float(np.log(2 * np.pi))
 _SQRT_HALF = 0.5**0.5
@@ -76,6 +78,11 @@ class RBIGConfig:
     spacing_factor: float = 2.0
     tail_factor: float = 0.5
     guard_weight: float = 1e-6
+
+    SECTION: ClassVar[str] = "rbig"
+
+    def __post_init__(self) -> None:
+        check_section(self.SECTION, asdict(self))
 
 
 def _hermite_coefficients(value: np.ndarray, slope: np.ndarray) -> np.ndarray:
