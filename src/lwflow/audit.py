@@ -186,10 +186,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.root.is_dir():
         print(f"{args.root} is not a folder", file=sys.stderr)
         return 2
+    n = len(artefacts_under(args.root))
+    if n == 0:
+        print(
+            f"{args.root} holds no artefacts to check: nothing was verified; "
+            "give the results folder of a workflow run or of lwflow fit --out",
+            file=sys.stderr,
+        )
+        return 1
     findings = audit_tree(args.root, args.base)
     for finding in findings:
         print(finding)
-    n = len(artefacts_under(args.root))
     print(f"{n} artefacts checked, {len(findings)} problems found")
     return 1 if findings else 0
 

@@ -55,17 +55,31 @@ def _stage(root: str, rule: str, label: str, inputs: list[Path], config: dict[st
 
 
 def run_fit(args: argparse.Namespace, bar_factory: Callable[..., Any]) -> Path:
-    """Every stage of one fit under ``args.out``; returns the summary's path."""
+    """Every stage of one fit under ``args.out``; returns the summary's path.  Everything the
+    command is given is checked before the problem's module runs; one fit at a time writes to
+    ``--out`` (a lock beside it)."""
     from lwflow.problems import load_user_problem, problem_files
-    from lwflow.stages import jobs
 
     sys.path.insert(0, os.getcwd())  # the module, like `python -m`, from the working directory
     data = {k: str(Path(v).resolve()) for k, v in _key_values(args.data, "--data").items()}
     spec = {"kind": "user", "target": args.target, "args": _key_values(args.arg, "--arg"), "data": data}
     spec["n_prior_samples"] = args.n_prior_samples
-    name = args.name or load_user_problem(args.target, spec["args"], data).name
-    out = Path(args.out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _check_options(args)
+    out = _writable_folder(Path(args.out))
+    with _only_writer(out):
+        with contextlib.chdir(out.parent):
+            problem_files(spec)  # data files: regular files under the folder, before the factory reads them
+        name = args.name or load_user_problem(args.target, spec["args"], data).name
+        _check_option("--name", "problem_name", name)
+        return _run_stages(args, spec, name, out, bar_factory)
+
+
+def _run_stages(
+    args: argparse.Namespace, spec: dict[str, Any], name: str, out: Path, bar_factory: Callable[..., Any]
+) -> Path:
+    from lwflow.problems import problem_files
+    from lwflow.stages import jobs
+
     root, seed = out.name, args.seed
     flow = {"arch": args.arch, "n_modes": args.modes, "n_layers": args.n_layers, "hidden_units": args.hidden_units}
     training = {"max_steps": args.max_steps, "batch_size": args.batch_size, "learning_rate": args.learning_rate}
@@ -122,6 +136,85 @@ def run_fit(args: argparse.Namespace, bar_factory: Callable[..., Any]) -> Path:
     return out.parent / drawn["summary_markdown"]
 
 
+# Each option checked by its settings-schema entry (lwflow.settings): option -> (section, key).
+OPTION_SETTINGS = {
+    "--n-prior-samples": ("n_prior_samples", None),
+    "--seed": ("seed", None),
+    "--modes": ("model", "n_modes"),
+    "--n-layers": ("model", "n_layers"),
+    "--hidden-units": ("model", "hidden_units"),
+    "--max-steps": ("training", "max_steps"),
+    "--batch-size": ("training", "batch_size"),
+    "--learning-rate": ("training", "learning_rate"),
+    "--clip-threshold": ("clipping", "threshold"),
+    "--min-ess": ("clipping", "min_ess"),
+    "--check-draws": ("check", "n_draws"),
+}
+
+
+def _check_option(option: str, section: str, value: Any, key: str | None = None) -> None:
+    from lwflow.settings import SettingsError, check_section
+
+    try:
+        check_section(section, value if key is None else {key: value}, label=option)
+    except SettingsError as error:
+        raise SystemExit(f"lwflow fit: {str(error).replace(f'{option}.{key}', option)}") from None
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Every numeric option against the same ranges as the config's keys."""
+    for option, (section, key) in OPTION_SETTINGS.items():
+        _check_option(option, section, getattr(args, option[2:].replace("-", "_")), key)
+    if args.n_samples < 1:
+        raise SystemExit(f"lwflow fit: --n-samples {args.n_samples}: give a positive number of draws")
+
+
+def _writable_folder(out: Path) -> Path:
+    """``out`` resolved, refused where it is a file or cannot be written, before any work."""
+    out = out.resolve()
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"lwflow fit: --out {out} is a file, not a folder; give a folder (made if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(
+            f"lwflow fit: --out {out} cannot be made ({error.strerror}); give a folder you can write"
+        ) from None
+    if not os.access(out, os.W_OK) or not os.access(out.parent, os.W_OK):
+        raise SystemExit(
+            f"lwflow fit: --out {out} (or the folder that holds it) is not writable; give a folder you can write"
+        )
+    return out
+
+
+@contextlib.contextmanager
+def _only_writer(out: Path) -> Any:
+    """Hold an exclusive lock on ``out`` for one fit; a second fit into it at once is refused
+    (their artefacts and provenance would mix)."""
+    import fcntl
+
+    with open(out / ".lwflow-fit.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SystemExit(
+                f"lwflow fit: another lwflow fit is writing to {out}; wait for it, or give another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _base_modes(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"base modes must be a positive integer or auto, got {value!r}") from None
+
+
 def summarise(root: Path) -> str:
     """Every posterior summary under ``root`` as markdown."""
     files = sorted(p for p in (root / "summary").rglob("seed*.md"))
@@ -133,7 +226,11 @@ def summarise(root: Path) -> str:
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="lwflow", description="Likelihood-weighted normalizing flows for posteriors.")
     commands = main.add_subparsers(dest="command", required=True)
-    fit = commands.add_parser("fit", help="fit one problem (module:attribute) and write its artefacts")
+    fit = commands.add_parser(
+        "fit",
+        help="fit one problem (module:attribute) and write its artefacts",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     fit.add_argument("target", help="module:attribute of an lwflow.Problem or a function returning one")
     fit.add_argument("--out", required=True, help="results folder (the layout of a workflow run's results/)")
     fit.add_argument("--name", help="the problem's name in paths (default: the Problem's name)")
@@ -142,7 +239,7 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--n-prior-samples", type=int, default=100_000)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--arch", default="realnvp", choices=["realnvp", "maf", "nsf", "rbig"])
-    fit.add_argument("--modes", default="auto", type=lambda v: v if v == "auto" else int(v), help="base modes or auto")
+    fit.add_argument("--modes", default="auto", type=_base_modes, help="base modes or auto")
     fit.add_argument("--n-layers", type=int, default=8)
     fit.add_argument("--hidden-units", type=int, default=64)
     fit.add_argument("--max-steps", type=int, default=1000)
@@ -185,11 +282,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from tqdm.auto import tqdm
 
-    path = run_fit(args, lambda **options: tqdm(leave=False, **options))
+    try:
+        path = run_fit(args, lambda **options: tqdm(leave=False, **options))
+    except ValueError as error:  # the user's problem refused (module, factory, data, prior, likelihood)
+        raise SystemExit(f"lwflow fit: {error}") from None
     print(path.read_text())
     print(f"artefacts under {args.out}; `lwflow summary {args.out}` prints this again")
     return 0
 
 
+def run(argv: list[str] | None = None) -> int:
+    """:func:`main` for the console script: a reader that closes the pipe early (``| head``) ends
+    the output quietly, as command-line tools do."""
+    try:
+        return main(argv)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

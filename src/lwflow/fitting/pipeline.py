@@ -117,7 +117,8 @@ def evaluate_log_likelihood(
     parts, done = [], 0
     for start in range(0, len(theta), batch_rows):
         rows = theta[start : start + batch_rows]
-        parts.append(check_log_likelihood(problem.log_likelihood(rows), n_samples=len(rows)))
+        # a copy: a likelihood that changes its argument in place must not move the draws
+        parts.append(check_log_likelihood(problem.log_likelihood(rows.copy()), n_samples=len(rows)))
         done += len(rows)
         if progress is not None:
             progress(done, len(theta))

@@ -15,7 +15,9 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +87,20 @@ class Posterior:
     weighted_draws: dict[str, np.ndarray] | None = None
     check: PosteriorCheck | None = None
     fitted_problem: Problem | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = tuple(str(name) for name in self.parameter_names)
+        model_dim = _model_dim(self.model)
+        if model_dim is not None and len(names) != model_dim:
+            raise ValueError(
+                f"posterior {self.problem!r}: {len(names)} parameter names {list(names)} for a {model_dim}-D model; "
+                f"give {model_dim} names"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError(
+                f"posterior {self.problem!r}: parameter names {list(names)} repeat one; give distinct names"
+            )
+        self.parameter_names = names
 
     @property
     def dim(self) -> int:
@@ -179,6 +195,7 @@ class Posterior:
         }
         if self.weighted_draws is not None:
             payload["weighted_draws"] = {k: torch.as_tensor(v) for k, v in self.weighted_draws.items()}
+        payload["integrity"] = {"lwflow_version": lwflow_version(), "sha256": payload_digest(payload)}
         save_torch(Path(path), payload)
 
     def to_csv(self, path: str | Path, n: int = SUMMARY_DRAWS, seed: int = 0) -> None:
@@ -243,30 +260,92 @@ class PosteriorSummary(pd.DataFrame):
         return f"{self.headline_text()}\n{super().__repr__()}"
 
 
+def _model_dim(model: DensityModel) -> int | None:
+    """The model's dimension where it says (flows and RBIG do), else None; through a truncation."""
+    dim = getattr(getattr(model, "model", model), "dim", None)
+    return None if dim is None else int(dim)
+
+
 def _positive_count(n: int, name: str) -> int:
     if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
         raise ValueError(f"{name} must be a positive integer, got {n!r}")
     return int(n)
 
 
+def lwflow_version() -> str:
+    """The installed lwflow's version (``unknown`` when run from a source tree not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("lwflow")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def payload_digest(payload: Mapping[str, Any]) -> str:
+    """SHA-256 over a saved payload but its ``integrity`` entry, key by key in sorted order:
+    tensors by dtype, shape and bytes, everything else as sorted JSON.  A flipped bit in any
+    value changes it (a flipped bit in the file's zip container fails ``torch.load`` instead)."""
+    digest = hashlib.sha256()
+
+    def feed(value: Any, key: str) -> None:
+        digest.update(key.encode())
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous()
+            digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+            digest.update(tensor.reshape(-1).numpy().tobytes())
+        elif isinstance(value, Mapping):
+            for name in sorted(value, key=str):
+                feed(value[name], f"{key}/{name}")
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                feed(item, f"{key}[{index}]")
+        else:
+            digest.update(json.dumps(value, sort_keys=True).encode())
+
+    feed({key: value for key, value in payload.items() if key != "integrity"}, "")
+    return digest.hexdigest()
+
+
 def load_posterior(path: str | Path, problem: Problem | None = None) -> Posterior:
-    """Read a :meth:`Posterior.save` file with ``weights_only=True`` (no code is unpickled);
-    ``problem`` (the fitted one) enables importance-corrected draws."""
-    payload = load_torch(Path(path))
+    """Read a :meth:`Posterior.save` file with ``weights_only=True`` (no code is unpickled),
+    verified against the checksum it was saved with; ``problem`` (the fitted one) enables
+    importance-corrected draws.  A file that fails names the lwflow that wrote it and this one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved posterior at {path}: give the path Posterior.save wrote")
+    payload = load_torch(path)
     if "posterior" not in payload:
         raise ValueError(
             f"{path} is a model checkpoint, not a saved Posterior; load it with lwflow.models.flows.load_checkpoint"
         )
-    info = payload["posterior"]
-    return Posterior(
-        model_from_payload(payload),
-        FlowSpec(**payload["spec"]),
-        tuple(info["parameter_names"]),
-        float(info["log_evidence"]),
-        float(info["log_evidence_se"]),
-        info["diagnostics"],
-        info["problem"],
-        {k: v.numpy() for k, v in payload["weighted_draws"].items()} if "weighted_draws" in payload else None,
-        PosteriorCheck.from_dict(info["check"]) if info.get("check") else None,
-        problem,
-    )
+    integrity = payload.get("integrity") or {}
+    written = integrity.get("lwflow_version", "(unknown: no integrity record)")
+    versions = f"written by lwflow {written}, this is lwflow {lwflow_version()}"
+    if integrity.get("sha256") != payload_digest(payload):
+        raise ValueError(
+            f"{path} does not match the checksum it was saved with ({versions}): the file was changed or "
+            "damaged after it was written; save the posterior again from its fit"
+        )
+    try:
+        info = payload["posterior"]
+        if problem is not None and problem.dim != len(info["parameter_names"]):
+            raise ValueError(
+                f"problem {problem.name!r} has {problem.dim} parameters, the file {len(info['parameter_names'])}"
+            )
+        return Posterior(
+            model_from_payload(payload),
+            FlowSpec(**payload["spec"]),
+            tuple(info["parameter_names"]),
+            float(info["log_evidence"]),
+            float(info["log_evidence_se"]),
+            info["diagnostics"],
+            info["problem"],
+            {k: v.numpy() for k, v in payload["weighted_draws"].items()} if "weighted_draws" in payload else None,
+            PosteriorCheck.from_dict(info["check"]) if info.get("check") else None,
+            problem,
+        )
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(
+            f"{path} cannot be read as a saved Posterior ({versions}): {type(error).__name__}: {error}"
+        ) from None

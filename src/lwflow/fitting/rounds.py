@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from lwflow.fitting.defensive import defensive_draws, proposal_log_prob
-from lwflow.fitting.weights import ess_of_log_weights, log_mean_exp, pareto_k
+from lwflow.fitting.weights import LikelihoodError, ess_of_log_weights, log_mean_exp, pareto_k
 from lwflow.settings import SettingsError, check_section
 from lwflow.streams import rng_for
 
@@ -274,8 +274,14 @@ def round_training_seed(seed: int, round_index: int, last: bool) -> int:
 
 
 def training_weights(log_weights: np.ndarray) -> np.ndarray:
-    """Weights scaled to a maximum of 1, zero where ``log_w`` is ``-inf``."""
+    """Weights scaled to a maximum of 1, zero where ``log_w`` is ``-inf``; an error naming the
+    likelihood where every draw so far has zero weight."""
     finite = np.isfinite(log_weights)
+    if not finite.any():
+        raise LikelihoodError(
+            f"the log-likelihood is -inf at all {len(log_weights)} draws of the rounds so far: no draw is compatible "
+            "with the data; widen the prior, or check the likelihood"
+        )
     weights = np.zeros(len(log_weights))
     weights[finite] = np.exp(log_weights[finite] - log_weights[finite].max())
     return weights

@@ -34,6 +34,11 @@ def check_log_likelihood(log_likelihood: np.ndarray, n_samples: int | None = Non
     say how many samples are affected and what to change; ``-inf`` is a valid zero likelihood."""
     if np.iscomplexobj(log_likelihood):
         raise LikelihoodError("the log-likelihood returned complex values; return real floats, one per row of theta")
+    if np.asarray(log_likelihood).dtype.kind not in "biuf":
+        raise LikelihoodError(
+            f"the log-likelihood returned values of type {np.asarray(log_likelihood).dtype} "
+            f"(e.g. {np.asarray(log_likelihood).ravel()[:1].tolist()}); return real floats, one per row of theta"
+        )
     ll = np.asarray(log_likelihood, dtype=float)
     expected = (n_samples,) if n_samples is not None else (ll.shape[0],) if ll.ndim == 1 else None
     if ll.ndim != 1 or (expected is not None and ll.shape != expected):

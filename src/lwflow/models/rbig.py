@@ -162,6 +162,10 @@ class RBIG:
         self._tables: dict[tuple[int, int], _MarginalTable] = {}
 
     @property
+    def dim(self) -> int:
+        return int(self.centres.shape[1])
+
+    @property
     def n_layers(self) -> int:
         return len(self.centres)
 

@@ -90,7 +90,14 @@ class Gaussian:
         mean = np.atleast_1d(np.asarray(self.mean, dtype=float))
         if mean.ndim != 1:
             raise ValueError(f"Gaussian prior: mean must be a vector, got shape {mean.shape}")
+        if not np.isfinite(mean).all():
+            raise ValueError(f"Gaussian prior: mean {mean.tolist()} is not finite; give finite numbers")
         cov = np.asarray(self.covariance, dtype=float)
+        if not np.isfinite(cov).all():
+            raise ValueError(
+                f"Gaussian prior: covariance {cov.tolist()} is not finite (NaN or inf); give finite variances "
+                "(for a flat direction use a UniformBox or a wide but finite variance)"
+            )
         if cov.ndim < 2:
             cov = np.diag(np.broadcast_to(cov, mean.shape).copy())
         if cov.shape != (mean.size, mean.size):
@@ -137,6 +144,13 @@ class ProductOfMarginals:
         object.__setattr__(self, "marginals", tuple(self.marginals))
         if not self.marginals:
             raise ValueError("ProductOfMarginals needs at least one marginal")
+        for index, law in enumerate(self.marginals):
+            missing = [name for name in ("rvs", "logpdf", "support") if not callable(getattr(law, name, None))]
+            if missing:
+                raise TypeError(
+                    f"ProductOfMarginals: marginal {index} is {law!r}, not a frozen scipy.stats law (it lacks "
+                    f"{missing}); give e.g. scipy.stats.norm(0, 1) or scipy.stats.uniform(-5, 10)"
+                )
 
     @property
     def dim(self) -> int:
@@ -183,3 +197,46 @@ def check_prior(prior: Any, name: str = "prior") -> None:
     low, high = (np.asarray(b, dtype=float) for b in prior.support())
     if low.shape != (dim,) or high.shape != (dim,) or np.any(~(high > low)):
         raise ValueError(f"{name}: support() must return (low, high), each of shape ({dim},), with low < high")
+    check_prior_law(prior, name)
+
+
+LAW_CHECK_DRAWS = 4096
+LAW_CHECK_MAX_DIM = 10
+
+
+def check_prior_law(prior: Prior, name: str = "prior", n: int = LAW_CHECK_DRAWS) -> None:
+    r"""Refuse a prior whose ``log_prob`` is not finite at its own draws, or is not the law its
+    ``sample`` draws from (a user's prior whose two methods disagree makes prior and adaptive
+    fits disagree, silently).
+
+    The law test compares, on the box :math:`B` between the draws' per-coordinate quartiles,
+    the share of draws inside, :math:`\hat P_s(B)`, with the mass ``log_prob`` gives it,
+    :math:`\hat P_\pi(B) = |B| \, \overline{\pi(u)}` over :math:`u \sim \mathcal U(B)`; it
+    refuses when they differ by more than 0.05 and by more than 5 standard errors.  Both are
+    consistent for any proper law, whatever its tails; in more than ``LAW_CHECK_MAX_DIM``
+    dimensions the uniform estimate is too noisy to say anything, and the test is skipped."""
+    rng = np.random.default_rng(0)
+    theta = np.asarray(prior.sample(n, rng), dtype=float)
+    log_p = np.asarray(prior.log_prob(theta), dtype=float)
+    bad = ~np.isfinite(log_p)
+    if bad.any():
+        raise ValueError(
+            f"{name}: log_prob is {log_p[bad][0]} at {bad.sum()} of {n} of the prior's own draws (e.g. "
+            f"{theta[bad][0].tolist()}); it must be finite wherever sample draws"
+        )
+    if prior.dim > LAW_CHECK_MAX_DIM:
+        return
+    low, high = np.quantile(theta, [0.25, 0.75], axis=0)
+    if np.any(~(high > low)):
+        return  # a point mass in some coordinate: no box to compare on
+    share = float(np.all((theta >= low) & (theta <= high), axis=1).mean())
+    u = rng.uniform(low, high, size=(2 * n, prior.dim))
+    density = np.exp(np.asarray(prior.log_prob(u), dtype=float)) * float(np.prod(high - low))
+    mass, mass_se = float(density.mean()), float(density.std() / np.sqrt(len(u)))
+    se = np.hypot(np.sqrt(share * (1 - share) / n), mass_se)
+    if abs(mass - share) > max(0.05, 5 * se):
+        raise ValueError(
+            f"{name}: log_prob and sample describe different laws: {share:.3f} of sample's draws fall in the box "
+            f"{low.round(3).tolist()}-{high.round(3).tolist()}, but log_prob gives that box a mass of {mass:.3f} "
+            f"(+- {mass_se:.3f}); make log_prob the normalised log-density of the law sample draws from"
+        )

@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from lwflow.problems.priors import Prior, check_prior
+from lwflow.settings import check_section
 
 
 class Target(Protocol):
@@ -62,6 +63,7 @@ class Problem:
     parameter_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        check_section("problem_name", self.name, label="problem name")
         if self.parameter_names is not None:
             names = tuple(str(n) for n in self.parameter_names)
             if len(names) != self.dim or len(set(names)) != len(names):

@@ -20,10 +20,19 @@ def _split_reference(reference: str) -> tuple[str, str]:
     return module_name, attribute
 
 
+def _refuse_python_itself(reference: str, module_name: str) -> None:
+    if module_name.split(".")[0] in sys.stdlib_module_names:
+        raise ValueError(
+            f"user problem {reference!r} names {module_name!r}, a module of Python itself, not a problem: "
+            "name an lwflow.Problem, or a function of your own module that returns one"
+        )
+
+
 def user_module_file(reference: str) -> Path:
     """The source file of the module named by ``module:attribute`` (found, not imported): an
     input of the workflow's stages, so that editing it reruns them."""
     module_name, _ = _split_reference(reference)
+    _refuse_python_itself(reference, module_name)
     try:
         spec = importlib.util.find_spec(module_name)
     except (ImportError, ValueError) as error:
@@ -43,6 +52,7 @@ def load_user_problem(
     ``factory(**args, **data)`` (``data`` maps argument names to file paths).  The problem's
     shapes are checked (:meth:`Problem.check`)."""
     module_name, attribute = _split_reference(reference)
+    _refuse_python_itself(reference, module_name)
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -53,7 +63,7 @@ def load_user_problem(
     if not hasattr(module, attribute):
         raise ValueError(f"user problem {reference!r}: module {module_name!r} has no attribute {attribute!r}")
     obj = getattr(module, attribute)
-    if module_name.split(".")[0] in sys.stdlib_module_names or inspect.isbuiltin(obj):
+    if inspect.isbuiltin(obj):
         raise ValueError(
             f"user problem {reference!r} names {module_name!r}, a module of Python itself, not a problem: "
             "name an lwflow.Problem, or a function of your own module that returns one"
@@ -87,7 +97,25 @@ def problem_files(spec: dict[str, Any]) -> list[str]:
     if spec["kind"] != "user":
         return []
     data = [str(path) for path in spec.get("data", {}).values()]
-    missing = [path for path in data if not Path(path).is_file()]
-    if missing:
-        raise ValueError(f"data files {missing} do not exist (paths are relative to the working directory)")
+    for key, path in spec.get("data", {}).items():
+        check_data_file(key, Path(path))
     return [str(user_module_file(spec["target"])), *data]
+
+
+def check_data_file(key: str, path: Path) -> None:
+    """Refuse a data file that is missing, not a regular file (a folder, a FIFO, a device: reading
+    one hangs or fails late), or that lies outside the working directory once ``..`` and links are
+    resolved (the audit reads no file outside it, so every artefact would stay unverified)."""
+    where = f"data {key!r}: {path}"
+    if not path.exists():
+        raise ValueError(f"{where} does not exist (paths are relative to the working directory {Path.cwd()})")
+    if path.is_dir():
+        raise ValueError(f"{where} is a folder; give one file (the factory receives its path)")
+    if not path.is_file():
+        raise ValueError(f"{where} is not a regular file (a FIFO or a device); copy its content into a file")
+    if not path.resolve().is_relative_to(Path.cwd().resolve()):
+        raise ValueError(
+            f"{where} lies outside the working directory {Path.cwd()} once .. and links are resolved; the audit "
+            "reads no file outside it, so every result would stay unverified: copy the file under the working "
+            "directory and give its relative path"
+        )
