@@ -102,7 +102,8 @@ def balance_heuristic_log_weights(log_target: np.ndarray, log_proposals: np.ndar
 
 def tempered(log_prior: np.ndarray, log_likelihood: np.ndarray, beta: float) -> np.ndarray:
     """:math:`\\log \\pi + \\beta \\log L`, ``-inf`` where the likelihood is zero (whatever :math:`\\beta`)."""
-    return log_prior + np.where(np.isfinite(log_likelihood), beta * log_likelihood, -np.inf)
+    finite = np.isfinite(log_likelihood)
+    return log_prior + np.where(finite, beta * np.where(finite, log_likelihood, 0.0), -np.inf)
 
 
 def next_beta(
