@@ -104,7 +104,7 @@ BAD_PROBLEMS = [
     (lambda: lwflow.Gaussian([np.nan, 0], 1.0), "mean [nan, 0.0] is not finite"),
     (lambda: lwflow.Gaussian([0, 0], [[np.nan, 0], [0, 1]]), "covariance"),
     (lambda: lwflow.Gaussian([0, 0], [1, np.inf]), "give finite variances"),
-    (lambda: lwflow.ProductOfMarginals((1, 2)), "not a frozen scipy.stats law"),
+    (lambda: lwflow.ProductOfMarginals((1, 2)), "not a law like a frozen scipy.stats one"),
 ]
 
 

@@ -30,8 +30,8 @@ for _name, _value in JOB_ENVIRONMENT.items():
 
 for _path in workflow.configfiles:
     check_config_file(_path)
-# The schema's path on disk, not source_path's cached copy: its $refs into the library's settings
-# schema (src/lwflow/settings.schema.yaml, one definition for fit() and the config) are relative.
+# The schema's path on disk, not source_path's cached copy: its $refs into the settings schema
+# beside it (a link to src/lwflow/settings.schema.yaml, one definition for fit() and the config) are relative.
 validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 
 # The software of every job, for --sdm conda (a path relative to workflow/rules/), the pinned lock

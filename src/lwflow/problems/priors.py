@@ -145,11 +145,11 @@ class ProductOfMarginals:
         if not self.marginals:
             raise ValueError("ProductOfMarginals needs at least one marginal")
         for index, law in enumerate(self.marginals):
-            missing = [name for name in ("rvs", "logpdf", "support") if not callable(getattr(law, name, None))]
+            missing = [name for name in ("rvs", "logpdf") if not callable(getattr(law, name, None))]
             if missing:
                 raise TypeError(
-                    f"ProductOfMarginals: marginal {index} is {law!r}, not a frozen scipy.stats law (it lacks "
-                    f"{missing}); give e.g. scipy.stats.norm(0, 1) or scipy.stats.uniform(-5, 10)"
+                    f"ProductOfMarginals: marginal {index} is {law!r}, not a law like a frozen scipy.stats one "
+                    f"(it lacks {missing}); give e.g. scipy.stats.norm(0, 1) or scipy.stats.uniform(-5, 10)"
                 )
 
     @property
