@@ -612,3 +612,52 @@ def test_adaptive_rounds_killed_mid_round_resume_at_that_round(tmp_path, smoke_r
     ]
     assert len(made) > 20
     assert [path for path in made if (workdir / path).read_bytes() != (smoke_run / path).read_bytes()] == []
+
+
+def _finished_copy(smoke_run: Path, tmp_path: Path) -> Path:
+    """A copy of the finished smoke tree (times kept), to damage without touching the fixture's."""
+    copy = tmp_path / "copy"
+    shutil.copytree(smoke_run, copy, symlinks=True)
+    return copy
+
+
+def test_changed_round_draws_are_refused_before_their_likelihood_is_deleted(smoke_run, tmp_path):
+    workdir = _finished_copy(smoke_run, tmp_path)
+    draws = workdir / ADAPTIVE_ROUNDS / "round1/draws.npz"
+    chunk = workdir / ADAPTIVE_ROUNDS / "round1/likelihood/chunk0.npz"
+    before = chunk.read_bytes()
+    damaged = bytearray(draws.read_bytes())
+    damaged[len(damaged) // 2] ^= 1
+    draws.write_bytes(bytes(damaged))
+    result = run_snakemake(workdir, "--cores", "1")
+    assert result.returncode != 0
+    assert "round1/draws.npz was changed after it was made" in result.stderr and "--force" in result.stderr
+    assert chunk.read_bytes() == before
+
+
+def test_an_edited_round_decision_is_refused_before_a_round_follows_from_it(smoke_run, tmp_path):
+    workdir = _finished_copy(smoke_run, tmp_path)
+    reports = round_reports(workdir)
+    last = workdir / ADAPTIVE_ROUNDS / f"round{len(reports) - 1}/report.json"
+    last.write_text(json.dumps(reports[-1] | {"next": "train"}))
+    result = run_snakemake(workdir, "-n", "--cores", "1")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and f"round{len(reports) - 1}/report.json was changed after it was made" in output
+    last.write_text("{not json")
+    result = run_snakemake(workdir, "-n", "--cores", "1")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "report.json" in output and "snakemake --cores 1 --force" in output
+
+
+def test_a_deleted_round_artefact_of_a_finished_run_is_named_with_the_command_that_remakes_it(smoke_run, tmp_path):
+    workdir = _finished_copy(smoke_run, tmp_path)
+    pool = workdir / ADAPTIVE_ROUNDS / "round1/pool.npz"
+    original = pool.read_bytes()
+    pool.unlink()
+    result = run_snakemake(workdir, "-n", "--cores", "1")
+    assert result.returncode != 0
+    command = re.search(r"remake it with: (snakemake [^\n(]*)", result.stdout + result.stderr)
+    assert command and "round1/pool.npz" in command.group(1)
+    remade = run_snakemake(workdir, *command.group(1).split()[1:])
+    assert remade.returncode == 0, remade.stderr[-2000:]
+    assert pool.read_bytes() == original

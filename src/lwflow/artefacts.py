@@ -180,6 +180,27 @@ def verified_inputs(paths: list[str]) -> dict[str, str]:
     return hashes
 
 
+def read_verified(path: str | Path) -> Path:
+    """``path`` checked against its sidecar (:func:`verified_inputs`) where the workflow decides
+    from it while the DAG is built; refused naming the command that remakes only it."""
+    try:
+        verified_inputs([str(path)])
+    except TamperedInputError as error:
+        raise TamperedInputError(f"{error}; or remake only it: snakemake --cores 1 --force {path}") from None
+    return Path(path)
+
+
+def read_verified_json(path: str | Path) -> Any:
+    """A JSON artefact read after :func:`read_verified`, naming the command that remakes it."""
+    read_verified(path)
+    try:
+        return read_json(Path(path))
+    except (OSError, ValueError) as error:
+        raise TamperedInputError(
+            f"{path} cannot be read as JSON ({error}); remake it with: snakemake --cores 1 --force {path}"
+        ) from None
+
+
 def sidecar_path(artefact: Path) -> Path:
     return Path(f"{artefact}.json")
 

@@ -18,6 +18,7 @@ from lwflow.stages.plan import (
     model_dir,
     rows_inputs,
 )
+from lwflow.artefacts import read_verified, read_verified_json
 from lwflow.problems import problem_files, problem_from_spec
 
 min_version("9.0")
@@ -162,16 +163,54 @@ def adaptive_of(wildcards):
 
 def last_round(wildcards):
     """The pool and report of the round that ended one adaptive model's rounds: walks the
-    rounds' reports, each a checkpoint, until one says no round follows."""
+    rounds' reports, each a checkpoint, until one says no round follows.  Each report is checked
+    against its sidecar before its decision is taken; once the final flow exists, a round
+    artefact that is gone is named with the command that remakes it."""
+    finished = os.path.exists(f"{model_dir('adaptive', *(wildcards[k] for k in MODEL_KEYS))}/model.pt")
     r = 0
     while True:
+        if finished:
+            require_round(wildcards, r)
         keys = {key: wildcards[key] for key in ("problem", "arch", "modes", "seed")}
         record = checkpoints.weigh_round.get(round=r, **keys).output.record
-        with open(record) as stream:
-            if json.load(stream)["next"] != "train":
-                pool = round_path("round_pool", wildcards, r)
-                return {"theta": pool, "weights": pool, "report": record}
+        if read_verified_json(record)["next"] != "train":
+            pool = round_path("round_pool", wildcards, r)
+            return {"theta": pool, "weights": pool, "report": record}
         r += 1
+
+
+MODEL_KEYS = ("problem", "arch", "modes", "seed")
+
+
+def require_round(wildcards, r):
+    """Round ``r`` of a finished adaptive model: its draws, likelihood, pool and report, and its
+    flow where a later round drew from it; any that is gone is named with the command that
+    remakes it (Snakemake would otherwise see nothing to do: the final flow is there)."""
+    names = ["round_draws", "round_likelihood", "round_pool", "round_report"]
+    if os.path.exists(round_path("round_report", wildcards, r + 1)):
+        names += ["round_model", "round_loss", "round_modes"]
+    missing = [round_path(name, wildcards, r) for name in names if not os.path.exists(round_path(name, wildcards, r))]
+    if missing:
+        raise ValueError(
+            f"the adaptive rounds behind {model_dir('adaptive', *(wildcards[k] for k in MODEL_KEYS))} finished, but "
+            f"round {r}'s {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} gone; remake "
+            f"{'it' if len(missing) == 1 else 'them'} with: snakemake --cores 1 {' '.join(missing)} "
+            "(the rounds are deterministic: the same files come back), then rerun"
+        )
+
+
+def verified(template):
+    """An input function: ``template``'s path, checked against its sidecar when it exists, so
+    that a changed input is refused while the DAG is built, before Snakemake deletes the
+    outputs that were made from it (the likelihood chunks of changed draws)."""
+
+    def path(wildcards):
+        filled = template.format(**wildcards)
+        if os.path.exists(filled):
+            read_verified(filled)
+        return filled
+
+    return path
 
 
 # input functions of evaluate.smk

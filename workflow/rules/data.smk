@@ -20,7 +20,7 @@ rule sample_prior:
 
 rule evaluate_likelihood:
     input:
-        "results/prior/{problem}/seed{seed}.npz",
+        verified("results/prior/{problem}/seed{seed}.npz"),
         problem_inputs,
     output:
         "results/likelihood/{problem}/seed{seed}/chunk{chunk}.npz",

@@ -29,7 +29,7 @@ rule propose_round:
 
 rule evaluate_round_likelihood:
     input:
-        "results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/draws.npz",
+        verified("results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/draws.npz"),
         problem_inputs,
     output:
         "results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/likelihood/chunk{chunk}.npz",
