@@ -12,7 +12,8 @@ and not a log or benchmark), checks that
 * the artefact's sha256 still matches the sidecar,
 * each recorded input still exists and still has the recorded sha256 (an input that
   changed since means the artefact is stale),
-* the artefact is not older than any of its inputs,
+* (an input remade with the same bytes, newer than the artefact, is not stale: the hashes
+  decide, not the times),
 * no input is itself stale or modified (staleness propagates: an edited user module or data
   file flags every artefact made from it, down to the posteriors and summaries),
 * no sidecar is left without its artefact (an orphan).
@@ -133,10 +134,8 @@ def audit_artefact(artefact: Path, base: Path) -> list[Finding]:
         if not source.exists():
             findings.append(Finding(artefact, f"input {name} no longer exists"))
             continue
-        if sha256(source) != digest:
+        if sha256(source) != digest:  # the bytes decide, not the clock: an input remade identical is not stale
             findings.append(Finding(artefact, f"input {name} changed since this artefact was made (stale)"))
-        if source.stat().st_mtime > artefact.stat().st_mtime + 1e-6:
-            findings.append(Finding(artefact, f"older than its input {name}"))
     return findings
 
 
