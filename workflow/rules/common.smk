@@ -2,6 +2,7 @@
 import functools
 import json
 import os
+import re
 
 from snakemake.logging import logger
 from snakemake.utils import min_version, validate
@@ -18,7 +19,7 @@ from lwflow.stages.plan import (
     model_dir,
     rows_inputs,
 )
-from lwflow.artefacts import read_verified, read_verified_json
+from lwflow.artefacts import read_sidecar, read_verified, read_verified_json
 from lwflow.problems import problem_files, problem_from_spec
 
 min_version("9.0")
@@ -166,11 +167,19 @@ def last_round(wildcards):
     rounds' reports, each a checkpoint, until one says no round follows.  Each report is checked
     against its sidecar before its decision is taken; once the final flow exists, a round
     artefact that is gone is named with the command that remakes it."""
-    finished = os.path.exists(f"{model_dir('adaptive', *(wildcards[k] for k in MODEL_KEYS))}/model.pt")
+    trained_from = final_flow_round(wildcards)
     r = 0
     while True:
-        if finished:
+        if r <= trained_from:
             require_round(wildcards, r)
+        elif trained_from >= 0 and not os.path.exists(round_path("round_report", wildcards, r)):
+            # Snakemake leaves a checkpoint not yet run behind an existing output alone ("Nothing to be done")
+            folder = model_dir("adaptive", *(wildcards[k] for k in MODEL_KEYS))
+            raise ValueError(
+                f"the final flow in {folder} was trained on round {trained_from}, but the rounds now go on past "
+                f"round {r - 1} (their settings changed); it is stale: remove it with rm -r {folder} and rerun, "
+                "which trains it on the new rounds"
+            )
         keys = {key: wildcards[key] for key in ("problem", "arch", "modes", "seed")}
         record = checkpoints.weigh_round.get(round=r, **keys).output.record
         if read_verified_json(record)["next"] != "train":
@@ -180,6 +189,18 @@ def last_round(wildcards):
 
 
 MODEL_KEYS = ("problem", "arch", "modes", "seed")
+
+
+def final_flow_round(wildcards):
+    """The round whose pool the final flow of an adaptive model was trained on (from its sidecar),
+    or -1 where it has none yet.  Rounds up to it must be there; later ones, or rounds being
+    redone under changed settings, are Snakemake's to make."""
+    sidecar = f"{model_dir('adaptive', *(wildcards[k] for k in MODEL_KEYS))}/model.pt.json"
+    if not os.path.exists(sidecar):
+        return -1
+    inputs = read_sidecar(sidecar).get("inputs", {})
+    found = [re.search(r"/round(\d+)/pool\.npz$", name) for name in inputs]
+    return max((int(match.group(1)) for match in found if match), default=-1)
 
 
 def require_round(wildcards, r):

@@ -298,6 +298,28 @@ def weigh_round(
     summary |= {"pareto_k": k_hat, "n_likelihood_calls": outcome.record["calls"]}
     write_json(outputs["report"], outcome.record | summary | {"rounds": records}, provenance)
     print(outcome.record | summary, flush=True)
+    if outcome.record["next"] != "train":
+        remove_later_rounds(Path(outputs["report"]).parent, int(outcome.record["round"]))
+
+
+def remove_later_rounds(round_folder: Path, last: int) -> None:
+    """Delete what a run under other settings (``n_per_round`` changed, say) left after this run's
+    last round: the folders of later rounds, and this round's own flow (trained when that run
+    went on from it).  This run's rounds stop at ``last``, so those files belong to no result of
+    it and would only stay stale for the audit."""
+    import re
+    import shutil
+
+    leftovers = [round_folder / name for name in ("model.pt", "loss.csv", "modes.json")]
+    for path in [*leftovers, *(sidecar_path(path) for path in leftovers)]:
+        if path.is_file():
+            print(f"removing {path}: round {last} is this run's last; a run under other settings trained it")
+            path.unlink()
+    for folder in round_folder.parent.iterdir():
+        match = re.fullmatch(r"round(\d+)", folder.name)
+        if match and int(match.group(1)) > last and folder.is_dir():
+            print(f"removing {folder}: a round after this run's last ({last}), left by a run under other settings")
+            shutil.rmtree(folder)
 
 
 def model_check(samples: Path) -> dict[str, Any]:
