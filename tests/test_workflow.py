@@ -661,3 +661,41 @@ def test_a_deleted_round_artefact_of_a_finished_run_is_named_with_the_command_th
     remade = run_snakemake(workdir, *command.group(1).split()[1:])
     assert remade.returncode == 0, remade.stderr[-2000:]
     assert pool.read_bytes() == original
+
+
+NARROW_MODEL = """
+import numpy as np
+import lwflow
+
+def make_problem():
+    centres = np.array([[-2.0, 0.0], [2.0, 0.0]])
+    def log_likelihood(theta):
+        squared = ((theta[:, None, :] - centres) ** 2).sum(-1) / (2 * 0.05**2)
+        return -squared.min(1)
+    return lwflow.Problem("narrow", lwflow.UniformBox([-5, -5], [5, 5]), log_likelihood)
+"""
+
+
+def test_an_adaptive_run_without_truth_draws_no_one_shot_prior_sample(tmp_path):
+    """Its pair plot's background is the rounds' own weighted draws: the prior draws that adaptive
+    rounds are there to avoid (here too few carry the posterior for clip_weights) are never made."""
+    config = smoke_config()
+    config["seeds"] = [0]
+    config["problems"] = {"narrow": {"kind": "user", "target": "narrow_model:make_problem", "n_prior_samples": 200}}
+    config["experiments"] = [
+        {
+            "problems": ["narrow"],
+            "archs": ["realnvp"],
+            "modes": [2],
+            "proposal": "adaptive",
+            "adaptive": {"n_per_round": 500, "max_calls": 1000},
+            "max_steps": 50,
+        }
+    ]
+    config["outputs"] = {"paper_a": False, "paper_b": False}
+    workdir = workflow_copy(tmp_path, config)
+    (workdir / "narrow_model.py").write_text(NARROW_MODEL)
+    result = run_snakemake(workdir, "--cores", "2", "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (workdir / "results/figures/models/adaptive/narrow/realnvp_K2/seed0.png").is_file()
+    assert not (workdir / "results/prior").exists() and not (workdir / "results/weights").exists()

@@ -3,6 +3,7 @@ import functools
 import json
 import os
 import re
+from pathlib import Path
 
 from snakemake.logging import logger
 from snakemake.utils import min_version, validate
@@ -199,7 +200,7 @@ def final_flow_round(wildcards):
     if not os.path.exists(sidecar):
         return -1
     inputs = read_sidecar(sidecar).get("inputs", {})
-    found = [re.search(r"/round(\d+)/pool\.npz$", name) for name in inputs]
+    found = [re.fullmatch(r"round(\d+)", Path(name).parent.name) for name in inputs if Path(name).name == "pool.npz"]
     return max((int(match.group(1)) for match in found if match), default=-1)
 
 
@@ -255,8 +256,13 @@ def mixture_metric_inputs(wildcards):
 
 
 def diagnostics_background(wildcards):
+    """The exact posterior where there is one; else the model's own weighted draws: the last
+    round's pool for adaptive rounds (no one-shot prior draws, whose ESS is what adaptive rounds
+    avoid), the clipped prior draws otherwise."""
     if wildcards.problem in TRUTH_PROBLEMS:
         return {"reference": f"results/truth/{wildcards.problem}/seed{wildcards.seed}.npz"}
+    if wildcards.fit == "adaptive":
+        return {"pool": last_round(wildcards)["theta"]}
     return {
         "prior": f"results/prior/{wildcards.problem}/seed{wildcards.seed}.npz",
         "weights": f"results/weights/{wildcards.problem}/seed{wildcards.seed}.npz",

@@ -148,7 +148,10 @@ def train_flow(
     keep = weights > 0
     theta, weights = theta[keep], weights[keep]
     if len(theta) < 10:
-        raise ValueError(f"only {len(theta)} samples have nonzero weight; draw more prior samples")
+        raise ValueError(
+            f"only {len(theta)} of {len(keep)} draws have nonzero weight, too few to train on: draw more "
+            "(n_prior_samples, or adaptive.n_per_round for adaptive rounds) or check the likelihood where it is zero"
+        )
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     train_idx, val_idx = _split(len(theta), config.validation_fraction, rng)

@@ -717,7 +717,8 @@ def model_diagnostics(
     provenance: Provenance,
 ) -> None:
     """Pair plot of a model's samples over the exact posterior (``background['reference']``)
-    or, without one, over the likelihood-weighted prior samples resampled by weight; the axes
+    or, without one, over its weighted draws resampled by weight (an adaptive model's last
+    ``pool``, else the clipped prior draws ``prior`` and ``weights``); the axes
     named after the problem's parameters, the title with the model's base modes."""
     from lwflow.evaluation.figures import pair_figure, save_figure
     from lwflow.problems import problem_from_spec
@@ -727,9 +728,11 @@ def model_diagnostics(
     if "reference" in background:
         points, what = read_npz(background["reference"])["samples"][:50_000], "exact posterior"
     else:
-        theta, weights = read_npz(background["prior"])["theta"], read_npz(background["weights"])["weights"]
+        pool = background.get("pool")
+        theta = read_npz(pool or background["prior"])["theta"]
+        weights = read_npz(pool or background["weights"])["weights"]
         chosen = rng_for(seed, "diagnostics").choice(len(theta), size=50_000, p=weights / weights.sum())
-        points, what = theta[chosen], "weighted prior samples"
+        points, what = theta[chosen], "weighted draws of the rounds" if pool else "weighted prior samples"
     from lwflow.reproduction.paper_a import base_modes
 
     title = f"{label}: {base_modes(read_json(modes)['n_modes'])}"
