@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from lwflow.settings import schema_bounds
+
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
@@ -47,11 +49,7 @@ def _type(node: dict[str, Any]) -> str:
     kind = " or ".join(kind) if isinstance(kind, list) else kind
     if kind == "array" and "items" in node:
         return f"array of {_type(node['items'])}"
-    bounds = [
-        f"{symbol} {node[key]}"
-        for key, symbol in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
-        if key in node
-    ]
+    bounds = schema_bounds(node)
     return kind + (f" ({', '.join(bounds)})" if bounds else "")
 
 

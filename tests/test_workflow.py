@@ -577,9 +577,7 @@ def test_a_killed_run_resumes_without_recomputing_finished_artefacts(tmp_path):
     samples = workdir / "results/models/likelihood/gmm2d_2mode/realnvp_K1/seed0/samples.npz"
     intact = workdir / "results/metrics/likelihood/gmm2d_2mode/realnvp_K2/seed0.json"
     before = intact.read_bytes()
-    data = bytearray(samples.read_bytes())
-    data[len(data) // 2] ^= 1
-    samples.write_bytes(bytes(data))
+    flip_one_bit(samples)
     result = run_snakemake(workdir, "--cores", "1")
     assert result.returncode != 0
     assert "samples.npz was changed after it was made" in result.stdout + result.stderr
@@ -614,6 +612,13 @@ def test_adaptive_rounds_killed_mid_round_resume_at_that_round(tmp_path, smoke_r
     assert [path for path in made if (workdir / path).read_bytes() != (smoke_run / path).read_bytes()] == []
 
 
+def flip_one_bit(path: Path) -> None:
+    """One bit of the middle byte of ``path`` flipped, as a disk or a careless edit might."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+
+
 def _finished_copy(smoke_run: Path, tmp_path: Path) -> Path:
     """A copy of the finished smoke tree (times kept), to damage without touching the fixture's."""
     copy = tmp_path / "copy"
@@ -626,9 +631,7 @@ def test_changed_round_draws_are_refused_before_their_likelihood_is_deleted(smok
     draws = workdir / ADAPTIVE_ROUNDS / "round1/draws.npz"
     chunk = workdir / ADAPTIVE_ROUNDS / "round1/likelihood/chunk0.npz"
     before = chunk.read_bytes()
-    damaged = bytearray(draws.read_bytes())
-    damaged[len(damaged) // 2] ^= 1
-    draws.write_bytes(bytes(damaged))
+    flip_one_bit(draws)
     result = run_snakemake(workdir, "--cores", "1")
     assert result.returncode != 0
     assert "round1/draws.npz was changed after it was made" in result.stderr and "--force" in result.stderr

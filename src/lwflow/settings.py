@@ -25,7 +25,7 @@ from typing import Any
 
 SCHEMA_PATH = Path(__file__).with_name("settings.schema.yaml")
 
-__all__ = ["SCHEMA_PATH", "SettingsError", "check_section", "section_schema"]
+__all__ = ["SCHEMA_PATH", "SettingsError", "check_section", "schema_bounds", "section_schema"]
 
 
 class SettingsError(ValueError):
@@ -74,12 +74,14 @@ def _rule(schema: dict[str, Any]) -> str:
     kinds = [kinds] if isinstance(kinds, str) else kinds
     words = {"integer": "an integer", "number": "a number", "string": "a string", "null": "null", "object": "a mapping"}
     text = " or ".join(words.get(kind, kind) for kind in kinds)
-    bounds = [
-        f"{sign} {schema[key]}"
-        for key, sign in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
-        if key in schema
-    ]
+    bounds = schema_bounds(schema)
     return text + (" " + " and ".join(bounds) if bounds else "")
+
+
+def schema_bounds(schema: dict[str, Any]) -> list[str]:
+    """A schema's numeric bounds as ``>= 1``, ``< 1`` (for messages and the configuration reference)."""
+    signs = (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
+    return [f"{sign} {schema[key]}" for key, sign in signs if key in schema]
 
 
 def _describe(schema: dict[str, Any]) -> str:

@@ -1,6 +1,5 @@
 # Config validation, the experiment plan (lwflow.stages.plan) and the input functions that read it.
 import functools
-import json
 import os
 import re
 from pathlib import Path
@@ -175,13 +174,13 @@ def last_round(wildcards):
             require_round(wildcards, r)
         elif trained_from >= 0 and not os.path.exists(round_path("round_report", wildcards, r)):
             # Snakemake leaves a checkpoint not yet run behind an existing output alone ("Nothing to be done")
-            folder = model_dir("adaptive", *(wildcards[k] for k in MODEL_KEYS))
+            folder = adaptive_model_dir(wildcards)
             raise ValueError(
                 f"the final flow in {folder} was trained on round {trained_from}, but the rounds now go on past "
                 f"round {r - 1} (their settings changed); it is stale: remove it with rm -r {folder} and rerun, "
                 "which trains it on the new rounds"
             )
-        keys = {key: wildcards[key] for key in ("problem", "arch", "modes", "seed")}
+        keys = {key: wildcards[key] for key in MODEL_KEYS}
         record = checkpoints.weigh_round.get(round=r, **keys).output.record
         if read_verified_json(record)["next"] != "train":
             pool = round_path("round_pool", wildcards, r)
@@ -192,11 +191,16 @@ def last_round(wildcards):
 MODEL_KEYS = ("problem", "arch", "modes", "seed")
 
 
+def adaptive_model_dir(wildcards):
+    """The folder of the final flow of the adaptive model in ``wildcards``."""
+    return model_dir("adaptive", *(wildcards[k] for k in MODEL_KEYS))
+
+
 def final_flow_round(wildcards):
     """The round whose pool the final flow of an adaptive model was trained on (from its sidecar),
     or -1 where it has none yet.  Rounds up to it must be there; later ones, or rounds being
     redone under changed settings, are Snakemake's to make."""
-    sidecar = f"{model_dir('adaptive', *(wildcards[k] for k in MODEL_KEYS))}/model.pt.json"
+    sidecar = f"{adaptive_model_dir(wildcards)}/model.pt.json"
     if not os.path.exists(sidecar):
         return -1
     inputs = read_sidecar(sidecar).get("inputs", {})
@@ -214,7 +218,7 @@ def require_round(wildcards, r):
     missing = [round_path(name, wildcards, r) for name in names if not os.path.exists(round_path(name, wildcards, r))]
     if missing:
         raise ValueError(
-            f"the adaptive rounds behind {model_dir('adaptive', *(wildcards[k] for k in MODEL_KEYS))} finished, but "
+            f"the adaptive rounds behind {adaptive_model_dir(wildcards)} finished, but "
             f"round {r}'s {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} gone; remake "
             f"{'it' if len(missing) == 1 else 'them'} with: snakemake --cores 1 {' '.join(missing)} "
             "(the rounds are deterministic: the same files come back), then rerun"
