@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="verdict: fits run side by side (processes)")
     parser.add_argument(
+        "--skip", nargs="*", default=[], metavar="PROBLEM:PROPOSAL", help="verdict: fits not to run (slow ones)"
+    )
+    parser.add_argument(
         "--pages", type=Path, help="where the results pages go (default: docs/results; with --quick: none)"
     )
     args = parser.parse_args(argv)
@@ -133,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
         verdict_settings = verdict.VerdictSettings.quick() if args.quick else verdict.VerdictSettings()
         if args.dims is not None:
             verdict_settings = replace(verdict_settings, dims=tuple(args.dims))
+        skipped = tuple(tuple(pair.split(":", 1)) for pair in args.skip)
+        verdict_settings = replace(verdict_settings, skipped=verdict_settings.skipped + skipped)
         if args.runs:
             runs = verdict.combined(args.runs, config)
             stamps = [f"- `{folder}`: {(folder / 'verdict.stamp').read_text().strip()}" for folder in args.runs]

@@ -278,4 +278,16 @@ def page_values(out: Path) -> dict[str, str]:
         "errors": markdown_table(errors_table) if len(errors_table) else "None.",
         "exact_fail": str(exact_fail),
         "exact_total": f"{len(scored)} (one per problem and seed)",
+        "coverage": coverage(runs),
     }
+
+
+def coverage(runs: pd.DataFrame) -> str:
+    """Which fits the runs hold: per proposal, its fits and the problems it has none of."""
+    problems = sorted(set(runs["problem"]))
+    parts = []
+    for proposal in PROPOSALS:
+        mine = runs[runs["proposal"] == proposal]
+        missing = [name for name in problems if name not in set(mine["problem"])]
+        parts.append(f"`{proposal}` {len(mine)} fits" + (f" (none of {', '.join(missing)})" if missing else ""))
+    return "; ".join(parts)

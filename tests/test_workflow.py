@@ -328,8 +328,10 @@ def test_adaptive_rounds_are_stages_with_their_own_artefacts_until_one_stops(smo
 
 def test_the_workflow_rounds_and_the_library_rounds_give_the_same_posterior(smoke_run):
     """One code path: lwflow.fitting.rounds.adaptive_rounds with the settings the jobs recorded
-    gives the workflow's pooled draws, weights, evidence and final flow exactly."""
+    gives the workflow's pooled draws, weights, evidence and final flow exactly, and the final
+    flow's base refinement (lwflow.fitting.refine) the workflow's refined flow."""
     from lwflow.fitting.pipeline import ModelConfig, ModeSelectionConfig, settings
+    from lwflow.fitting.refine import RefineConfig, refine_base
     from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds
     from lwflow.fitting.train import TrainConfig
     from lwflow.problems import problem_from_spec
@@ -338,8 +340,9 @@ def test_the_workflow_rounds_and_the_library_rounds_give_the_same_posterior(smok
     model_dir = smoke_run / "results/models/adaptive/gmm2d_2mode/realnvp_K2/seed0"
     recorded = json.loads((model_dir / "model.pt.json").read_text())["config"]
     adaptive = json.loads((smoke_run / ADAPTIVE_ROUNDS / "round0/report.json.json").read_text())["config"]["adaptive"]
+    problem = problem_from_spec("gmm2d_2mode", recorded["problem"])
     result = adaptive_rounds(
-        problem_from_spec("gmm2d_2mode", recorded["problem"]),
+        problem,
         AdaptiveConfig(**adaptive),
         settings(ModelConfig, recorded["flow"]),
         0,
@@ -352,8 +355,11 @@ def test_the_workflow_rounds_and_the_library_rounds_give_the_same_posterior(smok
     np.testing.assert_array_equal(pool["theta"], result.pool.theta)
     np.testing.assert_array_equal(pool["log_weights"], result.log_weights)
     assert round_reports(smoke_run)[-1]["log_evidence"] == result.log_evidence
+    refine = settings(RefineConfig, recorded["refine"])
+    final, record = refine_base(result.fitted.model, problem, refine, 0, result.rounds[-1]["beta"])
+    assert record["applied"] and json.loads((model_dir / "model.pt.json").read_text())["refinement"] == record
     samples = np.load(model_dir / "samples.npz")["samples"]
-    np.testing.assert_array_equal(samples, result.fitted.model.sample(len(samples), seed_for(0, "model_samples")))
+    np.testing.assert_array_equal(samples, final.sample(len(samples), seed_for(0, "model_samples")))
 
 
 USER_MODEL = """

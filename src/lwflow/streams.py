@@ -19,6 +19,7 @@ STREAMS = {
     "support": 7,
     "check": 8,
     "corrected": 9,
+    "refine": 10,
 }
 
 

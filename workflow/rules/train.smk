@@ -16,7 +16,7 @@ rule train_flow:
         LWFLOW_ENV
     threads: 1
     params:
-        config_slice=lambda w: PLAN.model_settings(w.fit, w.problem, w.arch, w.modes),
+        config_slice=lambda w: PLAN.final_model_settings(w.fit, w.problem, w.arch, w.modes),
     script:
         "../scripts/train_flow.py"
 

@@ -16,4 +16,5 @@ with jobs.job_context(snakemake) as provenance:  # noqa: F821
         int(w.seed),
         {key: output[key] for key in ("model", "loss", "modes")},
         provenance,
+        snakemake.input.get("report"),  # noqa: F821
     )

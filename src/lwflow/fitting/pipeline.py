@@ -10,7 +10,9 @@ The stages, each a function the workflow's jobs call as well (one code path):
    (:func:`lwflow.fitting.weights.clipped_weights`);
 4. the number of base modes (``n_modes='auto'``: :func:`lwflow.fitting.modes.select_n_modes`), a
    flow trained on the weighted draws (:func:`lwflow.fitting.train.train_flow`) or an RBIG fitted
-   to them, restricted to the prior's support (:mod:`lwflow.models.support`): :func:`fit_model`.
+   to them, restricted to the prior's support (:mod:`lwflow.models.support`): :func:`fit_model`;
+5. the flow's base mixture refined on fresh draws of the flow (:mod:`lwflow.fitting.refine`);
+6. the check of the final density and its verdict (:mod:`lwflow.fitting.verdict`).
 
 Example::
 
@@ -32,6 +34,7 @@ import pandas as pd
 
 from lwflow.fitting.modes import VALLEY_RATIO
 from lwflow.fitting.posterior import Posterior
+from lwflow.fitting.refine import RefineConfig, refine_base
 from lwflow.fitting.train import TrainConfig
 from lwflow.fitting.verdict import CheckConfig, advice_for, check_posterior
 from lwflow.fitting.weights import (
@@ -190,6 +193,7 @@ def fit(
     proposal: str = "prior",
     adaptive: Any = None,
     check: CheckConfig | dict[str, Any] | None = None,
+    refine: RefineConfig | dict[str, Any] | None = None,
 ) -> Posterior:
     """Fit a flow to the posterior of ``problem``; the stages are in the module docstring.
 
@@ -202,6 +206,11 @@ def fit(
     of its fields (the config's sections).  ``progress`` shows a bar (tqdm) over the
     likelihood batches and the training steps (one line per round when adaptive).  The same
     ``seed`` gives the same posterior.
+
+    The trained flow's base mixture (mode masses, means, scales) is then refined by one
+    importance-weighted EM step on fresh draws of the flow (:mod:`lwflow.fitting.refine`,
+    settings ``refine``: a :class:`~lwflow.fitting.refine.RefineConfig` or a dict of its fields;
+    ``{"n_draws": 0}`` skips it); its record is ``diagnostics['refinement']``.
 
     Every fit ends with its check (:mod:`lwflow.fitting.verdict`, settings ``check``: a
     :class:`~lwflow.fitting.verdict.CheckConfig` or a dict of its fields): fresh draws from the
@@ -223,6 +232,7 @@ def fit(
     training_config = settings(TrainConfig, training)
     modes_config = settings(ModeSelectionConfig, mode_selection)
     check_config = settings(CheckConfig, check)
+    refine_config = settings(RefineConfig, refine)
     clipping_config = settings(ClippingConfig, clipping)
     if rbig is not None:
         from lwflow.models.rbig import RBIGConfig
@@ -230,7 +240,8 @@ def fit(
         rbig = settings(RBIGConfig, rbig)
     if proposal == "adaptive":
         return _fit_adaptive(
-            problem, seed, model_config, training_config, modes_config, rbig, adaptive, check_config, progress
+            problem, seed, model_config, training_config, modes_config, rbig, adaptive, check_config, refine_config,
+            progress,
         )  # fmt: skip
     started = time.perf_counter()
     theta = problem.prior.sample(int(n_prior_samples), rng_for(seed, "prior"))
@@ -255,7 +266,21 @@ def fit(
     diagnostics = {"n_likelihood_calls": int(len(theta)), "clipping": report.as_dict()}
     diagnostics |= _model_diagnostics(fitted) | {"seconds": time.perf_counter() - started}
     posterior = Posterior(fitted.model, fitted.spec, problem.names, log_z, log_z_se, diagnostics, problem.name)
+    posterior = _refined(posterior, problem, refine_config, seed)
     return _checked(posterior, problem, check_config, seed, advice=advice_for("prior"))
+
+
+def _refined(
+    posterior: Posterior, problem: Problem, config: RefineConfig, seed: int, beta: float | None = None
+) -> Posterior:
+    """``posterior`` with its base mixture refined (:func:`lwflow.fitting.refine.refine_base`), the
+    step's calls added to the fit's and its record in ``diagnostics['refinement']``."""
+    started = time.perf_counter()
+    posterior.model, record = refine_base(posterior.model, problem, config, seed, beta)
+    posterior.diagnostics["refinement"] = record
+    posterior.diagnostics["n_likelihood_calls"] += record["n_draws"]
+    posterior.diagnostics["seconds"] += time.perf_counter() - started
+    return posterior
 
 
 def _checked(
@@ -300,6 +325,7 @@ def _fit_adaptive(
     rbig: Any,
     adaptive: Any,
     check: CheckConfig,
+    refine: RefineConfig,
     progress: bool,
 ) -> Posterior:
     """:func:`fit` with ``proposal='adaptive'``: the rounds, then the Posterior of the final flow
@@ -327,7 +353,7 @@ def _fit_adaptive(
     posterior.weighted_draws = {"theta": result.weighted_theta, "log_weight": result.weighted_log_weights}
     stop, beta = result.rounds[-1]["next"], float(result.rounds[-1]["beta"])
     advice = advice_for("adaptive", stop, diagnostics["n_likelihood_calls"], config)
-    return _checked(posterior, problem, check, seed, stop, beta, advice)
+    return _checked(_refined(posterior, problem, refine, seed, beta), problem, check, seed, stop, beta, advice)
 
 
 def _bar(show: bool, total: int, what: str) -> Any:

@@ -224,6 +224,30 @@ class StandardisedFlow(nn.Module):
         torch.manual_seed(seed)
         return self.sample_tensor(n).numpy().astype(float)
 
+    @torch.no_grad()
+    def latent(self, theta: np.ndarray, chunk: int = ROWS_PER_PASS) -> np.ndarray:
+        """The base coordinates :math:`z = T^{-1}((\\theta - m)/s)` of ``theta`` (float64)."""
+        rows = [torch.as_tensor(theta[i : i + chunk], dtype=torch.float32) for i in range(0, len(theta), chunk)]
+        parts = [self.flow.inverse_and_log_det(self.standardise(part))[0] for part in rows]
+        return torch.cat(parts).double().numpy() if parts else np.empty((0, self.dim))
+
+    def base_mixture(self) -> BaseInit:
+        """The Gaussian-mixture base as it is now: weights, means and diagonal scales."""
+        base = self.flow.q0
+        return BaseInit(
+            loc=base.loc.detach()[0].double().numpy(),
+            scale=base.log_scale.detach()[0].double().exp().numpy(),
+            weights=torch.softmax(base.weight_scores.detach()[0].double(), 0).numpy(),
+        )
+
+    @torch.no_grad()
+    def set_base_mixture(self, mixture: BaseInit) -> None:
+        """Replace the base's weights, means and scales; the layers stay as they are."""
+        base = self.flow.q0
+        base.loc.copy_(torch.as_tensor(mixture.loc)[None])
+        base.log_scale.copy_(torch.as_tensor(np.log(mixture.scale))[None])
+        base.weight_scores.copy_(torch.as_tensor(np.log(mixture.weights))[None])
+
 
 def build_flow(spec: FlowSpec, shift: np.ndarray, scale: np.ndarray, base_init: BaseInit) -> StandardisedFlow:
     """Construct the flow of ``spec`` (float32) with its base set from ``base_init``."""

@@ -183,13 +183,19 @@ def train(
     outputs: dict[str, Path],
     provenance: Provenance,
     on_step: Callable[[dict[str, float]], None] | None = None,
+    refine: dict[str, Any] | None = None,
+    beta: float | None = None,
 ) -> None:
     """Train one model on ``theta`` with weights (all equal without ``weights_path``) by
-    :func:`lwflow.fitting.pipeline.fit_model`, restricted to the prior's support; write its checkpoint,
+    :func:`lwflow.fitting.pipeline.fit_model`, restricted to the prior's support, its base refined on
+    fresh draws where ``refine`` says (:mod:`lwflow.fitting.refine`: a final flow fitted to the
+    likelihood, not after adaptive rounds that stopped at ``beta`` < 1; its record in the checkpoint's
+    sidecar); write its checkpoint,
     loss history and base-modes record (``outputs``: ``model``, ``loss``, ``modes``).  Its samples
     are another job's (:func:`sample_model`), so that their number reruns no training.  A
     flushed log line per evaluation step."""
     from lwflow.fitting.pipeline import ModelConfig, ModeSelectionConfig, fit_model, settings
+    from lwflow.fitting.refine import RefineConfig, refine_base
     from lwflow.fitting.train import TrainConfig
     from lwflow.models.flows import save_checkpoint
     from lwflow.problems import problem_from_spec
@@ -199,13 +205,13 @@ def train(
         if on_step is not None:
             on_step(record)
 
-    prior = problem_from_spec(name, spec).prior
+    problem = problem_from_spec(name, spec)
     theta = read_npz(theta_path)["theta"]
     w = read_npz(weights_path)["weights"] if weights_path is not None else np.ones(len(theta))
     fitted = fit_model(
         theta,
         w,
-        prior.support(),
+        problem.prior.support(),
         settings(ModelConfig, flow),
         seed,
         settings(TrainConfig, training),
@@ -213,6 +219,10 @@ def train(
         settings(ModeSelectionConfig, mode_selection),
         progress=progress,
     )
+    if refine:
+        config = settings(RefineConfig, refine)
+        fitted.model, fitted.facts["refinement"] = refine_base(fitted.model, problem, config, seed, beta)
+        print(f"base refined: {fitted.facts['refinement']}", flush=True)
     write_json(outputs["modes"], fitted.modes, provenance)
     provenance.extra = fitted.facts
     save_checkpoint(outputs["model"], fitted.model, fitted.spec)
@@ -230,14 +240,17 @@ def train_with_settings(
     seed: int,
     outputs: dict[str, Path],
     provenance: Provenance,
+    report: Path | None = None,
 ) -> None:
     """:func:`train` with the sections of one model's settings as the workflow's plan slices them
-    (``problem``, ``flow``, ``training``, ``rbig``, ``mode_selection``:
-    :meth:`lwflow.stages.plan.Plan.model_settings`) and the device, which is no rerun trigger."""
+    (``problem``, ``flow``, ``training``, ``rbig``, ``mode_selection``, and ``refine`` for a final flow:
+    :meth:`lwflow.stages.plan.Plan.final_model_settings`) and the device, which is no rerun trigger;
+    ``report``: the training data's report, whose ``beta`` (adaptive rounds) the refinement reads."""
     training = {**settings["training"], "device": device}
+    beta = read_json(report).get("beta") if report is not None else None
     train(
         name, settings["problem"], theta_path, weights_path, settings["flow"], training, settings["rbig"],
-        settings["mode_selection"], seed, outputs, provenance,
+        settings["mode_selection"], seed, outputs, provenance, refine=settings.get("refine"), beta=beta,
     )  # fmt: skip
 
 
@@ -327,12 +340,13 @@ def model_check(samples: Path) -> dict[str, Any]:
     return dict(read_sidecar(sidecar_path(samples)).get("check") or {})
 
 
-def _fit_calls(fit: str, spec: dict[str, Any], report: dict[str, Any]) -> int:
+def _fit_calls(fit: str, spec: dict[str, Any], report: dict[str, Any], model: Path) -> int:
     """The likelihood calls of a workflow model's fit: its prior draws, its rounds' draws, or none
-    (trained on exact draws)."""
+    (trained on exact draws), and its base refinement's draws (from the checkpoint's sidecar)."""
+    refined = int((read_sidecar(sidecar_path(model)).get("refinement") or {}).get("n_draws", 0))
     if fit == "adaptive":
-        return int(report["n_likelihood_calls"])
-    return int(spec.get("n_prior_samples", 0)) if fit == "likelihood" else 0
+        return int(report["n_likelihood_calls"]) + refined
+    return (int(spec.get("n_prior_samples", 0)) if fit == "likelihood" else 0) + refined
 
 
 def _check_model(problem: Any, fitted: Any, fit: str, report: dict[str, Any], check: dict[str, Any], seed: int) -> Any:
@@ -393,7 +407,7 @@ def sample_model(
             "ess": report.get("ess_after"),
             "log_evidence": report.get("log_evidence"),
             "log_evidence_se": report.get("log_evidence_se"),
-            "n_likelihood_calls": _fit_calls(fit, spec, report) + check.n_draws,
+            "n_likelihood_calls": _fit_calls(fit, spec, report, model) + check.n_draws,
         }
         | check_headline(check)
         | {"warning": check.warning}

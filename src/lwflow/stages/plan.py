@@ -248,6 +248,12 @@ class Plan:
             "mode_selection": self.config["mode_selection"] if modes == "auto" else {},
         }
 
+    def final_model_settings(self, fit: str, problem: str, arch: str, modes: str) -> dict[str, Any]:
+        """:meth:`model_settings` of a model's final flow: with the ``refine`` section where its fit
+        has a likelihood (fit likelihood, adaptive), none for a flow fitted to exact draws."""
+        refine = self.config["refine"] if fit in ("likelihood", "adaptive") else {}
+        return self.model_settings(fit, problem, arch, modes) | {"refine": refine}
+
     def adaptive_settings(self, problem: str, arch: str, modes: str) -> dict[str, Any]:
         """The adaptive rounds' settings of one model (every field of AdaptiveConfig)."""
         return self.model_adaptive[("adaptive", problem, arch, modes)]
