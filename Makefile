@@ -24,5 +24,6 @@ lint: setup
 	$(BIN)/ruff check src tests workflow benchmarks docs
 	$(BIN)/ruff format --check src tests workflow benchmarks docs
 	$(BIN)/snakefmt --check Snakefile workflow
+	$(BIN)/lint-imports
 	$(BIN)/snakemake --lint
 	$(BIN)/snakemake --lint --configfile tests/config/smoke.yaml

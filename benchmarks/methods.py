@@ -24,8 +24,9 @@ import numpy as np
 
 from benchmarks.timing import CountingLikelihood, timed
 from lwflow.fitting.pipeline import fit
-from lwflow.fitting.weights import effective_sample_size, weighted_resample, weights_from_log_likelihood
+from lwflow.fitting.weights import weighted_resample, weights_from_log_likelihood
 from lwflow.problems import Problem
+from lwflow.weighted_draws import effective_sample_size
 
 
 @dataclass

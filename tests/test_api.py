@@ -129,7 +129,8 @@ def test_a_prior_with_the_wrong_shapes_is_refused_with_what_to_return():
 
 
 def test_the_evidence_se_follows_the_ess():
-    from lwflow.fitting.weights import effective_sample_size, log_evidence, weights_from_log_likelihood
+    from lwflow.fitting.weights import log_evidence, weights_from_log_likelihood
+    from lwflow.weighted_draws import effective_sample_size
 
     ll = np.random.default_rng(0).normal(size=1000)
     log_z, se = log_evidence(ll)

@@ -134,7 +134,7 @@ def test_likelihoods_that_return_strings_or_are_minus_inf_everywhere_are_named()
 
 
 def test_a_likelihood_that_changes_its_argument_does_not_move_the_draws():
-    from lwflow.fitting.pipeline import evaluate_log_likelihood
+    from lwflow.fitting.model_fit import evaluate_log_likelihood
 
     def shifting(theta):
         theta -= 3
@@ -180,6 +180,7 @@ BAD_COMMANDS = [
     (["--seed", "-1"], "--seed = -1"),
     (["--n-prior-samples", "5"], "--n-prior-samples = 5"),
     (["--out", "afile"], "is a file, not a folder"),
+    (["--out", "/proc/lwflow-out"], "cannot be made (No such file or directory); give a folder you can write"),
 ]
 
 

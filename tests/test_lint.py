@@ -20,8 +20,9 @@ SOURCES = ["src", "tests", "workflow", "benchmarks", "docs"]
         [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow"],
         [sys.executable, "-m", "snakemake", "--lint"],
         [sys.executable, "-m", "snakemake", "--lint", "--configfile", "tests/config/smoke.yaml"],
+        [str(BIN / "lint-imports")],  # pyproject's [tool.importlinter]: layers top-down, no import loop
     ],
-    ids=["ruff", "ruff-format", "snakefmt", "snakemake-lint", "snakemake-lint-smoke"],
+    ids=["ruff", "ruff-format", "snakefmt", "snakemake-lint", "snakemake-lint-smoke", "import-layers"],
 )
 def test_the_code_passes_its_linters(command):
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -44,8 +45,8 @@ def test_the_configuration_reference_is_what_the_schema_says():
     [
         "lwflow.fitting.train.TrainConfig",
         "lwflow.fitting.weights.ClippingConfig",
-        "lwflow.fitting.pipeline.ModelConfig",
-        "lwflow.fitting.pipeline.ModeSelectionConfig",
+        "lwflow.fitting.model_fit.ModelConfig",
+        "lwflow.fitting.model_fit.ModeSelectionConfig",
         "lwflow.fitting.rounds.AdaptiveConfig",
         "lwflow.fitting.verdict.CheckConfig",
         "lwflow.models.rbig.RBIGConfig",

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from lwflow.fitting.modes import density_maxima, select_n_modes, separated_mode_count
+from lwflow.density_modes import density_maxima, separated_mode_count
+from lwflow.fitting.modes import select_n_modes
 
 
 def separated_mixture(centres: np.ndarray, n_per_mode: int, seed: int) -> np.ndarray:

@@ -59,7 +59,7 @@ def test_a_bad_setting_is_refused_before_any_likelihood_call(arguments, names, f
 
 
 def test_the_settings_objects_check_themselves_and_numpy_numbers_pass():
-    from lwflow.fitting.pipeline import ModelConfig
+    from lwflow.fitting.model_fit import ModelConfig
     from lwflow.fitting.train import TrainConfig
 
     assert ModelConfig(n_modes=np.int64(2)).n_modes == 2

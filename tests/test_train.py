@@ -71,6 +71,14 @@ def test_zero_weight_samples_are_dropped():
     assert np.isfinite(result.history["val_loss"]).all()
 
 
+def test_too_few_nonzero_weights_are_named_with_what_to_draw_more_of():
+    theta = np.random.default_rng(0).uniform(-3, 3, size=(100, 2))
+    weights = np.zeros(100)
+    weights[:5] = 1.0
+    with pytest.raises(ValueError, match=r"only 5 of 100 draws have nonzero weight.*n_prior_samples.*n_per_round"):
+        train_flow(theta, weights, SMALL_FLOW, TrainConfig(max_steps=20, eval_every=10), seed=0)
+
+
 def test_mixture_base_starts_at_the_clusters():
     rng = np.random.default_rng(0)
     centres = np.array([[-3.0, 0.0], [3.0, 0.0], [0.0, 3.0]])

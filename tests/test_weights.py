@@ -10,11 +10,9 @@ from lwflow.fitting.weights import (
     clip_weights,
     clip_with_report,
     clipped_weights,
-    effective_sample_size,
-    heaviest_share,
-    max_weight_share,
     weights_from_log_likelihood,
 )
+from lwflow.weighted_draws import effective_sample_size, heaviest_share, max_weight_share
 
 
 def test_ess_hand_cases():

@@ -263,8 +263,9 @@ def test_the_report_shows_its_landing_page_a_table_and_a_figure_in_headless_chro
         (lambda c: c["clipping"].update(min_ess=30), {}),
         (lambda c: c["problems"]["gmm2d_3mode"].update(n_target_samples=500), {}),
         (lambda c: c["evaluation"].update(n_samples=1500), {"sample_model": "."}),
+        (lambda c: c.update(refine={"n_draws": 500}), {"train_flow": "fit=(likelihood|adaptive)"}),
     ],
-    ids=["rbig", "mode_selection", "learning_rate", "min_ess", "n_target_samples", "n_samples"],
+    ids=["rbig", "mode_selection", "learning_rate", "min_ess", "n_target_samples", "n_samples", "refine"],
 )
 def test_a_setting_reruns_only_the_jobs_that_read_it(smoke_run, tmp_path, edit, rerun):
     config = smoke_config()
@@ -330,11 +331,12 @@ def test_the_workflow_rounds_and_the_library_rounds_give_the_same_posterior(smok
     """One code path: lwflow.fitting.rounds.adaptive_rounds with the settings the jobs recorded
     gives the workflow's pooled draws, weights, evidence and final flow exactly, and the final
     flow's base refinement (lwflow.fitting.refine) the workflow's refined flow."""
-    from lwflow.fitting.pipeline import ModelConfig, ModeSelectionConfig, settings
+    from lwflow.fitting.model_fit import ModelConfig, ModeSelectionConfig
     from lwflow.fitting.refine import RefineConfig, refine_base
     from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds
     from lwflow.fitting.train import TrainConfig
     from lwflow.problems import problem_from_spec
+    from lwflow.settings import settings_of
     from lwflow.streams import seed_for
 
     model_dir = smoke_run / "results/models/adaptive/gmm2d_2mode/realnvp_K2/seed0"
@@ -344,10 +346,10 @@ def test_the_workflow_rounds_and_the_library_rounds_give_the_same_posterior(smok
     result = adaptive_rounds(
         problem,
         AdaptiveConfig(**adaptive),
-        settings(ModelConfig, recorded["flow"]),
+        settings_of(ModelConfig, recorded["flow"]),
         0,
-        settings(TrainConfig, recorded["training"] | {"device": "cpu"}),
-        settings(ModeSelectionConfig, recorded["mode_selection"]),
+        settings_of(TrainConfig, recorded["training"] | {"device": "cpu"}),
+        settings_of(ModeSelectionConfig, recorded["mode_selection"]),
         recorded["rbig"],
     )
     last = len(round_reports(smoke_run)) - 1
@@ -355,7 +357,7 @@ def test_the_workflow_rounds_and_the_library_rounds_give_the_same_posterior(smok
     np.testing.assert_array_equal(pool["theta"], result.pool.theta)
     np.testing.assert_array_equal(pool["log_weights"], result.log_weights)
     assert round_reports(smoke_run)[-1]["log_evidence"] == result.log_evidence
-    refine = settings(RefineConfig, recorded["refine"])
+    refine = settings_of(RefineConfig, recorded["refine"])
     final, record = refine_base(result.fitted.model, problem, refine, 0, result.rounds[-1]["beta"])
     assert record["applied"] and json.loads((model_dir / "model.pt.json").read_text())["refinement"] == record
     samples = np.load(model_dir / "samples.npz")["samples"]
@@ -658,18 +660,28 @@ def test_an_edited_round_decision_is_refused_before_a_round_follows_from_it(smok
     assert result.returncode != 0 and "report.json" in output and "snakemake --cores 1 --force" in output
 
 
-def test_a_deleted_round_artefact_of_a_finished_run_is_named_with_the_command_that_remakes_it(smoke_run, tmp_path):
+@pytest.mark.parametrize("gone", ["round1/pool.npz", "round1/report.json", "last round's folder"])
+def test_a_deleted_round_artefact_of_a_finished_run_is_named_with_the_command_that_remakes_it(
+    smoke_run, tmp_path, gone
+):
     workdir = _finished_copy(smoke_run, tmp_path)
-    pool = workdir / ADAPTIVE_ROUNDS / "round1/pool.npz"
+    last = len(round_reports(smoke_run)) - 1
+    folder = workdir / ADAPTIVE_ROUNDS / f"round{last}"
+    pool = workdir / ADAPTIVE_ROUNDS / ("round1/pool.npz" if gone != "last round's folder" else f"round{last}/pool.npz")
     original = pool.read_bytes()
-    pool.unlink()
+    if gone == "last round's folder":
+        shutil.rmtree(folder)
+    else:
+        (workdir / ADAPTIVE_ROUNDS / gone).unlink()
     result = run_snakemake(workdir, "-n", "--cores", "1")
     assert result.returncode != 0
-    command = re.search(r"remake it with: (snakemake [^\n(]*)", result.stdout + result.stderr)
-    assert command and "round1/pool.npz" in command.group(1)
+    command = re.search(r"remake (?:it|them) with: (snakemake [^\n(]*)", result.stdout + result.stderr)
+    named = "pool.npz" if gone == "last round's folder" else gone
+    assert command and named in command.group(1), (result.stdout + result.stderr)[-2000:]
     remade = run_snakemake(workdir, *command.group(1).split()[1:])
     assert remade.returncode == 0, remade.stderr[-2000:]
     assert pool.read_bytes() == original
+    assert run_snakemake(workdir, "-n", "--cores", "1").returncode == 0
 
 
 NARROW_MODEL = """

@@ -21,8 +21,8 @@ from lwflow._exports import lazy_exports
 _EXPORTS = {
     "ClippingConfig": "lwflow.fitting.weights",
     "Gaussian": "lwflow.problems.priors",
-    "ModeSelectionConfig": "lwflow.fitting.pipeline",
-    "ModelConfig": "lwflow.fitting.pipeline",
+    "ModeSelectionConfig": "lwflow.fitting.model_fit",
+    "ModelConfig": "lwflow.fitting.model_fit",
     "Posterior": "lwflow.fitting.posterior",
     "Prior": "lwflow.problems.priors",
     "Problem": "lwflow.problems.problem",

@@ -21,11 +21,12 @@ import functools
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 SCHEMA_PATH = Path(__file__).with_name("settings.schema.yaml")
+Settings = TypeVar("Settings")
 
-__all__ = ["SCHEMA_PATH", "SettingsError", "check_section", "schema_bounds", "section_schema"]
+__all__ = ["SCHEMA_PATH", "SettingsError", "check_section", "schema_bounds", "section_schema", "settings_of"]
 
 
 class SettingsError(ValueError):
@@ -127,3 +128,14 @@ def check_section(section: str, values: Any, label: str | None = None) -> None:
     rule = properties.get(key, schema) if key is not None else schema
     where = ".".join([label, *path])
     raise SettingsError(f"{where} = {error.instance!r}: {error.message}; {_describe(rule)}")
+
+
+def settings_of(kind: type[Settings], value: Settings | Mapping[str, Any] | None) -> Settings:
+    """A settings dataclass from itself, a dict of its fields (a config section) or None
+    (defaults), checked against its section of the settings schema (:mod:`lwflow.settings`)."""
+    if value is None:
+        return kind()
+    if isinstance(value, kind):
+        return value
+    check_section(kind.SECTION, value)  # names an unknown key or a wrong type before the dataclass does
+    return kind(**value)

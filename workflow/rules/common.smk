@@ -64,9 +64,10 @@ def cap_local_cores():
     may use), so that one-thread jobs never outnumber the CPUs; cluster runs are left alone."""
     wanted = config["execution"]["local_cores"]
     cap = len(os.sched_getaffinity(0)) if wanted == "auto" else wanted
-    if workflow.local_exec and workflow._cores is not None and workflow._cores > cap:
+    cores = workflow.resource_settings.cores  # --cores as given
+    if workflow.local_exec and cores is not None and cores > cap:
         logger.info(
-            f"lwflow: running at most {cap} jobs at once, not {workflow._cores}: --cores is capped at "
+            f"lwflow: running at most {cap} jobs at once, not {cores}: --cores is capped at "
             f"execution.local_cores ({wanted!r}); set it to an integer to change the cap"
         )
         workflow.global_resources["_cores"] = cap

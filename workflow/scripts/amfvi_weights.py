@@ -4,16 +4,16 @@ import torch  # noqa: F401  (imported first so job_context sets its threads)
 
 from lwflow.stages import jobs
 
-cfg = snakemake.params.config_slice  # noqa: F821
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+cfg = snakemake.params.config_slice
+with jobs.job_context(snakemake) as provenance:
     jobs.amfvi_weights(
-        snakemake.wildcards.problem,  # noqa: F821
+        snakemake.wildcards.problem,
         cfg["problem"],
-        snakemake.wildcards.fit,  # noqa: F821
-        snakemake.params.experts,  # noqa: F821
+        snakemake.wildcards.fit,
+        snakemake.params.experts,
         cfg["amfvi"],
-        int(snakemake.wildcards.seed),  # noqa: F821
-        snakemake.output.weights,  # noqa: F821
-        snakemake.output.trajectory,  # noqa: F821
+        int(snakemake.wildcards.seed),
+        snakemake.output.weights,
+        snakemake.output.trajectory,
         provenance,
     )

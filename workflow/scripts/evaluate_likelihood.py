@@ -2,14 +2,14 @@
 
 from lwflow.stages import jobs
 
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
-    cfg = snakemake.params.config_slice  # noqa: F821
+with jobs.job_context(snakemake) as provenance:
+    cfg = snakemake.params.config_slice
     jobs.evaluate_likelihood(
-        snakemake.wildcards.problem,  # noqa: F821
+        snakemake.wildcards.problem,
         cfg["problem"],
-        snakemake.input[0],  # noqa: F821
-        int(snakemake.wildcards.chunk),  # noqa: F821
+        snakemake.input[0],
+        int(snakemake.wildcards.chunk),
         int(cfg["likelihood_chunks"]),
-        snakemake.output[0],  # noqa: F821
+        snakemake.output[0],
         provenance,
     )

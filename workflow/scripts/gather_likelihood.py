@@ -2,5 +2,5 @@
 
 from lwflow.stages import jobs
 
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
-    jobs.gather_likelihood(list(snakemake.input), snakemake.output[0], provenance)  # noqa: F821
+with jobs.job_context(snakemake) as provenance:
+    jobs.gather_likelihood(list(snakemake.input), snakemake.output[0], provenance)

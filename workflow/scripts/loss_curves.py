@@ -2,11 +2,11 @@
 
 from lwflow.stages import jobs
 
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+with jobs.job_context(snakemake) as provenance:
     jobs.loss_curves(
-        snakemake.wildcards.problem,  # noqa: F821
-        snakemake.params.histories,  # noqa: F821
-        snakemake.output.png,  # noqa: F821
-        snakemake.output.pdf,  # noqa: F821
+        snakemake.wildcards.problem,
+        snakemake.params.histories,
+        snakemake.output.png,
+        snakemake.output.pdf,
         provenance,
     )

@@ -2,18 +2,18 @@
 
 from lwflow.stages import jobs
 
-cfg = snakemake.params.config_slice  # noqa: F821
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+cfg = snakemake.params.config_slice
+with jobs.job_context(snakemake) as provenance:
     jobs.mixture_metrics(
-        snakemake.wildcards.problem,  # noqa: F821
+        snakemake.wildcards.problem,
         cfg["problem"],
-        snakemake.input.weights,  # noqa: F821
-        snakemake.params.paths["log_q"],  # noqa: F821
-        snakemake.params.paths["samples"],  # noqa: F821
-        snakemake.input.reference,  # noqa: F821
+        snakemake.input.weights,
+        snakemake.params.paths["log_q"],
+        snakemake.params.paths["samples"],
+        snakemake.input.reference,
         cfg["evaluation"],
-        int(snakemake.wildcards.seed),  # noqa: F821
-        snakemake.output.metrics,  # noqa: F821
-        snakemake.output.samples,  # noqa: F821
+        int(snakemake.wildcards.seed),
+        snakemake.output.metrics,
+        snakemake.output.samples,
         provenance,
     )

@@ -2,16 +2,16 @@
 
 from lwflow.stages import jobs
 
-background = {k: v for k, v in snakemake.input.items() if k not in ("samples", "modes")}  # noqa: F821
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+background = {k: v for k, v in snakemake.input.items() if k not in ("samples", "modes")}
+with jobs.job_context(snakemake) as provenance:
     jobs.model_diagnostics(
-        snakemake.wildcards.problem,  # noqa: F821
-        snakemake.params.config_slice["problem"],  # noqa: F821
-        snakemake.params.label,  # noqa: F821
-        snakemake.input.samples,  # noqa: F821
-        snakemake.input.modes,  # noqa: F821
+        snakemake.wildcards.problem,
+        snakemake.params.config_slice["problem"],
+        snakemake.params.label,
+        snakemake.input.samples,
+        snakemake.input.modes,
         background,
-        int(snakemake.wildcards.seed),  # noqa: F821
-        snakemake.output[0],  # noqa: F821
+        int(snakemake.wildcards.seed),
+        snakemake.output[0],
         provenance,
     )

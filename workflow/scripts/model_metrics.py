@@ -5,16 +5,16 @@ import torch  # noqa: F401  (imported first so job_context sets its threads)
 
 from lwflow.stages import jobs
 
-cfg = snakemake.params.config_slice  # noqa: F821
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+cfg = snakemake.params.config_slice
+with jobs.job_context(snakemake) as provenance:
     jobs.model_metrics(
-        snakemake.params.problem,  # noqa: F821
+        snakemake.params.problem,
         cfg["problem"],
-        snakemake.input.models,  # noqa: F821
-        snakemake.input.samples,  # noqa: F821
-        snakemake.input.reference,  # noqa: F821
+        snakemake.input.models,
+        snakemake.input.samples,
+        snakemake.input.reference,
         cfg["evaluation"],
-        snakemake.output.metrics,  # noqa: F821
-        snakemake.output.log_q,  # noqa: F821
+        snakemake.output.metrics,
+        snakemake.output.log_q,
         provenance,
     )

@@ -2,12 +2,12 @@
 
 from lwflow.stages import jobs
 
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+with jobs.job_context(snakemake) as provenance:
     jobs.paper_a_figure(
-        snakemake.wildcards.figure,  # noqa: F821
-        snakemake.params.title,  # noqa: F821
-        snakemake.params.panels,  # noqa: F821
-        snakemake.output.png,  # noqa: F821
-        snakemake.output.pdf,  # noqa: F821
+        snakemake.wildcards.figure,
+        snakemake.params.title,
+        snakemake.params.panels,
+        snakemake.output.png,
+        snakemake.output.pdf,
         provenance,
     )

@@ -2,10 +2,10 @@
 
 from lwflow.stages import jobs
 
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+with jobs.job_context(snakemake) as provenance:
     jobs.paper_b_weights_figure(
-        snakemake.params.weights,  # noqa: F821
-        snakemake.output.png,  # noqa: F821
-        snakemake.output.pdf,  # noqa: F821
+        snakemake.params.weights,
+        snakemake.output.png,
+        snakemake.output.pdf,
         provenance,
     )

@@ -2,10 +2,10 @@
 
 from lwflow.stages import jobs
 
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+with jobs.job_context(snakemake) as provenance:
     jobs.paper_b_samples_figure(
-        snakemake.params.rows,  # noqa: F821
-        snakemake.output.png,  # noqa: F821
-        snakemake.output.pdf,  # noqa: F821
+        snakemake.params.rows,
+        snakemake.output.png,
+        snakemake.output.pdf,
         provenance,
     )

@@ -2,11 +2,11 @@
 
 from lwflow.stages import jobs
 
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+with jobs.job_context(snakemake) as provenance:
     jobs.problem_summary(
-        list(snakemake.input),  # noqa: F821
-        snakemake.output.csv,  # noqa: F821
-        snakemake.output.markdown,  # noqa: F821
-        snakemake.output.html,  # noqa: F821
+        list(snakemake.input),
+        snakemake.output.csv,
+        snakemake.output.markdown,
+        snakemake.output.html,
         provenance,
     )

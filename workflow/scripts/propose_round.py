@@ -2,15 +2,15 @@
 
 from lwflow.stages import jobs
 
-cfg = snakemake.params.config_slice  # noqa: F821
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+cfg = snakemake.params.config_slice
+with jobs.job_context(snakemake) as provenance:
     jobs.propose_round(
-        snakemake.wildcards.problem,  # noqa: F821
+        snakemake.wildcards.problem,
         cfg["problem"],
         cfg["adaptive"],
-        snakemake.input.get("proposal"),  # noqa: F821
-        int(snakemake.wildcards.seed),  # noqa: F821
-        int(snakemake.wildcards.round),  # noqa: F821
-        snakemake.output[0],  # noqa: F821
+        snakemake.input.get("proposal"),
+        int(snakemake.wildcards.seed),
+        int(snakemake.wildcards.round),
+        snakemake.output[0],
         provenance,
     )

@@ -2,10 +2,10 @@
 
 from lwflow.stages import jobs
 
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+with jobs.job_context(snakemake) as provenance:
     jobs.results_page(
-        snakemake.input.template,  # noqa: F821
-        dict(zip(snakemake.params.tables, snakemake.input.tables)),  # noqa: F821
-        snakemake.output[0],  # noqa: F821
+        snakemake.input.template,
+        dict(zip(snakemake.params.tables, snakemake.input.tables)),
+        snakemake.output[0],
         provenance,
     )

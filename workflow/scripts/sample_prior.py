@@ -2,11 +2,11 @@
 
 from lwflow.stages import jobs
 
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+with jobs.job_context(snakemake) as provenance:
     jobs.sample_prior(
-        snakemake.wildcards.problem,  # noqa: F821
-        snakemake.params.config_slice["problem"],  # noqa: F821
-        int(snakemake.wildcards.seed),  # noqa: F821
-        snakemake.output[0],  # noqa: F821
+        snakemake.wildcards.problem,
+        snakemake.params.config_slice["problem"],
+        int(snakemake.wildcards.seed),
+        snakemake.output[0],
         provenance,
     )

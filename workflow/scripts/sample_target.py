@@ -2,13 +2,13 @@
 
 from lwflow.stages import jobs
 
-spec = snakemake.params.config_slice["problem"]  # noqa: F821
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+spec = snakemake.params.config_slice["problem"]
+with jobs.job_context(snakemake) as provenance:
     jobs.sample_target(
-        snakemake.wildcards.problem,  # noqa: F821
+        snakemake.wildcards.problem,
         spec,
         int(spec["n_target_samples"]),
-        int(snakemake.wildcards.seed),  # noqa: F821
-        snakemake.output[0],  # noqa: F821
+        int(snakemake.wildcards.seed),
+        snakemake.output[0],
         provenance,
     )

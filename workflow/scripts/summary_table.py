@@ -4,14 +4,14 @@ from pathlib import Path
 
 from lwflow.stages import jobs
 
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+with jobs.job_context(snakemake) as provenance:
     jobs.paper_table(
-        Path(snakemake.output.csv).stem,  # noqa: F821
-        snakemake.params.rows,  # noqa: F821
-        tuple(snakemake.params.metrics),  # noqa: F821
-        snakemake.output.csv,  # noqa: F821
-        snakemake.output.markdown,  # noqa: F821
-        snakemake.output.html,  # noqa: F821
-        snakemake.output.seeds,  # noqa: F821
+        Path(snakemake.output.csv).stem,
+        snakemake.params.rows,
+        tuple(snakemake.params.metrics),
+        snakemake.output.csv,
+        snakemake.output.markdown,
+        snakemake.output.html,
+        snakemake.output.seeds,
         provenance,
     )

@@ -5,16 +5,16 @@ import torch  # noqa: F401  (imported first so job_context sets its threads)
 
 from lwflow.stages import jobs
 
-w, output = snakemake.wildcards, snakemake.output  # noqa: F821
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+w, output = snakemake.wildcards, snakemake.output
+with jobs.job_context(snakemake) as provenance:
     jobs.train_with_settings(
         w.problem,
-        snakemake.params.config_slice,  # noqa: F821
-        snakemake.input.theta,  # noqa: F821
-        snakemake.input.get("weights"),  # noqa: F821
-        snakemake.config["training"]["device"],  # noqa: F821
+        snakemake.params.config_slice,
+        snakemake.input.theta,
+        snakemake.input.get("weights"),
+        snakemake.config["training"]["device"],
         int(w.seed),
         {key: output[key] for key in ("model", "loss", "modes")},
         provenance,
-        snakemake.input.get("report"),  # noqa: F821
+        snakemake.input.get("report"),
     )

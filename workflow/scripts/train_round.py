@@ -6,14 +6,14 @@ import torch  # noqa: F401  (imported first so job_context sets its threads)
 from lwflow.fitting.rounds import round_training_seed
 from lwflow.stages import jobs
 
-w, output = snakemake.wildcards, snakemake.output  # noqa: F821
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+w, output = snakemake.wildcards, snakemake.output
+with jobs.job_context(snakemake) as provenance:
     jobs.train_with_settings(
         w.problem,
-        snakemake.params.config_slice,  # noqa: F821
-        snakemake.input.pool,  # noqa: F821
-        snakemake.input.pool,  # noqa: F821
-        snakemake.config["training"]["device"],  # noqa: F821
+        snakemake.params.config_slice,
+        snakemake.input.pool,
+        snakemake.input.pool,
+        snakemake.config["training"]["device"],
         round_training_seed(int(w.seed), int(w.round), last=False),
         {key: output[key] for key in ("model", "loss", "modes")},
         provenance,

@@ -2,14 +2,14 @@
 
 from lwflow.stages import jobs
 
-cfg = snakemake.params.config_slice  # noqa: F821
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+cfg = snakemake.params.config_slice
+with jobs.job_context(snakemake) as provenance:
     jobs.truth_reference(
-        snakemake.wildcards.problem,  # noqa: F821
+        snakemake.wildcards.problem,
         cfg["problem"],
         cfg["evaluation"],
-        int(snakemake.wildcards.seed),  # noqa: F821
-        snakemake.output.reference,  # noqa: F821
-        snakemake.output.floor,  # noqa: F821
+        int(snakemake.wildcards.seed),
+        snakemake.output.reference,
+        snakemake.output.floor,
         provenance,
     )

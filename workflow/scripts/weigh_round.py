@@ -3,10 +3,10 @@ and decide whether another round follows."""
 
 from lwflow.stages import jobs
 
-inputs, output = snakemake.input, snakemake.output  # noqa: F821
-with jobs.job_context(snakemake) as provenance:  # noqa: F821
+inputs, output = snakemake.input, snakemake.output
+with jobs.job_context(snakemake) as provenance:
     jobs.weigh_round(
-        snakemake.params.config_slice["adaptive"],  # noqa: F821
+        snakemake.params.config_slice["adaptive"],
         inputs.draws,
         inputs.likelihood,
         {"pool": inputs.pool, "report": inputs.report} if inputs.get("pool") else None,

@@ -17,11 +17,8 @@ Rule (``base_modes: auto``):
 4. The base starts from the fit: each mode's components merged into one moment-matched
    Gaussian (:meth:`ModeSelection.mode_moments`).
 
-The same valley rule defines the *true* number of modes of a Gaussian-mixture posterior
-(:func:`separated_mode_count`): its density maxima, grouped where no valley deeper than
-``valley_ratio`` separates them.  A bump that the density barely dips below (paper B's
-five-mode target: three maxima, dips to 81-91 % of the lower peak) is not a separate mode
-for the base: it needs no low-density gap in the flow's image.
+The ascent and the valley rule live in :mod:`lwflow.density_modes`, which also gives the
+*true* number of modes of a built-in posterior by the same rule.
 
 Example::
 
@@ -31,12 +28,11 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-VALLEY_RATIO = 0.5
+from lwflow.density_modes import VALLEY_RATIO, climb_to_maximum, separated_groups
 
 
 @dataclass(frozen=True)
@@ -91,81 +87,6 @@ class ModeSelection:
         return ModeMoments(np.array(shares), np.array(means), np.array(covariances))
 
 
-def _group_by_ascent(maxima: list[np.ndarray], log_q: np.ndarray, joined) -> list[list[int]]:
-    """Forest over maxima: each points to the nearest higher joined maximum; one group per root."""
-    order = list(np.argsort(-log_q, kind="stable"))
-    parent = {}
-    for rank, i in enumerate(order):
-        higher = [j for j in order[:rank] if joined(i, j)]
-        if higher:
-            parent[i] = min(higher, key=lambda j: np.linalg.norm(maxima[i] - maxima[j]))
-
-    def root(i: int) -> int:
-        while i in parent:
-            i = parent[i]
-        return i
-
-    groups: dict[int, list[int]] = {}
-    for i in range(len(maxima)):
-        groups.setdefault(root(i), []).append(int(i))
-    return sorted(groups.values())
-
-
-def _climb(
-    weights: np.ndarray, means: np.ndarray, precisions: np.ndarray, x: np.ndarray, n_steps: int = 500
-) -> np.ndarray:
-    """Fixed-point ascent of a Gaussian mixture's density from ``x`` to a local maximum."""
-    weighted_means = np.einsum("kij,kj->ki", precisions, means)
-    log_norms = np.log(weights) + 0.5 * np.linalg.slogdet(precisions)[1]
-    for _ in range(n_steps):
-        delta = x - means
-        log_r = log_norms - 0.5 * np.einsum("ki,kij,kj->k", delta, precisions, delta)
-        r = np.exp(log_r - log_r.max())
-        new = np.linalg.solve(np.einsum("k,kij->ij", r, precisions), r @ weighted_means)
-        if np.linalg.norm(new - x) < 1e-10:
-            break
-        x = new
-    return new
-
-
-def density_maxima(
-    weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, tolerance: float = 1e-4
-) -> np.ndarray:
-    """The distinct local maxima of a Gaussian mixture reached by ascent from its means
-    (its modes: the true number of modes of a Gaussian-mixture posterior)."""
-    weights, means = np.asarray(weights, dtype=float), np.asarray(means, dtype=float)
-    precisions = np.linalg.inv(np.asarray(covariances, dtype=float))
-    maxima: list[np.ndarray] = []
-    for mean in means:
-        peak = _climb(weights / weights.sum(), means, precisions, mean.copy())
-        if all(np.linalg.norm(peak - m) > tolerance for m in maxima):
-            maxima.append(peak)
-    return np.array(maxima)
-
-
-LogDensity = Callable[[np.ndarray], np.ndarray]
-
-
-def _no_valley(log_density: LogDensity, a: np.ndarray, b: np.ndarray, valley_ratio: float, n_points: int = 25) -> bool:
-    """True if ``log_density`` stays above ``log(valley_ratio) + min(end points)`` on the segment a-b."""
-    path = a + np.linspace(0, 1, n_points)[:, None] * (b - a)
-    log_q = log_density(path)
-    return bool(log_q.min() >= np.log(valley_ratio) + min(log_q[0], log_q[-1]))
-
-
-def _separated_groups(log_density: LogDensity, maxima: list[np.ndarray], valley_ratio: float) -> list[list[int]]:
-    """Maxima grouped by ascent: one group per maximum not joined (no deep valley) to a higher one."""
-    heights = log_density(np.stack(maxima))
-    return _group_by_ascent(maxima, heights, lambda i, j: _no_valley(log_density, maxima[i], maxima[j], valley_ratio))
-
-
-def separated_mode_count(maxima: np.ndarray, log_density: LogDensity, valley_ratio: float = VALLEY_RATIO) -> int:
-    """Number of modes of a density: its ``maxima`` (e.g. :func:`density_maxima`) grouped by
-    the rule ``base_modes: auto`` applies, so that only maxima separated by a valley below
-    ``valley_ratio`` times the lower peak count apart."""
-    return len(_separated_groups(log_density, list(maxima), valley_ratio))
-
-
 def _bic(fit, points: np.ndarray, n_effective: float) -> float:
     """BIC of a fitted scikit-learn mixture with the sample size ``n_effective`` (docstring of
     :func:`select_n_modes`); scikit-learn's own ``bic`` where ``n_effective`` is the row count."""
@@ -199,7 +120,7 @@ def select_n_modes(
     the plain BIC of the rows."""
     from sklearn.mixture import GaussianMixture
 
-    from lwflow.fitting.weights import effective_sample_size
+    from lwflow.weighted_draws import effective_sample_size
 
     rng = np.random.default_rng(seed)
     points = u[rng.choice(len(u), size=n_resample, p=weights / weights.sum())]
@@ -212,6 +133,6 @@ def select_n_modes(
     bic = {k: _bic(fit, points, n_effective) for k, fit in fits.items()}
     best_k = min(bic, key=bic.get)
     best = fits[best_k]
-    maxima = [_climb(best.weights_, best.means_, best.precisions_, mean.copy()) for mean in best.means_]
-    groups = _separated_groups(best.score_samples, maxima, valley_ratio)
+    maxima = [climb_to_maximum(best.weights_, best.means_, best.precisions_, mean) for mean in best.means_]
+    groups = separated_groups(best.score_samples, maxima, valley_ratio)
     return ModeSelection(len(groups), best_k, bic, groups, best.weights_, best.means_, best.covariances_)

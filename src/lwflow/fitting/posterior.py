@@ -29,7 +29,8 @@ import torch
 from lwflow.artefacts import jsonable
 from lwflow.fitting.verdict import CheckConfig, ImportanceSample, PosteriorCheck, importance_sample
 from lwflow.fitting.weights import weighted_resample
-from lwflow.models.flows import DensityModel, FlowSpec, checkpoint_payload, load_torch, model_from_payload, save_torch
+from lwflow.models.density import DensityModel
+from lwflow.models.flows import FlowSpec, checkpoint_payload, load_torch, model_from_payload, save_torch
 from lwflow.streams import rng_for
 
 if TYPE_CHECKING:

@@ -56,7 +56,7 @@ from lwflow.settings import check_section
 from lwflow.streams import seed_for
 
 if TYPE_CHECKING:
-    from lwflow.models.flows import DensityModel
+    from lwflow.models.density import DensityModel
     from lwflow.problems.problem import Problem
 
 __all__ = ["RefineConfig", "refine_base"]

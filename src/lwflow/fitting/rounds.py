@@ -17,7 +17,7 @@ which is an unbiased importance weight whatever round drew :math:`\\theta_i` (Ve
 1995; Owen & Zhou 2000).  :math:`\\beta` rises adaptively: after each round it is the largest
 value in :math:`[\\beta_{prev}, 1]` whose pooled weights keep
 :math:`\\mathrm{ESS} \\ge` ``beta_ess_fraction`` :math:`\\times N_s`, found by bisection.  The next
-flow is trained on the pooled weighted points (:func:`lwflow.fitting.pipeline.fit_model`,
+flow is trained on the pooled weighted points (:func:`lwflow.fitting.model_fit.fit_model`,
 ``n_modes='auto'`` allowed in every round).  Once :math:`\\beta = 1`, rounds go on until the
 last round's own draws, weighted against their own proposal, reach
 :math:`\\mathrm{ESS} / N_s \\ge` ``final_ess_fraction`` and the evidence draws an ESS of
@@ -51,9 +51,9 @@ from lwflow.settings import SettingsError, check_section
 from lwflow.streams import rng_for
 
 if TYPE_CHECKING:  # torch behind them: the workflow's plan reads AdaptiveConfig without it
-    from lwflow.fitting.pipeline import FittedModel, ModelConfig, ModeSelectionConfig
+    from lwflow.fitting.model_fit import FittedModel, ModelConfig, ModeSelectionConfig
     from lwflow.fitting.train import TrainConfig
-    from lwflow.models.flows import DensityModel
+    from lwflow.models.density import DensityModel
     from lwflow.problems.problem import Problem
 
 
@@ -310,8 +310,8 @@ def adaptive_rounds(
 ) -> AdaptiveResult:
     """Run the rounds of the module docstring on ``problem``; deterministic given ``seed``.  The
     workflow runs the same steps as stages (:func:`draw_round`, :meth:`Pool.extend`,
-    :func:`weigh_round`, :func:`lwflow.fitting.pipeline.fit_model`), one artefact each."""
-    from lwflow.fitting.pipeline import evaluate_log_likelihood, fit_model
+    :func:`weigh_round`, :func:`lwflow.fitting.model_fit.fit_model`), one artefact each."""
+    from lwflow.fitting.model_fit import evaluate_log_likelihood, fit_model
 
     support = problem.prior.support()
     pool, proposals, records = Pool.empty(problem.dim), [], []

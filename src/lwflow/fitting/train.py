@@ -36,7 +36,6 @@ import torch
 
 from lwflow.fitting.adam import FusedAdam
 from lwflow.fitting.modes import ModeMoments
-from lwflow.fitting.weights import heaviest_share
 from lwflow.models.flows import (
     BaseInit,
     FlowSpec,
@@ -46,6 +45,7 @@ from lwflow.models.flows import (
     weighted_standardisation,
 )
 from lwflow.settings import check_section
+from lwflow.weighted_draws import heaviest_share
 
 
 def resolve_device(name: str) -> torch.device:
@@ -143,7 +143,7 @@ def train_flow(
     The base starts from ``mode_moments`` where given (:func:`initial_base`); ``progress``
     receives every evaluation record (step, train and validation loss, learning rate).
     ``standardisation`` is the ``(shift, scale)`` of the coordinates, by default the weighted
-    mean and sd of the nonzero-weight draws (:func:`lwflow.fitting.pipeline.fit_model` computes
+    mean and sd of the nonzero-weight draws (:func:`lwflow.fitting.model_fit.fit_model` computes
     it once for the base modes and the flow)."""
     keep = weights > 0
     theta, weights = theta[keep], weights[keep]

@@ -63,7 +63,7 @@ from lwflow.fitting.weights import check_log_likelihood, ess_of_log_weights, log
 from lwflow.settings import check_section
 
 if TYPE_CHECKING:
-    from lwflow.models.flows import DensityModel
+    from lwflow.models.density import DensityModel
     from lwflow.problems.problem import Problem
 
 __all__ = [

@@ -20,6 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from lwflow.settings import check_section
+from lwflow.weighted_draws import effective_sample_size, max_weight_share
 
 CLIP_STRATEGIES = ("none", "quantile", "max_share")
 TRUSTED_PARETO_K = 0.7
@@ -70,31 +71,6 @@ def weights_from_log_likelihood(log_likelihood: np.ndarray, n_samples: int | Non
             "the data; widen the prior, draw more prior samples or check the likelihood"
         )
     return np.exp(ll - ll.max())
-
-
-def heaviest_share(weights: np.ndarray, index: np.ndarray, tail: float = 1e-6) -> np.ndarray:
-    """The fewest indices, heaviest first, that carry ``1 - tail`` of the weight of ``index``.
-
-    Dropping a weight share of at most ``tail`` changes a weighted average (a validation
-    loss, a weighted quantile) by at most about ``tail`` times its scale, and makes it many
-    times cheaper when most prior samples have negligible likelihood.  Equal weights keep
-    every index (below a million of them).
-    """
-    order = index[np.argsort(weights[index])[::-1]]
-    cumulative = np.cumsum(weights[order])
-    return order[: int(np.searchsorted(cumulative, (1 - tail) * cumulative[-1])) + 1]
-
-
-def effective_sample_size(weights: np.ndarray) -> float:
-    """Kish ESS, :math:`(\\sum w)^2 / \\sum w^2`; between 1 and the number of samples."""
-    w = np.asarray(weights, dtype=float)
-    return float(w.sum() ** 2 / np.sum(w**2))
-
-
-def max_weight_share(weights: np.ndarray) -> float:
-    """Largest normalised weight, :math:`\\max_i w_i / \\sum_j w_j`."""
-    w = np.asarray(weights, dtype=float)
-    return float(w.max() / w.sum())
 
 
 def _quantile_cap(weights: np.ndarray, threshold: float) -> float:

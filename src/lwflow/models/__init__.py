@@ -5,7 +5,7 @@ from lwflow._exports import lazy_exports
 
 _EXPORTS = {
     "ARCHITECTURES": "lwflow.models.flows",
-    "DensityModel": "lwflow.models.flows",
+    "DensityModel": "lwflow.models.density",
     "FlowSpec": "lwflow.models.flows",
     "RBIG": "lwflow.models.rbig",
     "RBIGConfig": "lwflow.models.rbig",

@@ -19,7 +19,7 @@ samples, and one of three layer stacks:
   :mod:`lwflow.models.splines`).
 
 ``rbig`` (:mod:`lwflow.models.rbig`) is fitted, not trained, and shares only the checkpoint
-format and the :class:`DensityModel` interface.
+format (every model offers :class:`lwflow.models.density.DensityModel`).
 
 Example::
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import normflows as nf
 import numpy as np
@@ -50,15 +50,6 @@ SPLINE_BINS = 8
 # Rows evaluated at once outside training: a pass over 4096 rows keeps each layer's activations
 # in cache; 50 000 rows at once drew MAF samples 3x slower, with the same values.
 ROWS_PER_PASS = 4096
-
-
-class DensityModel(Protocol):
-    """What the metrics, the mixture and a Posterior need from any model: numpy in, numpy out;
-    ``sample(n, seed)`` is a function of ``seed`` alone."""
-
-    def log_prob(self, theta: np.ndarray) -> np.ndarray: ...
-
-    def sample(self, n: int, seed: int) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

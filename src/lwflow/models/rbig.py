@@ -36,7 +36,7 @@ Each marginal is evaluated through a cubic Hermite table of :math:`g` and :math:
 ``fit`` adds layers while the weighted NLL of a held-out split improves and keeps the
 best number (at most ``max_layers``; stop after ``patience`` layers without gain).  Each
 split keeps only its heaviest points that carry :math:`1 - 10^{-6}` of its weight
-(:func:`lwflow.fitting.weights.heaviest_share`): with likelihood weights on prior draws most points
+(:func:`lwflow.weighted_draws.heaviest_share`): with likelihood weights on prior draws most points
 weigh almost nothing, and every layer transforms every kept point.
 
 Example::
@@ -54,8 +54,8 @@ import numpy as np
 import torch
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri, ndtri_exp
 
-from lwflow.fitting.weights import heaviest_share
 from lwflow.settings import check_section
+from lwflow.weighted_draws import heaviest_share
 
 _LOG_SQRT_2PI = 0.5 * float(np.log(2 * np.pi))
 _SQRT_HALF = 0.5**0.5

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from lwflow.models.flows import DensityModel
+    from lwflow.models.density import DensityModel
 
 SUPPORT_DRAWS = 1 << 16
 

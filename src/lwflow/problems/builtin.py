@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
-from lwflow.fitting.modes import density_maxima, separated_mode_count
+from lwflow.density_modes import density_maxima, separated_mode_count
 from lwflow.problems.priors import ProductOfMarginals, UniformBox
 from lwflow.problems.problem import Problem
 from lwflow.problems.shapes import Banana, Rings, TwoMoons

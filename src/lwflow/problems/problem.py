@@ -46,7 +46,7 @@ class Problem:
     normalised log-density of the posterior) makes every metric available; a user problem
     may bring one too.  ``n_density_maxima`` (the local maxima of the posterior density,
     None where they are not a finite set, e.g. a ring) and ``n_modes`` (those maxima
-    separated by a valley deeper than :data:`lwflow.fitting.modes.VALLEY_RATIO`: the base modes the
+    separated by a valley deeper than :data:`lwflow.density_modes.VALLEY_RATIO`: the base modes the
     flow should get) are known only for benchmarks.
 
     Example::

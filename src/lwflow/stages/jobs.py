@@ -41,6 +41,7 @@ from lwflow.artefacts import (
     write_text,
 )
 from lwflow.fitting.weights import weights_from_log_likelihood
+from lwflow.settings import settings_of
 from lwflow.stages.orphans import stop_when_orphaned
 from lwflow.streams import rng_for, seed_for
 
@@ -120,7 +121,7 @@ def evaluate_likelihood(
     """``log_likelihood`` of chunk ``chunk`` of ``n_chunks`` of the prior draws (consecutive rows,
     :func:`numpy.array_split`), checked for NaN, ``+inf`` and shape; one job per chunk, so an
     expensive likelihood runs in parallel.  A flushed log line after every batch of rows."""
-    from lwflow.fitting.pipeline import evaluate_log_likelihood
+    from lwflow.fitting.model_fit import evaluate_log_likelihood
     from lwflow.problems import problem_from_spec
 
     if not 0 <= chunk < n_chunks:
@@ -153,11 +154,10 @@ def clip_weights(
     """Normalised, clipped weights and a report of ESS and largest weight share before/after,
     with the evidence estimate of the prior draws and the gates that held; stops where the ESS
     before or after clipping is below ``clipping['min_ess']``."""
-    from lwflow.fitting.pipeline import settings
     from lwflow.fitting.weights import ClippingConfig, clipped_weights, log_evidence
 
     log_likelihood = read_npz(likelihood)["log_likelihood"]
-    config = settings(ClippingConfig, clipping)
+    config = settings_of(ClippingConfig, clipping)
     clipped, report = clipped_weights(log_likelihood, config)
     log_z, log_z_se = log_evidence(log_likelihood)
     print(report, flush=True)
@@ -187,14 +187,14 @@ def train(
     beta: float | None = None,
 ) -> None:
     """Train one model on ``theta`` with weights (all equal without ``weights_path``) by
-    :func:`lwflow.fitting.pipeline.fit_model`, restricted to the prior's support, its base refined on
+    :func:`lwflow.fitting.model_fit.fit_model`, restricted to the prior's support, its base refined on
     fresh draws where ``refine`` says (:mod:`lwflow.fitting.refine`: a final flow fitted to the
     likelihood, not after adaptive rounds that stopped at ``beta`` < 1; its record in the checkpoint's
     sidecar); write its checkpoint,
     loss history and base-modes record (``outputs``: ``model``, ``loss``, ``modes``).  Its samples
     are another job's (:func:`sample_model`), so that their number reruns no training.  A
     flushed log line per evaluation step."""
-    from lwflow.fitting.pipeline import ModelConfig, ModeSelectionConfig, fit_model, settings
+    from lwflow.fitting.model_fit import ModelConfig, ModeSelectionConfig, fit_model
     from lwflow.fitting.refine import RefineConfig, refine_base
     from lwflow.fitting.train import TrainConfig
     from lwflow.models.flows import save_checkpoint
@@ -212,15 +212,15 @@ def train(
         theta,
         w,
         problem.prior.support(),
-        settings(ModelConfig, flow),
+        settings_of(ModelConfig, flow),
         seed,
-        settings(TrainConfig, training),
+        settings_of(TrainConfig, training),
         rbig,
-        settings(ModeSelectionConfig, mode_selection),
+        settings_of(ModeSelectionConfig, mode_selection),
         progress=progress,
     )
     if refine:
-        config = settings(RefineConfig, refine)
+        config = settings_of(RefineConfig, refine)
         fitted.model, fitted.facts["refinement"] = refine_base(fitted.model, problem, config, seed, beta)
         print(f"base refined: {fitted.facts['refinement']}", flush=True)
     write_json(outputs["modes"], fitted.modes, provenance)
@@ -352,7 +352,6 @@ def _fit_calls(fit: str, spec: dict[str, Any], report: dict[str, Any], model: Pa
 def _check_model(problem: Any, fitted: Any, fit: str, report: dict[str, Any], check: dict[str, Any], seed: int) -> Any:
     """The check of a workflow model: against the weights' or the last round's evidence, with the
     rounds' stop and beta for adaptive fits."""
-    from lwflow.fitting.pipeline import settings
     from lwflow.fitting.verdict import CheckConfig, advice_for, check_posterior
 
     evidence = (report["log_evidence"], report["log_evidence_se"]) if "log_evidence" in report else None
@@ -361,7 +360,7 @@ def _check_model(problem: Any, fitted: Any, fit: str, report: dict[str, Any], ch
     proposal = {"likelihood": "prior"}.get(fit, fit)
     advice = advice_for(proposal, stop, report.get("n_likelihood_calls"), report.get("adaptive"))
     rng = rng_for(seed, "check")
-    return check_posterior(fitted, problem, settings(CheckConfig, check), rng, evidence, stop, beta, advice)
+    return check_posterior(fitted, problem, settings_of(CheckConfig, check), rng, evidence, stop, beta, advice)
 
 
 def sample_model(
@@ -543,7 +542,8 @@ def amfvi_weights(
     from lwflow.evaluation.metrics import effective_number
     from lwflow.fitting.mixture import em_weights, ema_weights
     from lwflow.fitting.weights import weights_from_log_likelihood
-    from lwflow.models.flows import DensityModel, load_checkpoint
+    from lwflow.models.density import DensityModel
+    from lwflow.models.flows import load_checkpoint
     from lwflow.problems import problem_from_spec
 
     problem = problem_from_spec(name, spec)

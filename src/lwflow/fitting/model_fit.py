@@ -1,0 +1,154 @@
+"""One model fitted to weighted draws: the stages that :func:`lwflow.fitting.pipeline.fit` and
+the adaptive rounds (:mod:`lwflow.fitting.rounds`) share, each a function the workflow's jobs
+call as well (one code path):
+
+* :func:`evaluate_log_likelihood`: a problem's log-likelihoods in batches, each checked;
+* :func:`fit_model`: the number of base modes (``n_modes='auto'``:
+  :func:`lwflow.fitting.modes.select_n_modes`), a flow trained on the weighted draws
+  (:func:`lwflow.fitting.train.train_flow`) or an RBIG fitted to them, restricted to the
+  prior's support (:mod:`lwflow.models.support`).
+
+Example::
+
+    log_likelihood = evaluate_log_likelihood(problem, theta)
+    fitted = fit_model(theta, weights, problem.prior.support(), ModelConfig(n_modes=2), seed=0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from lwflow.density_modes import VALLEY_RATIO
+from lwflow.fitting.train import TrainConfig
+from lwflow.fitting.weights import check_log_likelihood
+from lwflow.models.density import DensityModel
+from lwflow.models.flows import FlowSpec
+from lwflow.models.support import SUPPORT_DRAWS, restrict_to_support
+from lwflow.problems import Problem
+from lwflow.settings import check_section, settings_of
+from lwflow.streams import seed_for
+
+__all__ = ["FittedModel", "ModeSelectionConfig", "ModelConfig", "evaluate_log_likelihood", "fit_model"]
+
+LIKELIHOOD_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class ModeSelectionConfig:
+    """How ``n_modes='auto'`` chooses the base modes (:func:`lwflow.fitting.modes.select_n_modes`)."""
+
+    k_max: int = 6
+    n_resample: int = 5000
+    valley_ratio: float = VALLEY_RATIO
+
+    SECTION: ClassVar[str] = "mode_selection"
+
+    def __post_init__(self) -> None:
+        check_section(self.SECTION, dataclasses.asdict(self))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model to fit: architecture, base modes (an integer or ``'auto'``), and size
+    (``n_layers`` coupling/autoregressive layers, ``hidden_units`` per conditioner layer)."""
+
+    arch: str = "realnvp"
+    n_modes: int | str = "auto"
+    n_layers: int = 8
+    hidden_units: int = 64
+
+    SECTION: ClassVar[str] = "model"
+
+    def __post_init__(self) -> None:
+        check_section(self.SECTION, dataclasses.asdict(self))
+
+
+@dataclass
+class FittedModel:
+    """A fitted model and what its fitting shows: the spec (with the chosen base modes), the
+    loss history, the mode-selection record (``rule`` fixed or auto, with BIC values) and
+    training facts (best step, early stop, device, RBIG layers)."""
+
+    model: DensityModel
+    spec: FlowSpec
+    history: pd.DataFrame
+    modes: dict[str, Any]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate_log_likelihood(
+    problem: Problem,
+    theta: np.ndarray,
+    batch_rows: int = LIKELIHOOD_BATCH,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """``problem.log_likelihood`` over ``theta`` in batches of ``batch_rows`` rows, each checked
+    (NaN, ``+inf``, shape, complex: :func:`lwflow.fitting.weights.check_log_likelihood`);
+    ``progress(done, total)`` is called after every batch."""
+    parts, done = [], 0
+    for start in range(0, len(theta), batch_rows):
+        rows = theta[start : start + batch_rows]
+        # a copy: a likelihood that changes its argument in place must not move the draws
+        parts.append(check_log_likelihood(problem.log_likelihood(rows.copy()), n_samples=len(rows)))
+        done += len(rows)
+        if progress is not None:
+            progress(done, len(theta))
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def fit_model(
+    theta: np.ndarray,
+    weights: np.ndarray,
+    support: tuple[np.ndarray, np.ndarray],
+    model: ModelConfig,
+    seed: int,
+    training: TrainConfig | None = None,
+    rbig: Any = None,
+    mode_selection: ModeSelectionConfig | None = None,
+    progress: Callable[[dict[str, float]], None] | None = None,
+    support_draws: int = SUPPORT_DRAWS,
+) -> FittedModel:
+    """Stage 4: base modes, then a flow trained (or an RBIG fitted) on ``(theta, weights)``,
+    restricted to the box ``support``; deterministic given ``seed``.  ``progress`` receives
+    each evaluation record of training."""
+    from lwflow.fitting.modes import select_n_modes
+    from lwflow.fitting.train import train_flow
+    from lwflow.models.flows import weighted_standardisation
+
+    training = training or TrainConfig()
+    mode_selection = mode_selection or ModeSelectionConfig()
+    mode_moments = None
+    keep = weights > 0
+    shift, scale = weighted_standardisation(theta[keep], weights[keep])  # once: base modes and flow
+    if model.n_modes == "auto":
+        selection = select_n_modes(
+            (theta[keep] - shift) / scale, weights[keep], seed=seed, **dataclasses.asdict(mode_selection)
+        )
+        modes = {"rule": "auto", **selection.as_dict()}
+        n_modes = selection.n_modes if model.arch != "rbig" else 1
+        mode_moments = selection.mode_moments(shift, scale) if model.arch != "rbig" else None
+    else:
+        modes = {"rule": "fixed", "n_modes": int(model.n_modes)}
+        n_modes = int(model.n_modes)
+    spec = FlowSpec(model.arch, n_modes, model.n_layers, model.hidden_units)
+    if spec.arch == "rbig":
+        from lwflow.models.rbig import RBIG, RBIGConfig
+
+        fitted, layers = RBIG.fit(theta, weights, seed, settings_of(RBIGConfig, rbig))
+        history = pd.DataFrame({"step": [r["layer"] for r in layers], "val_loss": [r["val_loss"] for r in layers]})
+        history["kept"] = history["step"] == fitted.n_layers  # the layers returned
+        facts: dict[str, Any] = {"n_layers": fitted.n_layers}
+    else:
+        result = train_flow(theta, weights, spec, training, seed, mode_moments, progress, (shift, scale))
+        fitted, history = result.model, result.history
+        facts = {"best_step": result.best_step, "stopped_early": result.stopped_early, "device": result.device}
+    restricted = restrict_to_support(fitted, *support, seed_for(seed, "support"), support_draws)
+    if restricted is not fitted:
+        facts["support_log_mass"] = restricted.log_mass
+    return FittedModel(restricted, spec, history, modes, facts)
