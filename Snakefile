@@ -5,9 +5,11 @@
 # config.yaml is the default run; a config given with --configfile stands alone (it is not
 # merged into config.yaml: what it leaves out takes the schema's defaults), --config on top.
 # (A YAML error in a --configfile is reported by Snakemake itself, before this file is read,
-# without its position: `lwflow check-config my.yaml` names the line and column.)
+# without its position: `lwflow check-config my.yaml` names the line and column.)  Every config
+# file is checked against the schema before anything runs, here and in common.smk, each mistake
+# on its own line with its line number (lwflow.stages.config_file).
 if not workflow.overwrite_configfiles:
-    from lwflow.stages.plan import check_config_file
+    from lwflow.stages.config_file import check_config_file
 
     check_config_file("config.yaml")
 

@@ -67,8 +67,35 @@ def test_the_rules_spell_out_the_results_layout():
 def test_check_config_names_the_line_of_a_yaml_error(tmp_path, capsys):
     from lwflow.cli import main
 
-    (tmp_path / "good.yaml").write_text("seeds: [0]\n")
-    assert main(["check-config", str(tmp_path / "good.yaml")]) == 0
+    assert main(["check-config", str(ROOT / "config.yaml"), str(ROOT / "tests/config/smoke.yaml")]) == 0
     (tmp_path / "bad.yaml").write_text("seeds: [0\nproblems: {}\n")
     with pytest.raises(SystemExit, match="YAML syntax error at line 2"):
         main(["check-config", str(tmp_path / "bad.yaml")])
+
+
+MISTAKES = """seeds: [0, -1]
+problems:
+  mine:
+    kind: user
+    target: "my_model:make_problem"
+    n_prior_sample: 2000
+experiments:
+  - {problems: [mine], archs: [realnvp], modes: [1]}
+trainig:
+  max_steps: 10
+check: {n_draw: 5}
+"""
+
+
+def test_check_config_names_each_schema_mistake_with_its_line_and_the_nearest_key(tmp_path):
+    from lwflow.cli import main
+
+    (tmp_path / "mine.yaml").write_text(MISTAKES)
+    with pytest.raises(SystemExit) as refusal:
+        main(["check-config", str(tmp_path / "mine.yaml")])
+    assert str(refusal.value).splitlines()[1:] == [
+        "  line 1: seeds[1]: -1 is less than the minimum of 0",
+        "  line 3: problems.mine: 'n_prior_samples' is required; did you mean 'n_prior_sample' (line 6)?",
+        "  line 9: trainig: not a key of the config; did you mean 'training'?",
+        "  line 11: check.n_draw: not a key of check; did you mean 'n_draws'?",
+    ]

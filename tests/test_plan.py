@@ -9,7 +9,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from lwflow.problems import problem_from_spec
-from lwflow.stages.plan import ConfigError, Plan, check_config_file, floor_path, rows_inputs
+from lwflow.stages.config_file import ConfigError, check_config_file
+from lwflow.stages.plan import Plan, floor_path, rows_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,5 +119,5 @@ def test_a_key_given_twice_in_a_config_file_is_refused_naming_both_lines(tmp_pat
     (tmp_path / "broken.yaml").write_text("seeds: [0]\ntraining: {max_steps: 10\nproblems: {}\n")
     with pytest.raises(ConfigError, match="YAML syntax error at line 3, column 9"):
         check_config_file(tmp_path / "broken.yaml")
-    (tmp_path / "once.yaml").write_text("seeds: [0]\ntraining: {max_steps: 10}\n")
+    (tmp_path / "once.yaml").write_text((ROOT / "tests/config/smoke.yaml").read_text())
     check_config_file(tmp_path / "once.yaml")

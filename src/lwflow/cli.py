@@ -256,7 +256,9 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("root", type=Path)
     summary = commands.add_parser("summary", help="print the posterior summaries under a results folder")
     summary.add_argument("root", type=Path)
-    check = commands.add_parser("check-config", help="report YAML errors and keys given twice, with their lines")
+    check = commands.add_parser(
+        "check-config", help="check config files against the config schema: each problem with its line and fix"
+    )
     check.add_argument("files", type=Path, nargs="+")
     return main
 
@@ -271,14 +273,14 @@ def main(argv: list[str] | None = None) -> int:
         print(summarise(args.root))
         return 0
     if args.command == "check-config":
-        from lwflow.stages.plan import ConfigError, check_config_file
+        from lwflow.stages.config_file import ConfigError, check_config_file
 
         try:
             for path in args.files:
                 check_config_file(path)
         except ConfigError as error:
             raise SystemExit(str(error)) from None
-        print(f"{len(args.files)} config file(s): YAML well formed, no key given twice")
+        print(f"{len(args.files)} config file(s): well-formed YAML, no key twice, valid against the config schema")
         return 0
     from tqdm.auto import tqdm
 

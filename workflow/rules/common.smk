@@ -9,9 +9,9 @@ from snakemake.utils import min_version, validate
 
 from lwflow.reproduction import paper_a, paper_b
 from lwflow.stages.environment import JOB_ENVIRONMENT
+from lwflow.stages.config_file import check_config_file
 from lwflow.stages.plan import (
     Plan,
-    check_config_file,
     expert_modes,
     log_q_path,
     metrics_path,

@@ -21,19 +21,16 @@ import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from lwflow.reproduction import paper_a, paper_b
+from lwflow.stages.config_file import ConfigError
 from lwflow.stages.layout import pattern
 
 Model = tuple[str, str, str, str]  # fit, problem, arch, base modes ("1", "2", ..., "auto")
 # Settings that change how a job runs or whether it stops, not what it writes: not rerun triggers
 COMPUTE_ONLY = {"problem": ("likelihood_chunks",), "training": ("device",), "clipping": ("min_ess", "max_ess_gain")}
-
-
-class ConfigError(ValueError):
-    """A config that cannot run, found before any job."""
 
 
 def _path(name: str, **wildcards: object) -> str:
@@ -533,37 +530,6 @@ class Plan:
                     ]
                 rows.append(row)
         return rows
-
-
-def check_config_file(path: str | Path) -> None:
-    """Refuse a YAML config in which a key appears twice in one mapping (YAML loaders keep the
-    last silently), naming the key and both lines, or with a syntax error, naming its line and
-    column."""
-    import yaml
-
-    class StrictLoader(yaml.SafeLoader):
-        pass
-
-    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise ConfigError(
-                    f"config file {path}: key {key!r} appears twice in one mapping (lines {seen[key]} and "
-                    f"{line}); only the last would count: merge them or delete one"
-                )
-            seen[key] = line
-        return loader.construct_mapping(node, deep=True)
-
-    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    try:
-        yaml.load(Path(path).read_text(), Loader=StrictLoader)  # a SafeLoader: plain data only
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError(f"config file {path}: YAML syntax error at {where}: {error.problem or error}") from None
 
 
 def adaptive_settings(block: dict[str, Any], number: int) -> dict[str, Any]:

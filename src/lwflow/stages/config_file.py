@@ -1,0 +1,154 @@
+"""A workflow config file checked as a reader would want it: every problem on its own line, named
+where it is in the file.
+
+:func:`check_config_file` reads the YAML strictly (a key given twice in one mapping, which YAML
+loaders settle silently by keeping the last, and a syntax error with its line and column), then
+validates it against the config schema (``config.schema.yaml`` beside this package, which refers
+to the settings schema, :mod:`lwflow.settings`).  Each schema error becomes one line that names
+the key's path, its line in the file and the fix; an unknown or misspelled key is named with the
+known key nearest to it.  ``lwflow check-config`` prints them, and the workflow raises them before
+Snakemake's own validation would dump the schema.
+
+Example::
+
+    check_config_file("mine.yaml")
+    # ConfigError: config file mine.yaml: 2 problems
+    #   line 9: trainig: not a key of the config; did you mean 'training'?
+    #   line 3: problems.mine: 'n_prior_samples' is required; did you mean 'n_prior_sample' (line 6)?
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config.schema.yaml"
+
+__all__ = ["CONFIG_SCHEMA_PATH", "ConfigError", "check_config_file", "config_file_problems"]
+
+
+class ConfigError(ValueError):
+    """A config that cannot run, found before any job."""
+
+
+def check_config_file(path: str | Path) -> None:
+    """Refuse a config file that is not well-formed YAML, gives a key twice in one mapping, or does
+    not match the config schema, with every problem on its own line (module docstring)."""
+    problems = config_file_problems(path)
+    if len(problems) == 1:
+        raise ConfigError(f"config file {path}: {problems[0]}")
+    if problems:
+        listed = "\n".join(f"  {problem}" for problem in problems)
+        raise ConfigError(f"config file {path}: {len(problems)} problems\n{listed}")
+
+
+def config_file_problems(path: str | Path) -> list[str]:
+    """The problems of one config file, each a line that says where (line) and what to change;
+    empty for a config that the workflow accepts."""
+    import yaml
+
+    text = Path(path).read_text()
+    try:
+        config = yaml.load(text, Loader=_strict_loader(path))  # a SafeLoader: plain data only
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        return [f"YAML syntax error at {where}: {error.problem or error}"]
+    except ConfigError as error:
+        return [str(error)]
+    lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+    found = [problem for error in _validator().iter_errors(config) for problem in _describe(error, lines)]
+    return [text for _, text in sorted(found, key=lambda problem: (problem[0] is None, problem[0] or 0, problem[1]))]
+
+
+def _strict_loader(path: str | Path) -> type:
+    """A SafeLoader that refuses a key given twice in one mapping, naming both lines."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(
+                    f"key {key!r} appears twice in one mapping (lines {seen[key]} and {line}); only the last "
+                    "would count: merge them or delete one"
+                )
+            seen[key] = line
+        return loader.construct_mapping(node, deep=True)
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return StrictLoader
+
+
+@functools.cache
+def _validator() -> Any:
+    """The config schema's validator, its references to the settings schema resolved."""
+    import yaml
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    from lwflow.settings import SCHEMA_PATH
+
+    settings = Resource.from_contents(yaml.safe_load(SCHEMA_PATH.read_text()))
+    registry = Registry().with_resource(SCHEMA_PATH.name, settings)
+    return Draft202012Validator(yaml.safe_load(CONFIG_SCHEMA_PATH.read_text()), registry=registry)
+
+
+def _key_lines(node: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """The line (1-based) of every mapping key and list item, by its path in the document."""
+    import yaml
+
+    lines: dict[tuple[Any, ...], int] = {path: node.start_mark.line + 1} if node is not None else {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value in node.value:
+            key = (*path, key_node.value)
+            lines[key] = key_node.start_mark.line + 1
+            lines |= {k: v for k, v in _key_lines(value, key).items() if k != key}
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines |= _key_lines(item, (*path, index))
+    return lines
+
+
+def _describe(error: Any, lines: dict[tuple[Any, ...], int]) -> Iterator[tuple[int | None, str]]:
+    """One line per problem of a schema error (with its line number, to sort by): where, what,
+    and the nearest known key."""
+    path = tuple(error.absolute_path)
+    name = _dotted(path) or "the config"
+    line = lines.get(path)
+    at = f"line {line}: " if line else ""
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(error.schema.get("properties", {}))
+        for key in sorted(set(error.instance) - set(known), key=str):
+            hint = _nearest(str(key), known)
+            where = lines.get((*path, key)) or line
+            yield where, f"{f'line {where}: ' if where else ''}{_dotted((*path, key))}: not a key of {name}; {hint}"
+    elif error.validator == "required" and isinstance(error.instance, dict):
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        unknown = [str(k) for k in error.instance if k not in error.schema.get("properties", {})]
+        close = difflib.get_close_matches(missing, unknown, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]!r} (line {lines.get((*path, close[0]))})?" if close else ""
+        yield line, f"{at}{name}: {missing!r} is required{hint}"
+    else:
+        yield line, f"{at}{name}: {error.message}"
+
+
+def _nearest(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    """``('experiments', 0, 'modes')`` as ``experiments[0].modes``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
