@@ -38,6 +38,8 @@ def test_fit_writes_the_workflows_artefacts_audit_and_summary_read_them(tmp_path
     summary = json.loads((tmp_path / "out/summary/likelihood/line/realnvp_Kauto/seed0.json").read_text())
     assert [p["parameter"] for p in summary["parameters"]] == ["a", "b"]
     assert abs(summary["parameters"][0]["mean"] - 1.0) < 0.1 and abs(summary["parameters"][0]["sd"] - 0.5**0.5) < 0.05
+    refinement = json.loads((tmp_path / "out/models/likelihood/line/realnvp_Kauto/seed0/model.pt.json").read_text())
+    assert refinement["refinement"]["n_draws"] == 2000 and summary["n_likelihood_calls"] == 20_000 + 2000 + 2000
     capsys.readouterr()
 
     assert cli.main(["audit", "out"]) == 0

@@ -49,6 +49,7 @@ def test_the_configuration_reference_is_what_the_schema_says():
         "lwflow.fitting.model_fit.ModeSelectionConfig",
         "lwflow.fitting.rounds.AdaptiveConfig",
         "lwflow.fitting.verdict.CheckConfig",
+        "lwflow.fitting.refine.RefineConfig",
         "lwflow.models.rbig.RBIGConfig",
     ],
 )
@@ -64,6 +65,23 @@ def test_every_settings_object_has_its_schema_section_s_keys_and_defaults(kind):
     settings = getattr(importlib.import_module(module), name)
     properties = section_schema(settings.SECTION)["properties"]
     assert {key: value["default"] for key, value in properties.items()} == dataclasses.asdict(settings())
+
+
+def test_the_library_and_the_workflow_give_an_architecture_the_same_layers():
+    """``lwflow.fit(model={"arch": "nsf"})``, ``lwflow fit --arch nsf`` and the workflow's defaults
+    stack the same layers (nsf used to get 8 in the library and 4 in the workflow)."""
+    import yaml
+
+    from lwflow.cli import parser
+    from lwflow.fitting.model_fit import ModelConfig
+
+    flow = yaml.safe_load((ROOT / "src/lwflow/config.schema.yaml").read_text())["properties"]["flow"]["properties"]
+    workflow = {"realnvp": flow["n_layers"]["default"], "maf": flow["n_layers"]["default"]}
+    workflow["nsf"] = flow["nsf_layers"]["default"]
+    command = parser().parse_args(["fit", "m:f", "--out", "o"]).n_layers
+    for arch, layers in workflow.items():
+        assert ModelConfig(arch=arch).n_layers == layers == ModelConfig(arch=arch, n_layers=command).n_layers
+    assert ModelConfig(arch="nsf", n_layers=6).n_layers == 6
 
 
 def test_every_number_in_the_readme_results_is_on_a_results_page():

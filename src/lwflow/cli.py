@@ -81,7 +81,9 @@ def _run_stages(
     from lwflow.stages import jobs
 
     root, seed = out.name, args.seed
-    flow = {"arch": args.arch, "n_modes": args.modes, "n_layers": args.n_layers, "hidden_units": args.hidden_units}
+    flow = {"arch": args.arch, "n_modes": args.modes, "hidden_units": args.hidden_units}
+    flow |= {"n_layers": args.n_layers} if args.n_layers is not None else {}  # else the architecture's
+    refine = {"n_draws": args.refine_draws}
     training = {"max_steps": args.max_steps, "batch_size": args.batch_size, "learning_rate": args.learning_rate}
     clipping = {"strategy": args.clip, "threshold": args.clip_threshold, "min_ess": args.min_ess}
     model = {"fit": "likelihood", "problem": name, "arch": args.arch, "modes": args.modes, "seed": seed}
@@ -115,7 +117,7 @@ def _run_stages(
         job = _stage(root, "clip_weights", label, [paths["likelihood"]], {"clipping": clipping}, seed)
         with jobs.job_context(job) as provenance:
             jobs.clip_weights(paths["likelihood"], clipping, paths["weights"], paths["weights_report"], provenance)
-        config = {"problem": spec, "flow": flow, "training": training}
+        config = {"problem": spec, "flow": flow, "training": training, "refine": refine}
         model_label = f"likelihood/{name}/{args.arch}_K{args.modes}/seed{seed}"
         inputs = [paths["prior"], paths["weights"], paths["weights_report"]]
         job = _stage(root, "train_flow", model_label, inputs, config, seed)
@@ -123,7 +125,7 @@ def _run_stages(
         with bar, jobs.job_context(job) as provenance:
             jobs.train(
                 name, spec, paths["prior"], paths["weights"], flow, training, {}, {}, seed,
-                outputs, provenance, lambda record: bar.update(int(record["step"]) - bar.n),
+                outputs, provenance, lambda record: bar.update(int(record["step"]) - bar.n), refine=refine,
             )  # fmt: skip
         inputs = [outputs["model"], outputs["modes"], paths["weights_report"]]
         sampling = {"n_samples": args.n_samples, "check": {"n_draws": args.check_draws}}
@@ -149,6 +151,7 @@ OPTION_SETTINGS = {
     "--clip-threshold": ("clipping", "threshold"),
     "--min-ess": ("clipping", "min_ess"),
     "--check-draws": ("check", "n_draws"),
+    "--refine-draws": ("refine", "n_draws"),
 }
 
 
@@ -164,7 +167,9 @@ def _check_option(option: str, section: str, value: Any, key: str | None = None)
 def _check_options(args: argparse.Namespace) -> None:
     """Every numeric option against the same ranges as the config's keys."""
     for option, (section, key) in OPTION_SETTINGS.items():
-        _check_option(option, section, getattr(args, option[2:].replace("-", "_")), key)
+        value = getattr(args, option[2:].replace("-", "_"))
+        if value is not None:  # None: the default that depends on another option (--n-layers on --arch)
+            _check_option(option, section, value, key)
     if args.n_samples < 1:
         raise SystemExit(f"lwflow fit: --n-samples {args.n_samples}: give a positive number of draws")
 
@@ -240,7 +245,7 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--arch", default="realnvp", choices=["realnvp", "maf", "nsf", "rbig"])
     fit.add_argument("--modes", default="auto", type=_base_modes, help="base modes or auto")
-    fit.add_argument("--n-layers", type=int, default=8)
+    fit.add_argument("--n-layers", type=int, default=None, help="layers (default: 8, and 4 for nsf)")
     fit.add_argument("--hidden-units", type=int, default=64)
     fit.add_argument("--max-steps", type=int, default=1000)
     fit.add_argument("--batch-size", type=int, default=1024)
@@ -251,6 +256,9 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--n-samples", type=int, default=50_000, help="posterior draws written with their log-density")
     fit.add_argument(
         "--check-draws", type=int, default=2000, help="draws of the check against the likelihood (the verdict)"
+    )
+    fit.add_argument(
+        "--refine-draws", type=int, default=2000, help="draws of the base refinement (lwflow.fitting.refine); 0: none"
     )
     audit = commands.add_parser("audit", help="check every artefact under a results folder against its sidecar")
     audit.add_argument("root", type=Path)

@@ -37,6 +37,8 @@ from lwflow.streams import seed_for
 __all__ = ["FittedModel", "ModeSelectionConfig", "ModelConfig", "evaluate_log_likelihood", "fit_model"]
 
 LIKELIHOOD_BATCH = 10_000
+# the workflow's defaults (config schema: flow.n_layers, flow.nsf_layers); nsf: docs/choices.md
+LAYERS_BY_ARCH = {"realnvp": 8, "maf": 8, "nsf": 4}
 
 
 @dataclass(frozen=True)
@@ -56,16 +58,21 @@ class ModeSelectionConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     """Which model to fit: architecture, base modes (an integer or ``'auto'``), and size
-    (``n_layers`` coupling/autoregressive layers, ``hidden_units`` per conditioner layer)."""
+    (``n_layers`` coupling/autoregressive layers, ``hidden_units`` per conditioner layer).
+    ``n_layers`` left out is the architecture's (:data:`LAYERS_BY_ARCH`): what the workflow's
+    ``flow.n_layers`` and ``flow.nsf_layers`` default to, so the library, ``lwflow fit`` and
+    the workflow train the same model."""
 
     arch: str = "realnvp"
     n_modes: int | str = "auto"
-    n_layers: int = 8
+    n_layers: int | None = None
     hidden_units: int = 64
 
     SECTION: ClassVar[str] = "model"
 
     def __post_init__(self) -> None:
+        if self.n_layers is None:
+            object.__setattr__(self, "n_layers", LAYERS_BY_ARCH.get(self.arch, LAYERS_BY_ARCH["realnvp"]))
         check_section(self.SECTION, dataclasses.asdict(self))
 
 
