@@ -245,6 +245,26 @@ def errors(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.loc[wrong, columns]
 
 
+SHIFT_BINS = (0.0, 0.01, 0.02, 0.03, 0.05, np.inf)
+
+
+def shift_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Checked fits by the check's shift: how many, and the share whose flow draws pass the
+    accuracy test (what the ``trusted`` threshold on the shift is chosen from)."""
+    checked = runs[runs["verdict"].isin(["trusted", "reweight", "not trusted"])].copy()
+    checked["passes"] = accurate(checked, "flow")
+    checked["shift_bin"] = pd.cut(checked["shift"], SHIFT_BINS, include_lowest=True)
+    table = checked.groupby("shift_bin", observed=False).agg(fits=("passes", "size"), pass_share=("passes", "mean"))
+    table.index = [f"{max(b.left, 0):g} to {b.right:g}" for b in table.index]
+    return table.rename_axis("shift (posterior sds)").reset_index()
+
+
+def shift_correlation(runs: pd.DataFrame) -> float:
+    """Spearman rank correlation of the check's shift with the flow's sliced W1 over the floor."""
+    checked = runs.dropna(subset=["shift", "flow_sliced_w1_over_floor"])
+    return float(checked["shift"].corr(checked["flow_sliced_w1_over_floor"], method="spearman"))
+
+
 def combined(folders: list[Path], config: dict[str, Any]) -> pd.DataFrame:
     """The rows of several runs' ``verdict_runs.csv`` (a later folder's row replaces an earlier
     one's for the same fit), with the exact-draws test filled in where a run lacks it."""
@@ -279,6 +299,8 @@ def page_values(out: Path) -> dict[str, str]:
         "exact_fail": str(exact_fail),
         "exact_total": f"{len(scored)} (one per problem and seed)",
         "coverage": coverage(runs),
+        "shift_table": markdown_table(shift_table(runs)),
+        "shift_correlation": f"{shift_correlation(runs):.2f}",
     }
 
 
