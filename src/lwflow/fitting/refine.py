@@ -26,9 +26,9 @@ variance vanishes as :math:`q \\to p`.  Why: the base is set from the training d
 on prior draws weighted by the likelihood) and training rarely moves it (the README's
 double well keeps its initial state: 50 000 prior draws, an ESS of about 2 000), so its mode
 masses carry the training draws' noise.  Measured on that example (seeds 0-4, sliced
-:math:`W_1` to 200 000 exact draws in posterior sds): 0.029-0.046 before, 0.003-0.006 after
-2 000 draws (mode masses 0.482-0.526 before, 0.498-0.502 after); the same step with plain
-importance sampling (no control variate) left 0.008-0.016 at 8 000 draws.
+:math:`W_1` to 200 000 exact draws in posterior sds): 0.028-0.046 before, 0.004-0.009 after
+2 000 draws (mode masses 0.482-0.526 before, 0.495-0.505 after); a step on the weights alone
+with plain importance sampling (no control variate) left 0.010-0.016 after 8 000 draws (seeds 0-2).
 
 On a truncated model (:mod:`lwflow.models.support`) the exact :math:`E_q[s]` becomes
 :math:`E_{q_B}[s] = (E_q[s] - E_q[s\\, 1_{\\theta \\notin B}]) / q(B)`, the outside part from
