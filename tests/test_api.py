@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 import lwflow
-from lwflow.fitting.posterior import load_posterior
+from lwflow import load_posterior
 from lwflow.models.support import TruncatedModel
 
 FAST = {"max_steps": 400, "eval_every": 50, "batch_size": 512}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import lwflow
 from lwflow import cli
 from lwflow.stages.layout import LAYOUT, pattern
 
@@ -40,6 +41,8 @@ def test_fit_writes_the_workflows_artefacts_audit_and_summary_read_them(tmp_path
     assert abs(summary["parameters"][0]["mean"] - 1.0) < 0.1 and abs(summary["parameters"][0]["sd"] - 0.5**0.5) < 0.05
     refinement = json.loads((tmp_path / "out/models/likelihood/line/realnvp_Kauto/seed0/model.pt.json").read_text())
     assert refinement["refinement"]["n_draws"] == 2000 and summary["n_likelihood_calls"] == 20_000 + 2000 + 2000
+    opened = lwflow.load_posterior("out/models/likelihood/line/realnvp_Kauto/seed0")  # one result type
+    assert opened.parameter_names == ("a", "b") and opened.log_evidence == summary["log_evidence"]
     capsys.readouterr()
 
     assert cli.main(["audit", "out"]) == 0
@@ -56,6 +59,10 @@ def test_fit_writes_the_workflows_artefacts_audit_and_summary_read_them(tmp_path
 def test_the_console_script_is_installed():
     result = subprocess.run([Path(sys.executable).parent / "lwflow", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "fit" in result.stdout and "audit" in result.stdout
+    from importlib.metadata import version
+
+    result = subprocess.run([Path(sys.executable).parent / "lwflow", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == f"lwflow {version('lwflow')}"
 
 
 def test_the_rules_spell_out_the_results_layout():

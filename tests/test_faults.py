@@ -15,7 +15,8 @@ import torch
 from scipy import stats
 
 import lwflow
-from lwflow.fitting.posterior import load_posterior, payload_digest
+from lwflow import load_posterior
+from lwflow.fitting.posterior import payload_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,7 +69,7 @@ def test_a_posterior_saved_by_another_version_names_both_versions(saved, tmp_pat
 
 
 def test_a_missing_saved_posterior_is_called_missing(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no saved posterior at"):
+    with pytest.raises(FileNotFoundError, match="no saved posterior or model folder at .*none.pt"):
         load_posterior(tmp_path / "none.pt")
 
 

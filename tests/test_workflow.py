@@ -17,6 +17,9 @@ import pytest
 import torch
 import yaml
 
+import lwflow
+from lwflow.artefacts import TamperedInputError
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -362,6 +365,28 @@ def test_the_workflow_rounds_and_the_library_rounds_give_the_same_posterior(smok
     assert record["applied"] and json.loads((model_dir / "model.pt.json").read_text())["refinement"] == record
     samples = np.load(model_dir / "samples.npz")["samples"]
     np.testing.assert_array_equal(samples, final.sample(len(samples), seed_for(0, "model_samples")))
+
+
+def test_a_model_folder_opens_as_the_posterior_a_fit_returns(smoke_run, tmp_path):
+    """lwflow.load_posterior on a workflow model folder: the same Posterior as lwflow.fit gives
+    (density, evidence, verdict, summary, ArviZ export), every file checked against its sidecar."""
+    folder = smoke_run / "results/models/adaptive/gmm2d_2mode/realnvp_K2/seed0"
+    posterior = lwflow.load_posterior(folder)
+    drawn = np.load(folder / "samples.npz")
+    assert np.array_equal(posterior.log_prob(drawn["samples"]), drawn["log_q"])
+    summary = json.loads((smoke_run / "results/summary/adaptive/gmm2d_2mode/realnvp_K2/seed0.json").read_text())
+    assert posterior.log_evidence == summary["log_evidence"] and posterior.verdict == summary["verdict"]
+    assert posterior.diagnostics["n_likelihood_calls"] == summary["n_likelihood_calls"]
+    assert posterior.diagnostics["refinement"]["applied"] and "verdict:" in repr(posterior.summary(n=500))
+    assert posterior.to_inference_data(n=100).posterior["theta_1"].shape == (1, 100)
+    damaged = tmp_path / "results/models/adaptive/gmm2d_2mode/realnvp_K2/seed0"
+    shutil.copytree(folder, damaged)
+    shutil.copytree(smoke_run / "results/summary", tmp_path / "results/summary")
+    flip_one_bit(damaged / "model.pt")
+    with pytest.raises(TamperedInputError, match="model.pt.*changed after it was made.*snakemake --cores 1 --force"):
+        lwflow.load_posterior(damaged)
+    with pytest.raises(ValueError, match="not a model folder"):
+        lwflow.load_posterior(tmp_path)
 
 
 USER_MODEL = """

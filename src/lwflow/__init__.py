@@ -30,7 +30,7 @@ _EXPORTS = {
     "TrainConfig": "lwflow.fitting.train",
     "UniformBox": "lwflow.problems.priors",
     "fit": "lwflow.fitting.pipeline",
-    "load_posterior": "lwflow.fitting.posterior",
+    "load_posterior": "lwflow.stages.model_folder",
     "load_user_problem": "lwflow.problems.user",
 }
 __all__ = sorted(_EXPORTS)

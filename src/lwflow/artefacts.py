@@ -253,3 +253,13 @@ def write_text(path: Path, text: str, provenance: Provenance) -> None:
     with atomic_path(Path(path)) as tmp:
         tmp.write_text(text)
     write_sidecar(Path(path), provenance)
+
+
+def lwflow_version() -> str:
+    """The installed lwflow's version (``unknown`` when run from a source tree not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("lwflow")
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from lwflow.artefacts import lwflow_version
 from lwflow.stages.layout import artefact_path
 
 
@@ -230,6 +231,7 @@ def summarise(root: Path) -> str:
 
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="lwflow", description="Likelihood-weighted normalizing flows for posteriors.")
+    main.add_argument("--version", action="version", version=f"lwflow {lwflow_version()}")
     commands = main.add_subparsers(dest="command", required=True)
     fit = commands.add_parser(
         "fit",

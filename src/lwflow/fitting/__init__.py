@@ -21,7 +21,7 @@ _EXPORTS = {
     "evaluate_log_likelihood": "lwflow.fitting.model_fit",
     "fit": "lwflow.fitting.pipeline",
     "fit_model": "lwflow.fitting.model_fit",
-    "load_posterior": "lwflow.fitting.posterior",
+    "read_saved_posterior": "lwflow.fitting.posterior",
     "log_evidence": "lwflow.fitting.weights",
     "mixture_log_prob": "lwflow.fitting.mixture",
     "mixture_samples": "lwflow.fitting.mixture",

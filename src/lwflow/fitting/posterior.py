@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lwflow.artefacts import jsonable
+from lwflow.artefacts import jsonable, lwflow_version
 from lwflow.fitting.verdict import CheckConfig, ImportanceSample, PosteriorCheck, importance_sample
 from lwflow.fitting.weights import weighted_resample
 from lwflow.models.density import DensityModel
@@ -184,7 +184,7 @@ class Posterior:
         } | check_headline(self.check)
 
     def save(self, path: str | Path) -> None:
-        """Tensors and plain values only; read back with :func:`load_posterior`."""
+        """Tensors and plain values only; read back with :func:`lwflow.load_posterior`."""
         payload = checkpoint_payload(self.model, self.spec)
         payload["posterior"] = {
             "parameter_names": list(self.parameter_names),
@@ -273,16 +273,6 @@ def _positive_count(n: int, name: str) -> int:
     return int(n)
 
 
-def lwflow_version() -> str:
-    """The installed lwflow's version (``unknown`` when run from a source tree not installed)."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("lwflow")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def payload_digest(payload: Mapping[str, Any]) -> str:
     """SHA-256 over a saved payload but its ``integrity`` entry, key by key in sorted order:
     tensors by dtype, shape and bytes, everything else as sorted JSON.  A flipped bit in any
@@ -308,7 +298,7 @@ def payload_digest(payload: Mapping[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def load_posterior(path: str | Path, problem: Problem | None = None) -> Posterior:
+def read_saved_posterior(path: str | Path, problem: Problem | None = None) -> Posterior:
     """Read a :meth:`Posterior.save` file with ``weights_only=True`` (no code is unpickled),
     verified against the checksum it was saved with; ``problem`` (the fitted one) enables
     importance-corrected draws.  A file that fails names the lwflow that wrote it and this one."""
