@@ -387,6 +387,8 @@ def test_a_model_folder_opens_as_the_posterior_a_fit_returns(smoke_run, tmp_path
         lwflow.load_posterior(damaged)
     with pytest.raises(ValueError, match="not a model folder"):
         lwflow.load_posterior(tmp_path)
+    exact = lwflow.load_posterior(next((smoke_run / "results/models/samples").glob("*/*/seed0")))
+    assert np.isnan(exact.log_evidence) and "nan" not in exact.summary(n=200).headline_text()  # fitted to exact draws
 
 
 USER_MODEL = """

@@ -249,7 +249,7 @@ class PosteriorSummary(pd.DataFrame):
     def headline_text(self) -> str:
         head = self.attrs
         lines = [f"{head.get('problem') or 'posterior'}: {head.get('arch')}, {head.get('n_modes')} base modes"]
-        if head.get("log_evidence") is not None:
+        if head.get("log_evidence") is not None and not np.isnan(head["log_evidence"]):  # NaN: fitted to exact draws
             lines.append(f"log Z {head['log_evidence']:.4f} +- {head['log_evidence_se']:.4f} (the fit's draws)")
         if head.get("check_line"):
             lines.append(head["check_line"])
