@@ -74,6 +74,8 @@ def test_an_adaptive_fit_gets_the_evidence_of_a_gaussian_within_3_standard_error
     assert posterior.diagnostics["n_likelihood_calls"] <= 20_000
     betas = [r["beta"] for r in posterior.diagnostics["rounds"]]
     assert betas[0] < 1 and betas == sorted(betas) and betas[-1] == 1.0  # tempered, then the posterior
+    stages = {"draw", "likelihood", "weighing", "modes", "training", "support"}  # each round's time, per stage
+    assert all(set(r["seconds"]) == stages and min(r["seconds"].values()) >= 0 for r in posterior.diagnostics["rounds"])
 
 
 def test_an_adaptive_fit_of_a_5d_two_mode_problem_recovers_both_mode_masses():

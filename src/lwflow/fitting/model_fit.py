@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -87,6 +88,7 @@ class FittedModel:
     history: pd.DataFrame
     modes: dict[str, Any]
     facts: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage: modes, training, support
 
 
 def evaluate_log_likelihood(
@@ -132,6 +134,7 @@ def fit_model(
     mode_selection = mode_selection or ModeSelectionConfig()
     mode_moments = None
     keep = weights > 0
+    started = time.perf_counter()
     shift, scale = weighted_standardisation(theta[keep], weights[keep])  # once: base modes and flow
     if model.n_modes == "auto":
         selection = select_n_modes(
@@ -144,6 +147,7 @@ def fit_model(
         modes = {"rule": "fixed", "n_modes": int(model.n_modes)}
         n_modes = int(model.n_modes)
     spec = FlowSpec(model.arch, n_modes, model.n_layers, model.hidden_units)
+    seconds = {"modes": time.perf_counter() - started}
     if spec.arch == "rbig":
         from lwflow.models.rbig import RBIG, RBIGConfig
 
@@ -155,7 +159,9 @@ def fit_model(
         result = train_flow(theta, weights, spec, training, seed, mode_moments, progress, (shift, scale))
         fitted, history = result.model, result.history
         facts = {"best_step": result.best_step, "stopped_early": result.stopped_early, "device": result.device}
+    seconds["training"] = time.perf_counter() - started - seconds["modes"]
     restricted = restrict_to_support(fitted, *support, seed_for(seed, "support"), support_draws)
     if restricted is not fitted:
         facts["support_log_mass"] = restricted.log_mass
-    return FittedModel(restricted, spec, history, modes, facts)
+    seconds["support"] = time.perf_counter() - started - seconds["modes"] - seconds["training"]
+    return FittedModel(restricted, spec, history, modes, facts, seconds)

@@ -39,6 +39,7 @@ weights' variance is effectively infinite and neither should be trusted (Vehtari
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -317,24 +318,37 @@ def adaptive_rounds(
     pool, proposals, records = Pool.empty(problem.dim), [], []
     flow = None
     for round_index in range(config.max_rounds):
+        clock = time.perf_counter()
         new = draw_round(problem, flow, config.n_per_round, config.defensive_share, seed, round_index)
         proposals.append(flow)
+        seconds = {"draw": time.perf_counter() - clock}
         new_log_prior = problem.prior.log_prob(new)
-        pool = pool.extend(new, new_log_prior, evaluate_log_likelihood(problem, new), proposals, config.defensive_share)
+        log_likelihood = evaluate_log_likelihood(problem, new)
+        seconds["likelihood"] = time.perf_counter() - clock - sum(seconds.values())
+        pool = pool.extend(new, new_log_prior, log_likelihood, proposals, config.defensive_share)
         outcome = weigh_round(pool, config, records)
+        seconds["weighing"] = time.perf_counter() - clock - sum(seconds.values())
         fitted = fit_model(
             pool.theta, training_weights(outcome.log_weights), support, model,
             round_training_seed(seed, round_index, outcome.last), training, rbig, mode_selection,
         )  # fmt: skip
-        records.append(outcome.record | {"n_modes": fitted.spec.n_modes})
+        seconds |= fitted.seconds
+        records.append(outcome.record | {"n_modes": fitted.spec.n_modes, "seconds": seconds})
         if log is not None:
-            log(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in records[-1].items()))
+            log(", ".join(_shown(key, value) for key, value in records[-1].items()))
         if outcome.last:
             break
         flow = fitted.model
     log_z, se, k_hat = evidence(pool, records)
     theta, log_w = evidence_draws(pool, records)
     return AdaptiveResult(fitted, pool, outcome.log_weights, log_z, se, k_hat, theta, log_w, records)
+
+
+def _shown(key: str, value: Any) -> str:
+    """One item of a round's record as its progress line shows it (seconds per stage: ``s``)."""
+    if isinstance(value, Mapping):
+        return f"{key} " + " ".join(f"{k} {v:.2f}s" for k, v in value.items())
+    return f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
 
 
 def evidence(pool: Pool, records: Sequence[Mapping[str, Any]]) -> tuple[float, float, float]:
