@@ -42,6 +42,19 @@ LIKELIHOOD_BATCH = 10_000
 LAYERS_BY_ARCH = {"realnvp": 8, "maf": 8, "nsf": 4}
 
 
+class Stopwatch:
+    """Seconds per stage, each stage timed from the end of the one before (``lap(stage)``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = now - self._last
+        self._last = now
+
+
 @dataclass(frozen=True)
 class ModeSelectionConfig:
     """How ``n_modes='auto'`` chooses the base modes (:func:`lwflow.fitting.modes.select_n_modes`)."""
@@ -134,7 +147,7 @@ def fit_model(
     mode_selection = mode_selection or ModeSelectionConfig()
     mode_moments = None
     keep = weights > 0
-    started = time.perf_counter()
+    watch = Stopwatch()
     shift, scale = weighted_standardisation(theta[keep], weights[keep])  # once: base modes and flow
     if model.n_modes == "auto":
         selection = select_n_modes(
@@ -147,7 +160,7 @@ def fit_model(
         modes = {"rule": "fixed", "n_modes": int(model.n_modes)}
         n_modes = int(model.n_modes)
     spec = FlowSpec(model.arch, n_modes, model.n_layers, model.hidden_units)
-    seconds = {"modes": time.perf_counter() - started}
+    watch.lap("modes")
     if spec.arch == "rbig":
         from lwflow.models.rbig import RBIG, RBIGConfig
 
@@ -159,9 +172,9 @@ def fit_model(
         result = train_flow(theta, weights, spec, training, seed, mode_moments, progress, (shift, scale))
         fitted, history = result.model, result.history
         facts = {"best_step": result.best_step, "stopped_early": result.stopped_early, "device": result.device}
-    seconds["training"] = time.perf_counter() - started - seconds["modes"]
+    watch.lap("training")
     restricted = restrict_to_support(fitted, *support, seed_for(seed, "support"), support_draws)
     if restricted is not fitted:
         facts["support_log_mass"] = restricted.log_mass
-    seconds["support"] = time.perf_counter() - started - seconds["modes"] - seconds["training"]
-    return FittedModel(restricted, spec, history, modes, facts, seconds)
+    watch.lap("support")
+    return FittedModel(restricted, spec, history, modes, facts, watch.seconds)

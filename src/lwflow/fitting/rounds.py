@@ -39,7 +39,6 @@ weights' variance is effectively infinite and neither should be trusted (Vehtari
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -312,28 +311,27 @@ def adaptive_rounds(
     """Run the rounds of the module docstring on ``problem``; deterministic given ``seed``.  The
     workflow runs the same steps as stages (:func:`draw_round`, :meth:`Pool.extend`,
     :func:`weigh_round`, :func:`lwflow.fitting.model_fit.fit_model`), one artefact each."""
-    from lwflow.fitting.model_fit import evaluate_log_likelihood, fit_model
+    from lwflow.fitting.model_fit import Stopwatch, evaluate_log_likelihood, fit_model
 
     support = problem.prior.support()
     pool, proposals, records = Pool.empty(problem.dim), [], []
     flow = None
     for round_index in range(config.max_rounds):
-        clock = time.perf_counter()
+        watch = Stopwatch()
         new = draw_round(problem, flow, config.n_per_round, config.defensive_share, seed, round_index)
         proposals.append(flow)
-        seconds = {"draw": time.perf_counter() - clock}
+        watch.lap("draw")
         new_log_prior = problem.prior.log_prob(new)
         log_likelihood = evaluate_log_likelihood(problem, new)
-        seconds["likelihood"] = time.perf_counter() - clock - sum(seconds.values())
+        watch.lap("likelihood")
         pool = pool.extend(new, new_log_prior, log_likelihood, proposals, config.defensive_share)
         outcome = weigh_round(pool, config, records)
-        seconds["weighing"] = time.perf_counter() - clock - sum(seconds.values())
+        watch.lap("weighing")
         fitted = fit_model(
             pool.theta, training_weights(outcome.log_weights), support, model,
             round_training_seed(seed, round_index, outcome.last), training, rbig, mode_selection,
         )  # fmt: skip
-        seconds |= fitted.seconds
-        records.append(outcome.record | {"n_modes": fitted.spec.n_modes, "seconds": seconds})
+        records.append(outcome.record | {"n_modes": fitted.spec.n_modes, "seconds": watch.seconds | fitted.seconds})
         if log is not None:
             log(", ".join(_shown(key, value) for key, value in records[-1].items()))
         if outcome.last:

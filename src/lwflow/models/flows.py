@@ -72,7 +72,8 @@ class FlowSpec:
 
 @dataclass(frozen=True)
 class BaseInit:
-    """Initial Gaussian-mixture base: component means, diagonal scales and weights."""
+    """A Gaussian-mixture base: component means, diagonal scales and weights (a flow's initial
+    one, or its current one: :meth:`StandardisedFlow.base_mixture`)."""
 
     loc: np.ndarray  # (K, dim)
     scale: np.ndarray  # (K, dim)

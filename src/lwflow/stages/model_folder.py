@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from lwflow.artefacts import read_sidecar, read_verified, sidecar_path
+from lwflow.artefacts import read_sidecar, read_verified, read_verified_json, sidecar_path
 from lwflow.fitting.posterior import Posterior, read_saved_posterior
 from lwflow.fitting.verdict import PosteriorCheck
 from lwflow.stages.layout import artefact_path
@@ -74,11 +73,11 @@ def _from_model_folder(folder: Path, problem: Problem | None) -> Posterior:
             f"model folder {folder}: {', '.join(missing)} not made yet; make them with: snakemake --cores 1 "
             f"{' '.join(missing)}"
         )
-    for path in paths.values():
-        read_verified(path)
+    for name in ("model", "loss", "samples"):  # the JSON ones below by read_verified_json
+        read_verified(paths[name])
     payload = load_torch(paths["model"])
     spec = FlowSpec(**payload["spec"])
-    summary = json.loads(paths["summary"].read_text())
+    summary = read_verified_json(paths["summary"])
     facts = read_sidecar(sidecar_path(paths["model"]))
     check = read_sidecar(sidecar_path(paths["samples"])).get("check")
     names = tuple(row["parameter"] for row in summary["parameters"])
@@ -87,7 +86,7 @@ def _from_model_folder(folder: Path, problem: Problem | None) -> Posterior:
     diagnostics: dict[str, Any] = {
         "n_likelihood_calls": summary.get("n_likelihood_calls"),
         "clipping": {"ess_before": summary.get("ess_before_clipping"), "ess_after": summary.get("ess")},
-        "modes": json.loads(paths["modes"].read_text()),
+        "modes": read_verified_json(paths["modes"]),
         "n_modes": spec.n_modes,
         "loss_history": pd.read_csv(paths["loss"]).to_dict(orient="list"),
         "training": {key: facts[key] for key in TRAINING_FACTS if key in facts},
