@@ -33,6 +33,7 @@ import torch
 import yaml
 
 from benchmarks import adaptive, baselines, job_costs, reproduction, scaling, throughput, verdict
+from benchmarks.hard_problems import HARD_PROBLEMS
 from lwflow.artefacts import lwflow_commit, machine_description
 from lwflow.evaluation.pages import render_page
 from lwflow.evaluation.tables import markdown_table
@@ -64,7 +65,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"), help="a workflow run's results folder")
     parser.add_argument("--reproduce-in", type=Path, help="an empty folder for a fresh, timed workflow run")
     parser.add_argument("--cores", type=int, default=8, help="snakemake --cores of the timed run")
-    parser.add_argument("--problems", nargs="*", help="adaptive: config problems (default: paper A's three and rings)")
+    parser.add_argument(
+        "--problems",
+        nargs="*",
+        help="adaptive: config problems or benchmarks.hard_problems' (default: paper A's three and rings)",
+    )
     parser.add_argument("--dims", type=int, nargs="*", help="adaptive: dimensions of the two-mode problem")
     parser.add_argument(
         "--runs", type=Path, nargs="+", help="adaptive: combine these earlier runs' folders instead of running"
@@ -118,7 +123,10 @@ def main(argv: list[str] | None = None) -> None:
             stamps = [f"- `{folder}`: {(folder / 'summary.md').read_text().splitlines()[2]}" for folder in args.runs]
             stamped["adaptive"] = "the runs combined, each with its own stamp:\n\n" + "\n".join(stamps)
         else:
-            problems = {p: problem_from_spec(p, config["problems"][p]) for p in names}
+            problems = {
+                p: HARD_PROBLEMS[p]() if p in HARD_PROBLEMS else problem_from_spec(p, config["problems"][p])
+                for p in names
+            }
             runs = baselines.compare_methods(
                 adaptive.problems(problems, adaptive_settings),
                 args.seeds,

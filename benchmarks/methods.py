@@ -9,8 +9,8 @@ and its wall time, on a :class:`lwflow.problems.Problem` with a uniform-box prio
 * ``emcee``: affine-invariant ensemble MCMC (32 walkers started from the prior), after
   burn-in, thinned to the requested number of draws.
 * ``adaptive``: :func:`lwflow.fit` with ``proposal='adaptive'`` (the flow proposes its own
-  training points); draws from the final flow or resampled from the weighted draws, and its
-  evidence.
+  training points); draws from the final flow, resampled from the weighted draws, or
+  importance-corrected, and its evidence.
 * ``nautilus``, ``pocomc``: nautilus-sampler and pocoMC at their default settings on the unit
   cube mapped onto the prior box; draws resampled from their weighted posterior, and log Z.
 """
@@ -101,18 +101,24 @@ def adaptive_flow(
     training: dict[str, Any],
     adaptive: dict[str, Any],
 ) -> dict[str, MethodResult]:
-    """:func:`lwflow.fit` with adaptive rounds and base modes ``auto``, read two ways from one
+    """:func:`lwflow.fit` with adaptive rounds and base modes ``auto``, read three ways from one
     run: ``flow`` draws from the final flow, ``weighted`` resamples the posterior's weighted
-    draws (``Posterior.resample``, as the samplers' draws are resampled)."""
+    draws (``Posterior.resample``, as the samplers' draws are resampled), ``corrected`` are
+    importance-corrected draws (``Posterior.sample(n, corrected=True)``), with their extra
+    likelihood calls and seconds counted."""
     (posterior, calls), seconds = timed(
         lambda: _counted_fit(problem, seed, flow, "auto", training=training, proposal="adaptive", adaptive=adaptive)
     )
     extra = {"log_z": posterior.log_evidence, "log_z_err": posterior.log_evidence_se}
     extra |= {"rounds": len(posterior.diagnostics["rounds"]), "pareto_k": posterior.diagnostics["pareto_k"]}
-    extra |= {"weights_ess": posterior.diagnostics["clipping"]["ess_after"]}
+    extra |= {"weights_ess": posterior.diagnostics["clipping"]["ess_after"], "verdict": posterior.verdict}
+    corrected, corrected_seconds = timed(lambda: posterior.sample(n_draws, seed, corrected=True))
+    corrected_calls = posterior.fitted_problem.log_likelihood.calls
+    distinct = {"distinct_draws": len(np.unique(corrected, axis=0))}
     return {
         "flow": MethodResult(posterior.sample(n_draws, seed), calls, seconds, extra),
         "weighted": MethodResult(posterior.resample(n_draws, seed), calls, seconds, extra),
+        "corrected": MethodResult(corrected, corrected_calls, seconds + corrected_seconds, extra | distinct),
     }
 
 

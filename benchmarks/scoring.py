@@ -23,13 +23,17 @@ from lwflow.problems import GaussianMixture, MixtureOf1D, Problem, ProductOfMarg
 def mode_masses(target: object, draws: np.ndarray, name: str = "") -> np.ndarray:
     """Share of ``draws`` in each mode of a benchmark target: a Gaussian mixture's components, the
     first coordinate's components of a product whose first marginal is a 1D mixture (paper A's
-    non-Gaussian target), a ring's nearest radius."""
+    non-Gaussian target), a ring's nearest radius, the likeliest component of a target with
+    ``component_log_probs`` (:mod:`benchmarks.hard_problems`)."""
     if isinstance(target, GaussianMixture):
         return component_masses(draws, target.weights, target.means, target.covariances)
     if isinstance(target, ProductOfMarginals) and isinstance(target.marginals[0], MixtureOf1D):
         first = target.marginals[0]
         scores = np.stack([np.log(w) + c.logpdf(draws[:, 0]) for w, c in zip(first.weights, first.components)])
         return np.bincount(scores.argmax(0), minlength=len(first.components)) / len(draws)
+    if hasattr(target, "component_log_probs"):
+        scores = target.component_log_probs(draws)
+        return np.bincount(scores.argmax(0), minlength=len(scores)) / len(draws)
     if isinstance(target, Rings):
         radius = np.linalg.norm(draws, axis=1)
         nearest = np.abs(radius[None, :] - np.asarray(target.radii)[:, None]).argmin(0)

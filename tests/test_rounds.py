@@ -7,8 +7,8 @@ from scipy import stats
 import lwflow
 from benchmarks.scaling import two_mode_problem
 from lwflow.fitting.modes import select_n_modes
-from lwflow.fitting.rounds import balance_heuristic_log_weights, next_beta
-from lwflow.fitting.weights import pareto_k
+from lwflow.fitting.rounds import Pool, balance_heuristic_log_weights, evidence, evidence_draws, next_beta
+from lwflow.fitting.weights import ess_of_log_weights, log_mean_exp, pareto_k
 
 TINY = {"arch": "realnvp", "n_modes": "auto", "n_layers": 4, "hidden_units": 32}
 TRAINING = {"max_steps": 400, "eval_every": 50, "patience": 4, "batch_size": 512}
@@ -45,6 +45,43 @@ def test_the_next_beta_keeps_the_ess_at_its_target():
     assert 0 < beta < 1
     weights = np.exp(beta * (log_likelihood - log_likelihood.max()))
     assert weights.sum() ** 2 / (weights**2).sum() == pytest.approx(500, rel=0.01)
+
+
+def _pool_of_rounds(scales: list[float], n: int, seed: int) -> Pool:
+    """A 2-D unit-Gaussian likelihood under a flat prior on [-10, 10]^2, one round drawn from
+    N(0, scale^2 I) per ``scale`` (each round's proposal evaluated at its own draws only)."""
+    rng = np.random.default_rng(seed)
+    theta = np.concatenate([scale * rng.normal(size=(n, 2)) for scale in scales])
+    own = np.concatenate(
+        [stats.norm(0, scale).logpdf(theta[i * n : (i + 1) * n]).sum(1) for i, scale in enumerate(scales)]
+    )
+    log_proposals = np.full((len(scales), len(theta)), -np.inf)
+    for i in range(len(scales)):
+        log_proposals[i, i * n : (i + 1) * n] = own[i * n : (i + 1) * n]
+    log_likelihood = stats.norm.logpdf(theta).sum(1)
+    return Pool(theta, np.full(len(theta), -np.log(400.0)), log_likelihood, log_proposals, np.full(len(scales), n))
+
+
+def test_one_poor_round_among_the_evidence_rounds_costs_little_ess_and_no_accuracy():
+    """Rounds 1-3 at beta = 1: two good proposals (sd 1.3), then a poor one (sd 0.45, whose
+    weights have infinite variance).  Weighed by their own ESS, the rounds keep about the good
+    rounds' ESS and log Z stays within 0.015 nats on average; weighed by size (the unbiased
+    alternative) the poor round's few huge weights cut the ESS and the error grows."""
+    records = [{"beta": 1.0}] * 4
+    exact = -np.log(400.0)  # log Z = log(1/400): the box holds all the mass to 1e-21
+    errors, errors_by_size, z_scores = [], [], []
+    for seed in range(20):
+        pool = _pool_of_rounds([10.0, 1.3, 1.3, 0.45], 2000, seed)
+        good = sum(ess_of_log_weights(pool.own_log_weights(s)) for s in (1, 2))
+        _, log_w = evidence_draws(pool, records)
+        by_size = np.concatenate([pool.own_log_weights(s) for s in (1, 2, 3)])
+        assert ess_of_log_weights(log_w) > 0.9 * good > ess_of_log_weights(by_size)
+        log_z, se, _ = evidence(pool, records)
+        errors.append(log_z - exact)
+        errors_by_size.append(log_mean_exp(by_size)[0] - exact)
+        z_scores.append((log_z - exact) / se)
+    assert abs(np.mean(errors)) < 0.015 and np.mean(np.abs(errors)) < 0.5 * np.mean(np.abs(errors_by_size))
+    assert np.std(z_scores) < 2.0  # the se is about right
 
 
 def test_pareto_k_separates_bounded_from_heavy_tailed_weights():
