@@ -71,6 +71,7 @@ def test_every_table_reads_only_artefacts_the_plan_makes(smoke):
         (lambda c: c["outputs"].update(paper_b=True), "outputs.paper_b is true but problems"),
         (lambda c: c["outputs"].update(figure_seed=9), "figure_seed must be one of the seeds"),
         (lambda c: c["experiments"][0].update(problems=["nowhere"]), "names problem 'nowhere'"),
+        (lambda c: c["problems"]["gmm2d_3mode"].pop("n_prior_samples"), r"\['gmm2d_3mode'\] .* no n_prior_samples"),
     ],
 )
 def test_a_config_that_cannot_run_is_refused_naming_the_key(smoke, edit, message):
@@ -101,6 +102,16 @@ def test_a_bad_config_is_refused_by_the_checks_the_workflow_runs_when_it_reads_i
     edit(config)
     with pytest.raises((ConfigError, WorkflowError), match=message):
         plan_of(config)
+
+
+def test_a_problem_run_only_by_adaptive_rounds_needs_no_n_prior_samples(smoke):
+    config = copy.deepcopy(smoke)
+    del config["problems"]["gmm2d_2mode"]["n_prior_samples"]
+    config["outputs"].update(paper_a=False)  # paper A fits it from prior draws
+    for block in config["experiments"]:
+        if block.get("proposal") != "adaptive":
+            block["problems"] = [name for name in block["problems"] if name != "gmm2d_2mode"]
+    assert ("adaptive", "gmm2d_2mode", "realnvp", "2") in plan_of(config).models
 
 
 def test_leaving_out_outputs_schedules_only_the_experiments(smoke):

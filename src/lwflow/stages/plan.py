@@ -200,6 +200,14 @@ class Plan:
             for p, a in itertools.product(paper_b.PROBLEMS, paper_b.EXPERTS):
                 model_seeds.setdefault(("samples", p, a, "1"), set()).update(seeds)
         self.model_seeds = {key: sorted(s) for key, s in sorted(model_seeds.items())}
+        one_shot = sorted({problem for fit, problem, *_ in self.model_seeds if fit == "likelihood"})
+        without = [problem for problem in one_shot if "n_prior_samples" not in config["problems"][problem]]
+        if without:
+            raise ConfigError(
+                f"config: problems {without} are fitted from one-shot prior draws (fit: likelihood, proposal: "
+                f"prior, or a paper's table) but give no n_prior_samples; add problems.<name>.n_prior_samples "
+                f"(paper A uses 400000), or run them with proposal: adaptive only"
+            )
 
         mixtures: dict[tuple[str, str, str], set[str]] = {}
         mixture_seeds: dict[tuple[str, str, str], set[int]] = {}
