@@ -9,6 +9,8 @@
   B's rings and the two-mode mixture in 2-20 dimensions (:mod:`benchmarks.adaptive`);
 * ``verdict``: every fit's check and verdict against its accuracy on the exact posterior, over
   the benchmark problems, seeds and proposals (:mod:`benchmarks.verdict`);
+* ``pool``: a likelihood of 5 ms per point over 1 and 2 worker processes (``fit(pool=...)``,
+  :mod:`benchmarks.pool`);
 * ``jobs``: job-level costs side by side: NSF's spline with zuko's and lwflow's softmax, a
   job-like workload with glibc's default heap and the workflow's (:mod:`benchmarks.job_costs`);
 * ``reproduction``: per-rule time of a workflow run from its ``benchmark:`` files, and with
@@ -32,14 +34,14 @@ import pandas as pd
 import torch
 import yaml
 
-from benchmarks import adaptive, baselines, job_costs, reproduction, scaling, throughput, verdict
+from benchmarks import adaptive, baselines, job_costs, pool, reproduction, scaling, throughput, verdict
 from benchmarks.hard_problems import HARD_PROBLEMS
 from lwflow.artefacts import lwflow_commit, machine_description
 from lwflow.evaluation.pages import render_page
 from lwflow.evaluation.tables import markdown_table
 from lwflow.problems import problem_from_spec
 
-NAMES = ("throughput", "baselines", "scaling", "adaptive", "verdict", "jobs", "reproduction")
+NAMES = ("throughput", "baselines", "scaling", "adaptive", "verdict", "pool", "jobs", "reproduction")
 ADAPTIVE_PROBLEMS = ("gmm2d_3mode", "gmm3d_3mode", "nongauss3d", "rings")
 BASELINE_PROBLEMS = ("gmm2d_3mode", "gmm3d_3mode")
 
@@ -169,6 +171,9 @@ def main(argv: list[str] | None = None) -> None:
         runs.to_csv(args.out / "verdict_runs.csv", index=False)
         tables["verdict"] = verdict.verdict_table(runs)
         tables["verdict_errors"] = verdict.errors(runs)
+    if "pool" in args.which:
+        pool_settings = pool.PoolBenchmarkSettings.quick() if args.quick else pool.PoolBenchmarkSettings()
+        tables["pool"] = pool.compare(pool_settings, flow, training)
     if "jobs" in args.which:
         tables["jobs"] = job_costs.compare(
             job_costs.JobCostSettings.quick() if args.quick else job_costs.JobCostSettings()

@@ -18,7 +18,7 @@ from lwflow.fitting.verdict import CheckConfig
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("benchmarks")
-    benchmarks = ["throughput", "baselines", "scaling", "adaptive", "jobs"]
+    benchmarks = ["throughput", "baselines", "scaling", "adaptive", "pool", "jobs"]
     command = [sys.executable, "-W", "ignore", "-m", "benchmarks", *benchmarks, "--quick"]
     command += ["--seeds", "0", "--out", str(out), "--pages", str(out / "pages")]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -34,6 +34,18 @@ def test_throughput_compares_both_trainers_and_reports_the_ratio(quick_run):
     assert table.loc["speed-up: lwflow K=1 over plain", "steps_per_second"] == pytest.approx(ratio)
     curve = pd.read_csv(quick_run / "throughput_curve.csv")
     assert set(curve["trainer"]) == {"plain normflows", "lwflow K=1", "lwflow K=3"}
+
+
+def test_pool_times_one_and_two_workers_and_checks_their_draws_equal(quick_run):
+    table = pd.read_csv(quick_run / "pool.csv")
+    assert set(zip(table["proposal"], table["workers"])) == {
+        ("prior", 1),
+        ("prior", 2),
+        ("adaptive", 1),
+        ("adaptive", 2),
+    }
+    assert table["same_draws_as_serial"].all()
+    assert (table["speedup"] > 0).all() and (table.loc[table["workers"] == 1, "speedup"] == 1).all()
 
 
 def test_jobs_measures_each_change_before_and_after(quick_run):
@@ -53,7 +65,7 @@ def test_baselines_score_every_method_against_the_exact_posterior(quick_run):
     assert scored[["w1_avg", "sliced_w1", "mode_mass_error", "bridge_mass"]].notna().all().all()
     dynesty = runs[runs["method"] == "dynesty_50"]
     assert dynesty["log_z_error"].abs().lt(3 * dynesty["log_z_err_reported"] + 0.5).all()
-    assert (quick_run / "summary.md").read_text().count("## ") == 5
+    assert (quick_run / "summary.md").read_text().count("## ") == 6
 
 
 def test_adaptive_scores_the_rounds_against_the_goal(quick_run):
@@ -67,6 +79,9 @@ def test_adaptive_scores_the_rounds_against_the_goal(quick_run):
     assert weighted["likelihood_calls"].tolist() == adaptive["likelihood_calls"].tolist()
     assert weighted["log_z_error"].tolist() == adaptive["log_z_error"].tolist()
     assert weighted["sliced_w1"].notna().all() and weighted["weights_ess"].gt(0).all()
+    corrected = runs[runs["method"] == "lwflow_adaptive_corrected"]  # importance-corrected: 4 fresh draws per draw
+    extra = (corrected["likelihood_calls"].to_numpy() - adaptive["likelihood_calls"].to_numpy()).tolist()
+    assert extra == [4 * 300] and corrected["distinct_draws"].between(1, 300).all()
     table = pd.read_csv(quick_run / "adaptive.csv")
     floor = runs.loc[runs["method"] == "exact (floor)", "sliced_w1"].mean()
     ratio = table.loc[table["method"] == "lwflow_adaptive", "sliced_w1_over_floor"].iloc[0]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import replace
 from typing import Any
 
 from lwflow.fitting.model_fit import (
@@ -40,6 +41,7 @@ from lwflow.fitting.train import TrainConfig
 from lwflow.fitting.verdict import CheckConfig, advice_for, check_posterior
 from lwflow.fitting.weights import ClippingConfig, clipped_weights, ess_of_log_weights, log_evidence
 from lwflow.problems import Problem
+from lwflow.problems.likelihoods import MapPool, likelihood_pool
 from lwflow.settings import SettingsError, check_section, settings_of
 from lwflow.streams import rng_for
 
@@ -58,6 +60,7 @@ def fit(
     adaptive: Any = None,
     check: CheckConfig | dict[str, Any] | None = None,
     refine: RefineConfig | dict[str, Any] | None = None,
+    pool: int | MapPool | None = None,
 ) -> Posterior:
     """Fit a flow to the posterior of ``problem``; the stages are in the module docstring.
 
@@ -75,6 +78,11 @@ def fit(
     importance-weighted EM step on fresh draws of the flow (:mod:`lwflow.fitting.refine`,
     settings ``refine``: a :class:`~lwflow.fitting.refine.RefineConfig` or a dict of its fields;
     ``{"n_draws": 0}`` skips it); its record is ``diagnostics['refinement']``.
+
+    ``pool`` spreads the likelihood's calls over processes: a number of them, or any executor
+    with an ordered ``map`` (``concurrent.futures``, ``multiprocessing.Pool``, mpi4py's
+    ``MPIPoolExecutor``, a dask client's ``get_executor()``; :mod:`lwflow.problems.likelihoods`).
+    The rows are evaluated in chunks and put back in order, so the posterior is the serial one.
 
     Every fit ends with its check (:mod:`lwflow.fitting.verdict`, settings ``check``: a
     :class:`~lwflow.fitting.verdict.CheckConfig` or a dict of its fields): fresh draws from the
@@ -102,11 +110,38 @@ def fit(
         from lwflow.models.rbig import RBIGConfig
 
         rbig = settings_of(RBIGConfig, rbig)
-    if proposal == "adaptive":
-        return _fit_adaptive(
-            problem, seed, model_config, training_config, modes_config, rbig, adaptive, check_config, refine_config,
-            progress,
-        )  # fmt: skip
+    with likelihood_pool(problem.log_likelihood, pool) as log_likelihood:
+        pooled = replace(problem, log_likelihood=log_likelihood, vectorized=True)
+        if proposal == "adaptive":
+            posterior = _fit_adaptive(
+                pooled, seed, model_config, training_config, modes_config, rbig, adaptive, check_config,
+                refine_config, progress,
+            )  # fmt: skip
+        else:
+            posterior = _fit_prior(
+                pooled, n_prior_samples, seed, model_config, training_config, clipping_config, modes_config, rbig,
+                check_config, refine_config, progress,
+            )  # fmt: skip
+    posterior.fitted_problem = problem  # the pool may be gone: corrected draws call the likelihood serially
+    if posterior.check.warning is not None:
+        warnings.warn(posterior.check.warning, UserWarning, stacklevel=2)
+    return posterior
+
+
+def _fit_prior(
+    problem: Problem,
+    n_prior_samples: int,
+    seed: int,
+    model_config: ModelConfig,
+    training_config: TrainConfig,
+    clipping_config: ClippingConfig,
+    modes_config: ModeSelectionConfig,
+    rbig: Any,
+    check_config: CheckConfig,
+    refine_config: RefineConfig,
+    progress: bool,
+) -> Posterior:
+    """:func:`fit` with ``proposal='prior'``: paper A's stages 1-6 of the module docstring."""
     started = time.perf_counter()
     theta = problem.prior.sample(int(n_prior_samples), rng_for(seed, "prior"))
     with _bar(progress, len(theta), "likelihood") as bar:
@@ -157,17 +192,14 @@ def _checked(
     advice: str = "",
 ) -> Posterior:
     """``posterior`` with its check (:func:`lwflow.fitting.verdict.check_posterior`) against its
-    own evidence; the check's calls added to the fit's; a ``not trusted`` verdict warns."""
+    own evidence; the check's calls added to the fit's (:func:`fit` warns on ``not trusted``)."""
     started = time.perf_counter()
     fit_evidence = (posterior.log_evidence, posterior.log_evidence_se)
     posterior.check = check_posterior(
         posterior.model, problem, config, rng_for(seed, "check"), fit_evidence, stop, beta, advice
     )
-    posterior.fitted_problem = problem
     posterior.diagnostics["n_likelihood_calls"] += config.n_draws
     posterior.diagnostics["seconds"] += time.perf_counter() - started
-    if posterior.check.warning is not None:
-        warnings.warn(posterior.check.warning, UserWarning, stacklevel=3)
     return posterior
 
 

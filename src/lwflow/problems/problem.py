@@ -22,6 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
+from lwflow.problems.likelihoods import PointwiseLikelihood
 from lwflow.problems.priors import Prior, check_prior
 from lwflow.settings import check_section
 
@@ -41,7 +42,9 @@ class Problem:
     """A prior, a vectorised log-likelihood and optionally the exact posterior.
 
     ``log_likelihood`` maps an ``(n, dim)`` array to ``(n,)`` log-likelihoods; ``-inf``
-    is a valid zero likelihood.  ``parameter_names`` label the coordinates in summaries,
+    is a valid zero likelihood.  ``vectorized=False``: it maps one point ``(dim,)`` to a
+    float instead, and is called row by row (:class:`lwflow.problems.likelihoods.PointwiseLikelihood`;
+    ``fit(..., pool=...)`` spreads the rows over processes).  ``parameter_names`` label the coordinates in summaries,
     plots and exports (default ``theta_1, theta_2, ...``).  ``truth`` (exact sampler +
     normalised log-density of the posterior) makes every metric available; a user problem
     may bring one too.  ``n_density_maxima`` (the local maxima of the posterior density,
@@ -61,8 +64,11 @@ class Problem:
     n_modes: int | None = None
     n_density_maxima: int | None = None
     parameter_names: tuple[str, ...] | None = None
+    vectorized: bool = True
 
     def __post_init__(self) -> None:
+        if not self.vectorized and not isinstance(self.log_likelihood, PointwiseLikelihood):
+            object.__setattr__(self, "log_likelihood", PointwiseLikelihood(self.log_likelihood))
         check_section("problem_name", self.name, label="problem name")
         if self.parameter_names is not None:
             names = tuple(str(n) for n in self.parameter_names)
