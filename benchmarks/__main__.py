@@ -76,6 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--runs", type=Path, nargs="+", help="adaptive: combine these earlier runs' folders instead of running"
     )
+    parser.add_argument(
+        "--adaptive-page",
+        default="adaptive",
+        help="adaptive: the name of its table, page and figure (default adaptive)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="verdict: fits run side by side (processes)")
     parser.add_argument(
         "--skip", nargs="*", default=[], metavar="PROBLEM:PROPOSAL", help="verdict: fits not to run (slow ones)"
@@ -140,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         tables["adaptive"] = adaptive.goal_table(runs)
         if not args.quick:  # where the workflow's tables live, beside the papers'
             Path("results/tables").mkdir(parents=True, exist_ok=True)
-            tables["adaptive"].to_csv("results/tables/adaptive.csv", index=False)
+            tables["adaptive"].to_csv(f"results/tables/{args.adaptive_page}.csv", index=False)
         adaptive.accuracy_figure(runs, args.out / "adaptive.png")
     if "verdict" in args.which:
         verdict_settings = verdict.VerdictSettings.quick() if args.quick else verdict.VerdictSettings()
@@ -198,13 +203,13 @@ def main(argv: list[str] | None = None) -> None:
     write_summary(args.out, args.quick)
     pages = args.pages if args.pages is not None or args.quick else Path("docs/results")
     if pages is not None:
-        write_pages(args.out, pages, tables)
+        write_pages(args.out, pages, tables, args.adaptive_page)
 
 
-def write_pages(out: Path, pages: Path, tables: dict[str, pd.DataFrame]) -> None:
+def write_pages(out: Path, pages: Path, tables: dict[str, pd.DataFrame], adaptive_page: str = "adaptive") -> None:
     """The results pages from ``out``'s tables and stamps (templates in ``benchmarks/pages``):
-    ``adaptive.md`` with its figure when this run made the adaptive table, ``benchmarks.md``
-    when it made any other."""
+    ``{adaptive_page}.md`` with its figure when this run made the adaptive table,
+    ``benchmarks.md`` when it made any other."""
     templates = Path(__file__).resolve().parent / "pages"
     pages.mkdir(parents=True, exist_ok=True)
 
@@ -219,9 +224,10 @@ def write_pages(out: Path, pages: Path, tables: dict[str, pd.DataFrame]) -> None
             "stamp": (out / "adaptive.stamp").read_text().strip(),
             "verdicts": adaptive.goal_verdicts(tables["adaptive"]),
             "table": markdown_table(tables["adaptive"]),
+            "name": adaptive_page,
         }
-        (pages / "adaptive.md").write_text(render_page((templates / "adaptive.md").read_text(), values))
-        shutil.copy(out / "adaptive.png", pages / "adaptive.png")
+        (pages / f"{adaptive_page}.md").write_text(render_page((templates / "adaptive.md").read_text(), values))
+        shutil.copy(out / "adaptive.png", pages / f"{adaptive_page}.png")
     if "verdict" in tables:
         (pages / "verdict.md").write_text(render_page((templates / "verdict.md").read_text(), verdict.page_values(out)))
     others = [name for name in (*NAMES, "reproduction_run") if name not in ("adaptive", "verdict")]

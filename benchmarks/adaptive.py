@@ -114,9 +114,10 @@ def accuracy_figure(runs: pd.DataFrame, path: Path) -> None:
         ax.set_title(problem, fontsize="medium")
         ax.set_xlabel("likelihood calls")
     axes[0, 0].set_ylabel("sliced W1 / truth-vs-truth floor")
-    axes[0, -1].legend(fontsize="small")
+    handles, labels = axes[0, -1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize="small")  # below: no point hidden
     fig.suptitle("Accuracy against likelihood calls (lower left is better; dashed: the goal)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -70,10 +70,10 @@ def test_a_dask_cluster_gives_the_serial_fit(serial):
     """A real dask.distributed cluster (two worker processes), through its documented
     concurrent.futures interface, client.get_executor()."""
     distributed = pytest.importorskip("distributed")  # the test extra installs it: this never skips in CI
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            pooled = lwflow.fit(problem(), n_prior_samples=2000, seed=0, pool=client.get_executor(), **SMALL)
-            workers = client.run(lambda: 1)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
+        pooled = lwflow.fit(problem(), n_prior_samples=2000, seed=0, pool=client.get_executor(), **SMALL)
+        workers = client.run(lambda: 1)
     same_fit(serial["prior"], pooled)
     assert len(workers) == 2
 
