@@ -104,7 +104,7 @@ def test_check_config_names_each_schema_mistake_with_its_line_and_the_nearest_ke
         main(["check-config", str(tmp_path / "mine.yaml")])
     assert str(refusal.value).splitlines()[1:] == [
         "  line 1: seeds[1]: -1 is less than the minimum of 0",
-        "  line 3: problems.mine: 'n_prior_samples' is required; did you mean 'n_prior_sample' (line 6)?",
+        "  line 6: problems.mine.n_prior_sample: not a key of a problem; did you mean 'n_prior_samples'?",
         "  line 9: trainig: not a key of the config; did you mean 'training'?",
         "  line 11: check.n_draw: not a key of check; did you mean 'n_draws'?",
     ]

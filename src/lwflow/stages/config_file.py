@@ -14,7 +14,7 @@ Example::
     check_config_file("mine.yaml")
     # ConfigError: config file mine.yaml: 2 problems
     #   line 9: trainig: not a key of the config; did you mean 'training'?
-    #   line 3: problems.mine: 'n_prior_samples' is required; did you mean 'n_prior_sample' (line 6)?
+    #   line 6: problems.mine.n_prior_sample: not a key of a problem; did you mean 'n_prior_samples'?
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def config_file_problems(path: str | Path) -> list[str]:
         return [str(error)]
     lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
     found = [problem for error in _validator().iter_errors(config) for problem in _describe(error, lines)]
+    found += _misspelled_problem_keys(config, lines)
     return [text for _, text in sorted(found, key=lambda problem: (problem[0] is None, problem[0] or 0, problem[1]))]
 
 
@@ -139,6 +140,30 @@ def _describe(error: Any, lines: dict[tuple[Any, ...], int]) -> Iterator[tuple[i
         yield line, f"{at}{name}: {missing!r} is required{hint}"
     else:
         yield line, f"{at}{name}: {error.message}"
+
+
+def _misspelled_problem_keys(config: Any, lines: dict[tuple[Any, ...], int]) -> list[tuple[int | None, str]]:
+    """A problem entry's keys that the schema does not declare but that nearly spell one it does
+    (``n_prior_sample``): the entries take their kind's own parameters besides the declared keys
+    (``means``, ``radii``, ...), so the schema cannot refuse unknown keys there."""
+    import yaml
+
+    problems = config.get("problems") if isinstance(config, dict) else None
+    if not isinstance(problems, dict):
+        return []
+    schema = yaml.safe_load(CONFIG_SCHEMA_PATH.read_text())
+    declared = list(schema["properties"]["problems"]["additionalProperties"]["properties"])
+    found = []
+    for name, entry in problems.items():
+        for key in entry if isinstance(entry, dict) else []:
+            close = difflib.get_close_matches(str(key), declared, n=1, cutoff=0.85)
+            if close and key not in declared:
+                line = lines.get(("problems", name, key))
+                where = f"line {line}: " if line else ""
+                found.append(
+                    (line, f"{where}problems.{name}.{key}: not a key of a problem; did you mean {close[0]!r}?")
+                )
+    return found
 
 
 def _nearest(key: str, known: list[str]) -> str:
