@@ -505,7 +505,10 @@ def test_a_config_of_your_own_stands_alone(user_run, tmp_path):
         (lambda c: c["experiments"][0].update(modes=[0]), "modes"),
         (lambda c: c["experiments"][0].update(problems=["nonexistent"]), "nonexistent"),
         (lambda c: c["problems"]["gmm2d_1mode"].update(kind="mystery"), "kind"),
-        (lambda c: c["problems"]["gmm2d_1mode"].update(likelihood_chunk=4), "problems.gmm2d_1mode: .* unknown keys"),
+        (
+            lambda c: c["problems"]["gmm2d_1mode"].update(likelihood_chunk=4),
+            "problems.gmm2d_1mode.likelihood_chunk: not a key of a problem; did you mean 'likelihood_chunks'",
+        ),
         (lambda c: c["problems"]["gmm2d_2mode"].update(means=[["a", 1], [6, 3]]), "problems.gmm2d_2mode: .* means"),
         (lambda c: c["problems"]["gmm2d_2mode"].update(means=[[-6, 3]]), "one 2x2 matrix per mean"),
         (lambda c: c["problems"]["gmm2d_1mode"].update(bounds=[6, -6]), "bounds must be"),
