@@ -505,6 +505,7 @@ def test_a_config_of_your_own_stands_alone(user_run, tmp_path):
         (lambda c: c["experiments"][0].update(modes=[0]), "modes"),
         (lambda c: c["experiments"][0].update(problems=["nonexistent"]), "nonexistent"),
         (lambda c: c["problems"]["gmm2d_1mode"].update(kind="mystery"), "kind"),
+        (lambda c: c["problems"]["gmm2d_1mode"].update(radii=[1.0]), "problems.gmm2d_1mode: .* unknown keys"),
         (
             lambda c: c["problems"]["gmm2d_1mode"].update(likelihood_chunk=4),
             "problems.gmm2d_1mode.likelihood_chunk: not a key of a problem; did you mean 'likelihood_chunks'",
