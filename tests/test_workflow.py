@@ -602,10 +602,12 @@ def resume(workdir: Path, finished: dict[Path, int]) -> None:
 def test_a_killed_run_resumes_without_recomputing_finished_artefacts(tmp_path):
     config = smoke_config()
     config["seeds"] = [0]
-    config["experiments"] = [{"problems": ["gmm2d_2mode", "gmm2d_3mode"], "archs": ["realnvp"], "modes": [1, 2]}]
+    # six models on two cores, killed soon after the first is done: on a fast, idle machine two
+    # models and a 4 s wait could leave the grid finished before the kill
+    config["experiments"] = [{"problems": ["gmm2d_2mode", "gmm2d_3mode"], "archs": ["realnvp"], "modes": [1, 2, 3]}]
     config["outputs"] = {"paper_a": False, "paper_b": False, "auto_modes": False}
     workdir = workflow_copy(tmp_path, config)
-    finished = run_and_kill(workdir, lambda: len(list((workdir / "results/models").rglob("samples.npz.json"))) >= 2)
+    finished = run_and_kill(workdir, lambda: any((workdir / "results/models").rglob("samples.npz.json")))
     assert any(p.name == "samples.npz" for p in finished)
     summaries = [workdir / f"results/summary/{problem}.csv" for problem in ("gmm2d_2mode", "gmm2d_3mode")]
     assert not all(path.exists() for path in summaries)  # the grid really was cut short
