@@ -90,14 +90,15 @@ def likelihood_pool(
     """``log_likelihood`` as it is (``pool`` None or 1), over ``pool`` fresh processes (an int,
     started by spawn, so no thread of torch is forked, and shut down on exit), or over the
     given executor (left running: it is the caller's)."""
-    if pool is None or (isinstance(pool, int) and not isinstance(pool, bool) and pool == 1):
+    count = pool if isinstance(pool, int) and not isinstance(pool, bool) else None
+    if pool is None or count == 1:
         yield log_likelihood
         return
-    if isinstance(pool, int) and not isinstance(pool, bool):
-        if pool < 1:
+    if count is not None:
+        if count < 1:
             raise ValueError(f"pool = {pool}: give a number of worker processes >= 1, or an executor with map")
-        with ProcessPoolExecutor(pool, mp_context=multiprocessing.get_context("spawn")) as executor:
-            yield PooledLikelihood(log_likelihood, executor, CHUNKS_PER_WORKER * pool)
+        with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn")) as executor:
+            yield PooledLikelihood(log_likelihood, executor, CHUNKS_PER_WORKER * count)
         return
     if not callable(getattr(pool, "map", None)):
         raise TypeError(
