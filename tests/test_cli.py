@@ -108,3 +108,67 @@ def test_check_config_names_each_schema_mistake_with_its_line_and_the_nearest_ke
         "  line 9: trainig: not a key of the config; did you mean 'training'?",
         "  line 11: check.n_draw: not a key of check; did you mean 'n_draws'?",
     ]
+
+
+def test_fit_runs_adaptive_rounds_over_a_pool_as_the_workflows_round_stages(tmp_path, monkeypatch, capsys):
+    """--proposal adaptive: the workflow's round artefacts (draws, likelihood, pool, report, the
+    round's flow) until one stops the rounds, then the final flow; --pool 2 shares the calls."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cli_rounds_model.py").write_text(MODEL)  # a module of its own: the other test's is imported
+    (tmp_path / "obs.csv").write_text("1.0,-1.0\n")
+    args = ["fit", "cli_rounds_model:make_problem", "--out", "out", "--arg", "noise=0.5"]
+    args += ["--data", "observations=obs.csv", "--proposal", "adaptive", "--n-per-round", "1000"]
+    args += ["--max-calls", "3000", "--pool", "2"]
+    args += ["--max-steps", "100", "--n-samples", "2000", "--n-layers", "2", "--check-draws", "500"]
+    assert cli.main(args) == 0
+    assert "round 2: 3000 likelihood calls" in capsys.readouterr().err
+    wildcards = {"problem": "line", "seed": 0, "fit": "adaptive", "arch": "realnvp", "modes": "auto", "chunk": 0}
+    for round_index, names in enumerate([ROUND_FILES, ROUND_FILES, ROUND_FILES[:-3]]):
+        for name in names:
+            assert (tmp_path / "out" / LAYOUT[name].format(round=round_index, **wildcards)).is_file(), name
+    assert not (tmp_path / "out" / LAYOUT["round_model"].format(round=2, **wildcards)).exists()  # the final flow's
+    summary = json.loads((tmp_path / "out/summary/adaptive/line/realnvp_Kauto/seed0.json").read_text())
+    assert summary["beta"] == 1.0 and summary["verdict"] in ("trusted", "reweight")
+    assert summary["n_likelihood_calls"] == 3000 + 2000 + 500  # rounds, base refinement, check
+    assert abs(summary["parameters"][0]["mean"] - 1.0) < 0.1 and abs(summary["parameters"][0]["sd"] - 0.5**0.5) < 0.05
+    opened = lwflow.load_posterior("out/models/adaptive/line/realnvp_Kauto/seed0")
+    assert opened.log_evidence == summary["log_evidence"] and len(opened.diagnostics["rounds"]) == 3
+    assert opened.resample(100, seed=1).shape == (100, 2)  # the rounds' weighted draws, as a library fit keeps
+    assert cli.main(["audit", "out"]) == 0
+
+
+ROUND_FILES = ["round_draws", "round_likelihood_chunk", "round_likelihood", "round_pool", "round_report"]
+ROUND_FILES += ["round_model", "round_loss", "round_modes"]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--n-per-round", "500"], "--n-per-round set adaptive rounds, which --proposal prior does not run"),
+        (["--proposal", "adaptive", "--n-per-round", "5000", "--max-calls", "1000"], "max_calls = 1000 is below"),
+        (["--proposal", "adaptive", "--defensive-share", "1.5"], "--defensive-share"),
+        (["--pool", "0"], "--pool 0: give a number of processes >= 1"),
+    ],
+)
+def test_fit_refuses_options_that_do_not_go_together_before_any_stage(tmp_path, monkeypatch, options, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cli_model.py").write_text(MODEL)
+    (tmp_path / "obs.csv").write_text("1.0,-1.0\n")
+    args = ["fit", "cli_model:make_problem", "--out", "out", "--arg", "noise=0.5", "--data", "observations=obs.csv"]
+    with pytest.raises(SystemExit, match=message):
+        cli.main(args + options)
+    assert not any((tmp_path / "out").rglob("*.npz"))
+
+
+def test_fit_help_gives_every_option_its_default_from_the_settings_schema(capsys):
+    from lwflow.settings import section_schema
+
+    with pytest.raises(SystemExit):
+        cli.main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option, (section, key) in cli.OPTION_SETTINGS.items():
+        schema = section_schema(section)
+        default = (schema["properties"][key] if key else schema).get("default")
+        if default is not None and option != "--n-layers":  # n_layers: the architecture's
+            assert f"(default: {default})" in text.split(f"{option} ", 2)[-1].split(" --", 1)[0], option
+    assert "--n-layers N_LAYERS layers (default: 8, and 4 for nsf)" in text

@@ -3,13 +3,17 @@
 ::
 
     lwflow fit my_model:make_problem --out results --arg noise=0.1 --data observations=obs.csv
+    lwflow fit my_model:make_problem --out results --proposal adaptive --pool 4
     lwflow audit results
     lwflow summary results
 
-``lwflow fit`` runs the workflow's own stages (:mod:`lwflow.stages.jobs`: prior draws, likelihood,
-clipped weights with the evidence, training restricted to the prior's support with the
-posterior summary) and writes the files a workflow run writes, in the same layout
-(:mod:`lwflow.stages.layout`) with the same sidecars and a log per stage, under ``--out``.
+``lwflow fit`` runs the workflow's own stages (:mod:`lwflow.stages.jobs`): prior draws, likelihood,
+clipped weights with the evidence (``--proposal prior``) or the adaptive rounds' draws, likelihood,
+pooled weights and round flows until one stops them (``--proposal adaptive``), then training
+restricted to the prior's support with the posterior summary, and writes the files a workflow
+run writes, in the same layout (:mod:`lwflow.stages.layout`) with the same sidecars and a log per
+stage, under ``--out``; ``lwflow.load_posterior`` opens its model folder.  ``--pool N`` shares
+the likelihood's calls among N processes.  Every option's default is its settings-schema entry's.
 A progress bar (tqdm) follows the likelihood rows and the training steps.
 """
 
@@ -64,7 +68,8 @@ def run_fit(args: argparse.Namespace, bar_factory: Callable[..., Any]) -> Path:
     sys.path.insert(0, os.getcwd())  # the module, like `python -m`, from the working directory
     data = {k: str(Path(v).resolve()) for k, v in _key_values(args.data, "--data").items()}
     spec = {"kind": "user", "target": args.target, "args": _key_values(args.arg, "--arg"), "data": data}
-    spec["n_prior_samples"] = args.n_prior_samples
+    if args.proposal == "prior":
+        spec["n_prior_samples"] = args.n_prior_samples
     _check_options(args)
     out = _writable_folder(Path(args.out))
     with _only_writer(out):
@@ -78,82 +83,212 @@ def run_fit(args: argparse.Namespace, bar_factory: Callable[..., Any]) -> Path:
 def _run_stages(
     args: argparse.Namespace, spec: dict[str, Any], name: str, out: Path, bar_factory: Callable[..., Any]
 ) -> Path:
+    """The data stages of ``args.proposal`` (prior draws or adaptive rounds), then the final flow
+    and its samples, each stage as the workflow's job of the same name."""
     from lwflow.problems import problem_files
-    from lwflow.stages import jobs
 
-    root, seed = out.name, args.seed
-    flow = {"arch": args.arch, "n_modes": args.modes, "hidden_units": args.hidden_units}
-    flow |= {"n_layers": args.n_layers} if args.n_layers is not None else {}  # else the architecture's
-    refine = {"n_draws": args.refine_draws}
-    training = {"max_steps": args.max_steps, "batch_size": args.batch_size, "learning_rate": args.learning_rate}
-    clipping = {"strategy": args.clip, "threshold": args.clip_threshold, "min_ess": args.min_ess}
-    model = {"fit": "likelihood", "problem": name, "arch": args.arch, "modes": args.modes, "seed": seed}
-    paths = {
-        key: artefact_path(key, root, chunk=0, **model)
-        for key in ("prior", "likelihood_chunk", "likelihood", "weights", "weights_report")
-    }
-    outputs = {key: artefact_path(key, root, **model) for key in ("model", "loss", "modes")}
-    drawn = {key: artefact_path(key, root, **model) for key in ("samples", "summary", "summary_markdown")}
-    label = f"{name}/seed{seed}"
+    fit = "adaptive" if args.proposal == "adaptive" else "likelihood"
+    run = _FitRun(args, spec, name, out.name, fit, bar_factory)
     with contextlib.chdir(out.parent):
-        code = [Path(p) for p in problem_files(spec)]
-        with jobs.job_context(_stage(root, "sample_prior", label, code, {"problem": spec}, seed)) as provenance:
-            jobs.sample_prior(name, spec, seed, paths["prior"], provenance)
-        job = _stage(root, "evaluate_likelihood", f"{label}/chunk0", [paths["prior"], *code], {"problem": spec}, seed)
-        bar = bar_factory(total=args.n_prior_samples, desc="likelihood", unit="rows")
+        run.code = [Path(p) for p in problem_files(spec)]
+        theta, report = run.adaptive_rounds() if fit == "adaptive" else run.prior_draws()
+        return out.parent / run.final_flow(theta, report)
+
+
+class _FitRun:
+    """One ``lwflow fit``: its settings as the workflow's config sections and its stages."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        spec: dict[str, Any],
+        name: str,
+        root: str,
+        fit: str,
+        bar_factory: Callable[..., Any],
+    ) -> None:
+        self.args, self.spec, self.name, self.root, self.fit = args, spec, name, root, fit
+        self.bar_factory, self.seed, self.code = bar_factory, args.seed, []
+        flow = {"arch": args.arch, "n_modes": args.modes, "hidden_units": args.hidden_units}
+        self.flow = flow | ({"n_layers": args.n_layers} if args.n_layers is not None else {})  # else the arch's
+        training = {"max_steps": args.max_steps, "batch_size": args.batch_size, "learning_rate": args.learning_rate}
+        self.training = training
+        self.model = {"problem": name, "arch": args.arch, "modes": args.modes, "seed": args.seed}
+        self.label = f"{name}/seed{args.seed}"
+
+    def path(self, key: str, **wildcards: Any) -> Path:
+        return artefact_path(key, self.root, **(self.model | {"fit": self.fit, "chunk": 0} | wildcards))
+
+    def likelihood(self, rule: str, label: str, draws: Path, chunk: Path, total: int) -> None:
+        """The likelihood at ``draws`` (one chunk, over ``--pool`` processes) with a progress bar."""
+        from lwflow.stages import jobs
+
+        job = _stage(self.root, rule, label, [draws, *self.code], {"problem": self.spec}, self.seed)
+        bar = self.bar_factory(total=total, desc="likelihood", unit="rows")
         with bar, jobs.job_context(job) as provenance:
             jobs.evaluate_likelihood(
-                name,
-                spec,
-                paths["prior"],
-                0,
-                1,
-                paths["likelihood_chunk"],
-                provenance,
-                lambda done, _: bar.update(done - bar.n),
-            )
-        job = _stage(root, "gather_likelihood", label, [paths["likelihood_chunk"]], {}, seed)
+                self.name, self.spec, draws, 0, 1, chunk, provenance, lambda done, _: bar.update(done - bar.n),
+                pool=self.args.pool,
+            )  # fmt: skip
+
+    def prior_draws(self) -> tuple[Path, Path]:
+        """Prior draws, their likelihood and clipped weights with the evidence: the draws (with
+        their weights) and the weights' report."""
+        from lwflow.stages import jobs
+
+        args, paths = self.args, {key: self.path(key) for key in ("prior", "likelihood_chunk", "likelihood")}
+        with jobs.job_context(
+            _stage(self.root, "sample_prior", self.label, self.code, {"problem": self.spec}, self.seed)
+        ) as provenance:
+            jobs.sample_prior(self.name, self.spec, self.seed, paths["prior"], provenance)
+        label = f"{self.label}/chunk0"
+        self.likelihood("evaluate_likelihood", label, paths["prior"], paths["likelihood_chunk"], args.n_prior_samples)
+        job = _stage(self.root, "gather_likelihood", self.label, [paths["likelihood_chunk"]], {}, self.seed)
         with jobs.job_context(job) as provenance:
             jobs.gather_likelihood([paths["likelihood_chunk"]], paths["likelihood"], provenance)
-        job = _stage(root, "clip_weights", label, [paths["likelihood"]], {"clipping": clipping}, seed)
+        clipping = {"strategy": args.clip, "threshold": args.clip_threshold, "min_ess": args.min_ess}
+        weights, report = self.path("weights"), self.path("weights_report")
+        job = _stage(self.root, "clip_weights", self.label, [paths["likelihood"]], {"clipping": clipping}, self.seed)
         with jobs.job_context(job) as provenance:
-            jobs.clip_weights(paths["likelihood"], clipping, paths["weights"], paths["weights_report"], provenance)
-        config = {"problem": spec, "flow": flow, "training": training, "refine": refine}
-        model_label = f"likelihood/{name}/{args.arch}_K{args.modes}/seed{seed}"
-        inputs = [paths["prior"], paths["weights"], paths["weights_report"]]
-        job = _stage(root, "train_flow", model_label, inputs, config, seed)
-        bar = bar_factory(total=args.max_steps, desc="training", unit="steps")
+            jobs.clip_weights(paths["likelihood"], clipping, weights, report, provenance)
+        self.weights = weights
+        return paths["prior"], report
+
+    def adaptive_rounds(self) -> tuple[Path, Path]:
+        """The adaptive rounds as the workflow's round stages (draws, likelihood, pooled weights,
+        the round's flow) until one stops them: the last round's pool and report."""
+        from lwflow.fitting.rounds import round_training_seed
+        from lwflow.stages import jobs
+
+        adaptive = self.adaptive_settings()
+        model_label = f"{self.name}/{self.args.arch}_K{self.args.modes}/seed{self.seed}"
+        flows: list[Path] = []
+        for round_index in range(adaptive["max_rounds"]):
+            paths = {key: self.path(f"round_{key}", round=round_index) for key in ROUND_ARTEFACTS}
+            label = f"{model_label}/round{round_index}"
+            job = _stage(
+                self.root, "propose_round", label, [*flows[-1:], *self.code], {"adaptive": adaptive}, self.seed
+            )
+            with jobs.job_context(job) as provenance:
+                jobs.propose_round(
+                    self.name, self.spec, adaptive, flows[-1] if flows else None, self.seed, round_index,
+                    paths["draws"], provenance,
+                )  # fmt: skip
+            n_draws = adaptive["n_per_round"]
+            self.likelihood(
+                "evaluate_round_likelihood", f"{label}/chunk0", paths["draws"], paths["likelihood_chunk"], n_draws
+            )
+            job = _stage(self.root, "gather_round_likelihood", label, [paths["likelihood_chunk"]], {}, self.seed)
+            with jobs.job_context(job) as provenance:
+                jobs.gather_likelihood([paths["likelihood_chunk"]], paths["likelihood"], provenance)
+            previous = {"pool": self.path("round_pool", round=round_index - 1)} if round_index else None
+            if previous:
+                previous["report"] = self.path("round_report", round=round_index - 1)
+            inputs = [paths["draws"], paths["likelihood"], *(previous or {}).values(), *flows]
+            with jobs.job_context(
+                _stage(self.root, "weigh_round", label, inputs, {"adaptive": adaptive}, self.seed)
+            ) as provenance:
+                jobs.weigh_round(
+                    adaptive, paths["draws"], paths["likelihood"], previous, flows,
+                    {"pool": paths["pool"], "report": paths["report"]}, provenance,
+                )  # fmt: skip
+            record = json.loads(paths["report"].read_text())
+            print(_round_line(record), file=sys.stderr, flush=True)
+            if record["next"] != "train":
+                self.weights = paths["pool"]
+                return paths["pool"], paths["report"]
+            settings = self.model_settings()
+            job = _stage(self.root, "train_round", label, [paths["pool"]], settings, self.seed)
+            outputs = {key: paths[key] for key in ("model", "loss", "modes")}
+            with jobs.job_context(job) as provenance:
+                jobs.train_with_settings(
+                    self.name, settings, paths["pool"], paths["pool"], "auto",
+                    round_training_seed(self.seed, round_index, last=False), outputs, provenance,
+                )  # fmt: skip
+            flows.append(paths["model"])
+        raise AssertionError("the last round stops the rounds (max_rounds)")  # weigh_round's rule
+
+    def adaptive_settings(self) -> dict[str, Any]:
+        """The adaptive section: each option given, else its :class:`AdaptiveConfig` default."""
+        defaults = _adaptive_defaults()
+        return {key: defaults[key] if getattr(self.args, key) is None else getattr(self.args, key) for key in defaults}
+
+    def model_settings(self) -> dict[str, Any]:
+        return {"problem": self.spec, "flow": self.flow, "training": self.training, "rbig": {}, "mode_selection": {}}
+
+    def final_flow(self, theta: Path, report: Path) -> Path:
+        """The final flow trained on ``theta`` (with :attr:`weights`), its base refined, then its
+        samples, check and summary; the summary's path."""
+        from lwflow.stages import jobs
+
+        args = self.args
+        outputs = {key: self.path(key) for key in ("model", "loss", "modes")}
+        drawn = {key: self.path(key) for key in ("samples", "summary", "summary_markdown")}
+        refine = {"n_draws": args.refine_draws}
+        config = self.model_settings() | {"refine": refine}
+        model_label = f"{self.fit}/{self.name}/{args.arch}_K{args.modes}/seed{self.seed}"
+        inputs = [theta, self.weights, report]
+        job = _stage(self.root, "train_flow", model_label, inputs, config, self.seed)
+        bar = self.bar_factory(total=args.max_steps, desc="training", unit="steps")
+        beta = json.loads(Path(report).read_text()).get("beta")
         with bar, jobs.job_context(job) as provenance:
             jobs.train(
-                name, spec, paths["prior"], paths["weights"], flow, training, {}, {}, seed,
-                outputs, provenance, lambda record: bar.update(int(record["step"]) - bar.n), refine=refine,
+                self.name, self.spec, theta, self.weights, self.flow, self.training, {}, {}, self.seed,
+                outputs, provenance, lambda record: bar.update(int(record["step"]) - bar.n), refine=refine, beta=beta,
             )  # fmt: skip
-        inputs = [outputs["model"], outputs["modes"], paths["weights_report"]]
+        inputs = [outputs["model"], outputs["modes"], report]
         sampling = {"n_samples": args.n_samples, "check": {"n_draws": args.check_draws}}
-        job = _stage(root, "sample_model", model_label, inputs, {"problem": spec} | sampling, seed)
+        job = _stage(self.root, "sample_model", model_label, inputs, {"problem": self.spec} | sampling, self.seed)
         with jobs.job_context(job) as provenance:
             jobs.sample_model(
-                name, spec, "likelihood", f"{args.arch}_K{args.modes} (fit on likelihood)", outputs["model"],
-                outputs["modes"], paths["weights_report"], sampling, seed, drawn, provenance,
+                self.name, self.spec, self.fit, f"{args.arch}_K{args.modes} (fit on {self.fit})", outputs["model"],
+                outputs["modes"], report, sampling, self.seed, drawn, provenance,
             )  # fmt: skip
-    return out.parent / drawn["summary_markdown"]
+        return drawn["summary_markdown"]
 
 
-# Each option checked by its settings-schema entry (lwflow.settings): option -> (section, key).
+ROUND_ARTEFACTS = ("draws", "likelihood_chunk", "likelihood", "pool", "report", "model", "loss", "modes")
+
+
+def _round_line(record: dict[str, Any]) -> str:
+    """One line per adaptive round on the terminal: its draws, tempering, ESS and what follows."""
+    return (
+        f"round {record['round']}: {record['calls']} likelihood calls, beta {record['beta']:.3g}, "
+        f"evidence ESS {record['evidence_ess']:.0f}, next: {record['next']}"
+    )
+
+
+# Each option with its settings-schema entry (lwflow.settings): option -> (section, key); its
+# type, range, default and help come from there.
+ADAPTIVE_OPTIONS = [f"--{key}" for key in ("n-per-round", "max-calls", "beta-ess-fraction", "final-ess-fraction")]
+ADAPTIVE_OPTIONS += [f"--{key}" for key in ("final-ess", "defensive-share", "max-rounds")]
 OPTION_SETTINGS = {
+    "--proposal": ("proposal", None),
     "--n-prior-samples": ("n_prior_samples", None),
     "--seed": ("seed", None),
+    "--arch": ("model", "arch"),
     "--modes": ("model", "n_modes"),
     "--n-layers": ("model", "n_layers"),
     "--hidden-units": ("model", "hidden_units"),
     "--max-steps": ("training", "max_steps"),
     "--batch-size": ("training", "batch_size"),
     "--learning-rate": ("training", "learning_rate"),
+    "--clip": ("clipping", "strategy"),
     "--clip-threshold": ("clipping", "threshold"),
     "--min-ess": ("clipping", "min_ess"),
     "--check-draws": ("check", "n_draws"),
     "--refine-draws": ("refine", "n_draws"),
+    **{option: ("adaptive", option[2:].replace("-", "_")) for option in ADAPTIVE_OPTIONS},
 }
+
+
+def _adaptive_defaults() -> dict[str, Any]:
+    """The adaptive section's defaults, from :class:`lwflow.fitting.rounds.AdaptiveConfig` (one home)."""
+    import dataclasses
+
+    from lwflow.fitting.rounds import AdaptiveConfig
+
+    return dataclasses.asdict(AdaptiveConfig())
 
 
 def _check_option(option: str, section: str, value: Any, key: str | None = None) -> None:
@@ -171,6 +306,23 @@ def _check_options(args: argparse.Namespace) -> None:
         value = getattr(args, option[2:].replace("-", "_"))
         if value is not None:  # None: the default that depends on another option (--n-layers on --arch)
             _check_option(option, section, value, key)
+    given = [key for key in _adaptive_defaults() if getattr(args, key) is not None]
+    if args.proposal == "prior" and given:
+        options = ", ".join(f"--{key.replace('_', '-')}" for key in given)
+        raise SystemExit(
+            f"lwflow fit: {options} set adaptive rounds, which --proposal prior does not run: add --proposal adaptive, "
+            f"or drop {options}"
+        )
+    if args.proposal == "adaptive":
+        from lwflow.fitting.rounds import AdaptiveConfig
+        from lwflow.settings import SettingsError
+
+        try:
+            AdaptiveConfig(**{k: v for k, v in vars(args).items() if k in _adaptive_defaults() and v is not None})
+        except SettingsError as error:
+            raise SystemExit(f"lwflow fit: {error}") from None
+    if args.pool is not None and args.pool < 1:
+        raise SystemExit(f"lwflow fit: --pool {args.pool}: give a number of processes >= 1")
     if args.n_samples < 1:
         raise SystemExit(f"lwflow fit: --n-samples {args.n_samples}: give a positive number of draws")
 
@@ -229,39 +381,68 @@ def summarise(root: Path) -> str:
     return "\n".join(f"## {p.relative_to(root / 'summary').with_suffix('')}\n\n{p.read_text()}" for p in files)
 
 
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help ends with its default (once), where ``argparse.ArgumentDefaultsHelpFormatter``
+    shows it for options with a help text only."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "(default" in text or not action.option_strings or action.default in (None, argparse.SUPPRESS, []):
+            return text
+        return f"{text} (default: %(default)s)".strip()
+
+
+def _schema_option(group: Any, option: str, **overrides: Any) -> None:
+    """``option`` with the type, choices, default and help of its settings-schema entry
+    (:data:`OPTION_SETTINGS`; :mod:`lwflow.settings`: one home for each default); ``overrides``
+    where the command differs (an adaptive option's default is None until ``--proposal adaptive``)."""
+    from lwflow.settings import section_schema
+
+    section, key = OPTION_SETTINGS[option]
+    schema = section_schema(section)
+    schema = schema["properties"][key] if key is not None else schema
+    settings: dict[str, Any] = {"help": " ".join(schema["description"].split()), "default": schema.get("default")}
+    if "enum" in schema:
+        settings["choices"] = schema["enum"]
+    elif schema.get("type") in ("integer", "number"):
+        settings["type"] = int if schema["type"] == "integer" else float
+    if "default" in overrides and overrides["default"] is None and settings["default"] is not None:
+        settings["help"] += f" (default: {settings['default']})"
+    group.add_argument(option, **(settings | overrides))
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="lwflow", description="Likelihood-weighted normalizing flows for posteriors.")
     main.add_argument("--version", action="version", version=f"lwflow {lwflow_version()}")
     commands = main.add_subparsers(dest="command", required=True)
     fit = commands.add_parser(
-        "fit",
-        help="fit one problem (module:attribute) and write its artefacts",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "fit", help="fit one problem (module:attribute) and write its artefacts", formatter_class=_HelpWithDefaults
     )
     fit.add_argument("target", help="module:attribute of an lwflow.Problem or a function returning one")
     fit.add_argument("--out", required=True, help="results folder (the layout of a workflow run's results/)")
     fit.add_argument("--name", help="the problem's name in paths (default: the Problem's name)")
     fit.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE", help="factory keyword argument")
     fit.add_argument("--data", action="append", default=[], metavar="KEY=PATH", help="data file, passed as a path")
-    fit.add_argument("--n-prior-samples", type=int, default=100_000)
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--arch", default="realnvp", choices=["realnvp", "maf", "nsf", "rbig"])
-    fit.add_argument("--modes", default="auto", type=_base_modes, help="base modes or auto")
-    fit.add_argument("--n-layers", type=int, default=None, help="layers (default: 8, and 4 for nsf)")
-    fit.add_argument("--hidden-units", type=int, default=64)
-    fit.add_argument("--max-steps", type=int, default=1000)
-    fit.add_argument("--batch-size", type=int, default=1024)
-    fit.add_argument("--learning-rate", type=float, default=3e-3)
-    fit.add_argument("--clip", default="max_share", choices=["none", "quantile", "max_share"])
-    fit.add_argument("--clip-threshold", type=float, default=0.01)
-    fit.add_argument("--min-ess", type=float, default=100.0)
-    fit.add_argument("--n-samples", type=int, default=50_000, help="posterior draws written with their log-density")
-    fit.add_argument(
-        "--check-draws", type=int, default=2000, help="draws of the check against the likelihood (the verdict)"
-    )
-    fit.add_argument(
-        "--refine-draws", type=int, default=2000, help="draws of the base refinement (lwflow.fitting.refine); 0: none"
-    )
+    _schema_option(fit, "--proposal")
+    _schema_option(fit, "--n-prior-samples", default=100_000)
+    _schema_option(fit, "--seed", default=0)
+    fit.add_argument("--pool", type=int, help="processes that share the likelihood's calls (default: this one)")
+    rounds = fit.add_argument_group("adaptive rounds (--proposal adaptive; lwflow.fitting.rounds.AdaptiveConfig)")
+    for option in ADAPTIVE_OPTIONS:
+        _schema_option(rounds, option, default=None)
+    model = fit.add_argument_group("model and training (lwflow.ModelConfig, lwflow.TrainConfig)")
+    _schema_option(model, "--arch")
+    _schema_option(model, "--modes", type=_base_modes)
+    _schema_option(model, "--n-layers", default=None, help="layers (default: 8, and 4 for nsf)")
+    for option in ("--hidden-units", "--max-steps", "--batch-size", "--learning-rate"):
+        _schema_option(model, option)
+    clipping = fit.add_argument_group("weight clipping (--proposal prior; lwflow.ClippingConfig)")
+    for option in ("--clip", "--clip-threshold", "--min-ess"):
+        _schema_option(clipping, option)
+    results = fit.add_argument_group("the posterior")
+    results.add_argument("--n-samples", type=int, default=50_000, help="posterior draws written with their log-density")
+    _schema_option(results, "--check-draws")
+    _schema_option(results, "--refine-draws")
     audit = commands.add_parser("audit", help="check every artefact under a results folder against its sidecar")
     audit.add_argument("root", type=Path)
     summary = commands.add_parser("summary", help="print the posterior summaries under a results folder")

@@ -25,8 +25,21 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
+from lwflow.fitting.checkpoint import (
+    CheckpointError,
+    FitCheckpoint,
+    fit_settings,
+    fitted_from_payload,
+    fitted_payload,
+    rounds_from_payload,
+    rounds_payload,
+)
 from lwflow.fitting.model_fit import (
     FittedModel,
     ModelConfig,
@@ -61,6 +74,7 @@ def fit(
     check: CheckConfig | dict[str, Any] | None = None,
     refine: RefineConfig | dict[str, Any] | None = None,
     pool: int | MapPool | None = None,
+    checkpoint: str | Path | None = None,
 ) -> Posterior:
     """Fit a flow to the posterior of ``problem``; the stages are in the module docstring.
 
@@ -83,6 +97,11 @@ def fit(
     with an ordered ``map`` (``concurrent.futures``, ``multiprocessing.Pool``, mpi4py's
     ``MPIPoolExecutor``, a dask client's ``get_executor()``; :mod:`lwflow.problems.likelihoods`).
     The rows are evaluated in chunks and put back in order, so the posterior is the serial one.
+
+    ``checkpoint`` is a file that keeps the fit's state after every round (after the likelihood
+    and after training for ``proposal='prior'``); a fit given one that exists goes on from it and
+    gives the uninterrupted fit's posterior, once the file's checksum, settings and likelihood
+    are checked (:mod:`lwflow.fitting.checkpoint`).
 
     Every fit ends with its check (:mod:`lwflow.fitting.verdict`, settings ``check``: a
     :class:`~lwflow.fitting.verdict.CheckConfig` or a dict of its fields): fresh draws from the
@@ -110,17 +129,25 @@ def fit(
         from lwflow.models.rbig import RBIGConfig
 
         rbig = settings_of(RBIGConfig, rbig)
+    sections: dict[str, Any] = {"model": model_config, "training": training_config}
+    sections |= {"mode_selection": modes_config, "rbig": rbig}
+    if proposal == "adaptive":
+        adaptive = settings_of(AdaptiveConfig, adaptive)
+        sections["adaptive"] = adaptive
+    else:
+        sections |= {"n_prior_samples": int(n_prior_samples), "clipping": clipping_config}
+    store = None if checkpoint is None else FitCheckpoint(checkpoint, fit_settings(problem, proposal, seed, sections))
     with likelihood_pool(problem.log_likelihood, pool) as log_likelihood:
         pooled = replace(problem, log_likelihood=log_likelihood, vectorized=True)
         if proposal == "adaptive":
             posterior = _fit_adaptive(
                 pooled, seed, model_config, training_config, modes_config, rbig, adaptive, check_config,
-                refine_config, progress,
+                refine_config, progress, store,
             )  # fmt: skip
         else:
             posterior = _fit_prior(
                 pooled, n_prior_samples, seed, model_config, training_config, clipping_config, modes_config, rbig,
-                check_config, refine_config, progress,
+                check_config, refine_config, progress, store,
             )  # fmt: skip
     posterior.fitted_problem = problem  # the pool may be gone: corrected draws call the likelihood serially
     if posterior.check.warning is not None:
@@ -140,30 +167,47 @@ def _fit_prior(
     check_config: CheckConfig,
     refine_config: RefineConfig,
     progress: bool,
+    store: FitCheckpoint | None,
 ) -> Posterior:
-    """:func:`fit` with ``proposal='prior'``: paper A's stages 1-6 of the module docstring."""
+    """:func:`fit` with ``proposal='prior'``: paper A's stages 1-6 of the module docstring; with
+    ``store``, the likelihood's values and the fitted model are kept and resumed."""
     started = time.perf_counter()
     theta = problem.prior.sample(int(n_prior_samples), rng_for(seed, "prior"))
-    with _bar(progress, len(theta), "likelihood") as bar:
-        log_likelihood = evaluate_log_likelihood(
-            problem, theta, progress=lambda done, total: bar.update(done - bar.n) if bar else None
+    state = saved = _resumed_state(store, problem)
+    if "theta" in saved and not np.array_equal(saved["theta"].numpy(), theta):
+        raise CheckpointError(
+            f"the prior draws differ from those checkpoint {store.path} was written with (a changed prior): "
+            f"delete {store.path} to start the fit over, or restore the prior it was written with"
         )
+    if "log_likelihood" not in state:
+        with _bar(progress, len(theta), "likelihood") as bar:
+            log_likelihood = evaluate_log_likelihood(
+                problem, theta, progress=lambda done, total: bar.update(done - bar.n) if bar else None
+            )
+        state = {"theta": torch.as_tensor(theta), "log_likelihood": torch.as_tensor(log_likelihood)}
+        _keep(store, state)
+    log_likelihood = state["log_likelihood"].numpy()
     log_z, log_z_se = log_evidence(log_likelihood)
     weights, report = clipped_weights(log_likelihood, clipping_config)
-    with _bar(progress, training_config.max_steps, "training") as bar:
-        fitted = fit_model(
-            theta,
-            weights,
-            problem.prior.support(),
-            model_config,
-            seed,
-            training_config,
-            rbig,
-            modes_config,
-            progress=lambda record: bar.update(int(record["step"]) - bar.n) if bar else None,
-        )
+    if "fitted" in state:
+        fitted = fitted_from_payload(state["fitted"])
+    else:
+        with _bar(progress, training_config.max_steps, "training") as bar:
+            fitted = fit_model(
+                theta,
+                weights,
+                problem.prior.support(),
+                model_config,
+                seed,
+                training_config,
+                rbig,
+                modes_config,
+                progress=lambda record: bar.update(int(record["step"]) - bar.n) if bar else None,
+            )
+        _keep(store, state | {"fitted": fitted_payload(fitted)})
     diagnostics = {"n_likelihood_calls": int(len(theta)), "clipping": report.as_dict()}
     diagnostics |= _model_diagnostics(fitted) | {"seconds": time.perf_counter() - started}
+    diagnostics = _count_rechecks(diagnostics | _resumed_diagnostics(saved, store))
     posterior = Posterior(fitted.model, fitted.spec, problem.names, log_z, log_z_se, diagnostics, problem.name)
     posterior = _refined(posterior, problem, refine_config, seed)
     return _checked(posterior, problem, check_config, seed, advice=advice_for("prior"))
@@ -223,14 +267,19 @@ def _fit_adaptive(
     check: CheckConfig,
     refine: RefineConfig,
     progress: bool,
+    store: FitCheckpoint | None,
 ) -> Posterior:
     """:func:`fit` with ``proposal='adaptive'``: the rounds, then the Posterior of the final flow
-    with the weighted draws of the evidence, checked with the rounds' stop and last beta."""
+    with the weighted draws of the evidence, checked with the rounds' stop and last beta; with
+    ``store``, the rounds' state is kept after each round and resumed."""
     started = time.perf_counter()
     config = settings_of(AdaptiveConfig, adaptive)
+    state = _resumed_state(store, problem)
     result = adaptive_rounds(
         problem, config, model, seed, training, mode_selection, rbig,
         log=print if progress else None,
+        resume=rounds_from_payload(state) if state else None,
+        on_round=None if store is None else lambda rounds: store.write(rounds_payload(rounds)),
     )  # fmt: skip
     ess = ess_of_log_weights(result.weighted_log_weights)  # adaptive weights are not clipped
     diagnostics = {
@@ -240,6 +289,7 @@ def _fit_adaptive(
         "clipping": {"ess_before": ess, "ess_after": ess},
     }
     diagnostics |= _model_diagnostics(result.fitted) | {"seconds": time.perf_counter() - started}
+    diagnostics = _count_rechecks(diagnostics | _resumed_diagnostics(state, store))
     posterior = Posterior(
         result.fitted.model, result.fitted.spec, problem.names, result.log_evidence, result.log_evidence_se,
         diagnostics, problem.name,
@@ -248,6 +298,33 @@ def _fit_adaptive(
     stop, beta = result.rounds[-1]["next"], float(result.rounds[-1]["beta"])
     advice = advice_for("adaptive", stop, diagnostics["n_likelihood_calls"], config)
     return _checked(_refined(posterior, problem, refine, seed, beta), problem, check, seed, stop, beta, advice)
+
+
+def _resumed_state(store: FitCheckpoint | None, problem: Problem) -> dict[str, Any]:
+    """The checkpoint's saved state, checked (:meth:`FitCheckpoint.read`); empty without one."""
+    return (store.read(problem) if store is not None else None) or {}
+
+
+def _keep(store: FitCheckpoint | None, state: dict[str, Any]) -> None:
+    if store is not None:
+        store.write(state)
+
+
+def _resumed_diagnostics(state: dict[str, Any], store: FitCheckpoint | None) -> dict[str, Any]:
+    """What a resumed fit went on from, and the likelihood calls of its recheck (counted)."""
+    if not state:
+        return {}
+    if "records" in state:
+        done = f"{len(state['records'])} rounds"
+    else:
+        done = "training" if "fitted" in state else "likelihood"
+    return {"resumed": {"checkpoint": str(store.path), "done": done, "likelihood_rechecks": state["rechecked"]}}
+
+
+def _count_rechecks(diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """``diagnostics`` with a resumed fit's recheck calls added to its likelihood calls."""
+    diagnostics["n_likelihood_calls"] += diagnostics.get("resumed", {}).get("likelihood_rechecks", 0)
+    return diagnostics
 
 
 def _bar(show: bool, total: int, what: str) -> Any:

@@ -300,6 +300,22 @@ def draw_round(
     return defensive_draws(problem.prior, flow, n, share, np.random.default_rng([seed, 100 + round_index]))
 
 
+@dataclass
+class RoundsState:
+    """What the rounds have done so far: the pool, one record per round and every round's fitted
+    flow (round :math:`s`'s flow, mixed with the prior, proposed round :math:`s + 1`; the last
+    one is the final flow once a record stops the rounds): all that a resumed run needs
+    (:mod:`lwflow.fitting.checkpoint`)."""
+
+    pool: Pool
+    records: list[dict[str, Any]]
+    fitted: list[FittedModel]
+
+    @property
+    def flows(self) -> list[DensityModel]:
+        return [fitted.model for fitted in self.fitted]
+
+
 def adaptive_rounds(
     problem: Problem,
     config: AdaptiveConfig,
@@ -309,24 +325,34 @@ def adaptive_rounds(
     mode_selection: ModeSelectionConfig | None = None,
     rbig: Any = None,
     log: Callable[[str], None] | None = None,
+    resume: RoundsState | None = None,
+    on_round: Callable[[RoundsState], None] | None = None,
 ) -> AdaptiveResult:
     """Run the rounds of the module docstring on ``problem``; deterministic given ``seed``.  The
     workflow runs the same steps as stages (:func:`draw_round`, :meth:`Pool.extend`,
-    :func:`weigh_round`, :func:`lwflow.fitting.model_fit.fit_model`), one artefact each."""
+    :func:`weigh_round`, :func:`lwflow.fitting.model_fit.fit_model`), one artefact each.
+
+    ``resume`` goes on from the state of an earlier run with the same settings (its next round
+    is drawn from the same random stream, so the result is the uninterrupted run's);
+    ``on_round`` receives the state after every round (a checkpoint writes it to disk)."""
     from lwflow.fitting.model_fit import Stopwatch, evaluate_log_likelihood, fit_model
 
     support = problem.prior.support()
-    pool, proposals, records = Pool.empty(problem.dim), [], []
-    flow = None
-    for round_index in range(config.max_rounds):
+    state = RoundsState(Pool.empty(problem.dim), [], []) if resume is None else resume
+    pool, records, fitted_rounds = state.pool, list(state.records), list(state.fitted)
+    for round_index in range(len(records), config.max_rounds):
+        if records and records[-1]["next"] != "train":
+            break
         watch = Stopwatch()
-        new = draw_round(problem, flow, config.n_per_round, config.defensive_share, seed, round_index)
-        proposals.append(flow)
+        flows = [fitted.model for fitted in fitted_rounds]
+        new = draw_round(
+            problem, flows[-1] if flows else None, config.n_per_round, config.defensive_share, seed, round_index
+        )
         watch.lap("draw")
         new_log_prior = problem.prior.log_prob(new)
         log_likelihood = evaluate_log_likelihood(problem, new)
         watch.lap("likelihood")
-        pool = pool.extend(new, new_log_prior, log_likelihood, proposals, config.defensive_share)
+        pool = pool.extend(new, new_log_prior, log_likelihood, [None, *flows], config.defensive_share)
         outcome = weigh_round(pool, config, records)
         watch.lap("weighing")
         fitted = fit_model(
@@ -334,14 +360,14 @@ def adaptive_rounds(
             round_training_seed(seed, round_index, outcome.last), training, rbig, mode_selection,
         )  # fmt: skip
         records.append(outcome.record | {"n_modes": fitted.spec.n_modes, "seconds": watch.seconds | fitted.seconds})
+        fitted_rounds.append(fitted)
         if log is not None:
             log(", ".join(_shown(key, value) for key, value in records[-1].items()))
-        if outcome.last:
-            break
-        flow = fitted.model
+        if on_round is not None:
+            on_round(RoundsState(pool, list(records), list(fitted_rounds)))
     log_z, se, k_hat = evidence(pool, records)
     theta, log_w = evidence_draws(pool, records)
-    return AdaptiveResult(fitted, pool, outcome.log_weights, log_z, se, k_hat, theta, log_w, records)
+    return AdaptiveResult(fitted_rounds[-1], pool, pool.log_weights(1.0), log_z, se, k_hat, theta, log_w, records)
 
 
 def _shown(key: str, value: Any) -> str:

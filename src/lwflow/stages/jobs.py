@@ -117,12 +117,15 @@ def evaluate_likelihood(
     output: Path,
     provenance: Provenance,
     on_rows: Callable[[int, int], None] | None = None,
+    pool: int | None = None,
 ) -> None:
     """``log_likelihood`` of chunk ``chunk`` of ``n_chunks`` of the prior draws (consecutive rows,
     :func:`numpy.array_split`), checked for NaN, ``+inf`` and shape; one job per chunk, so an
-    expensive likelihood runs in parallel.  A flushed log line after every batch of rows."""
+    expensive likelihood runs in parallel, and within a chunk over ``pool`` processes
+    (:func:`lwflow.problems.likelihoods.likelihood_pool`).  A flushed log line after every batch of rows."""
     from lwflow.fitting.model_fit import evaluate_log_likelihood
     from lwflow.problems import problem_from_spec
+    from lwflow.problems.likelihoods import likelihood_pool
 
     if not 0 <= chunk < n_chunks:
         raise ValueError(f"chunk {chunk} does not exist: problem {name!r} has likelihood_chunks {n_chunks}")
@@ -134,7 +137,9 @@ def evaluate_likelihood(
         if on_rows is not None:
             on_rows(done, total)
 
-    log_likelihood = evaluate_log_likelihood(problem, theta, progress=progress)
+    with likelihood_pool(problem.log_likelihood, pool) as pooled:
+        pooled_problem = dataclasses.replace(problem, log_likelihood=pooled, vectorized=True)
+        log_likelihood = evaluate_log_likelihood(pooled_problem, theta, progress=progress)
     write_npz(output, {"log_likelihood": log_likelihood}, provenance)
     n_nonzero = np.isfinite(log_likelihood).sum()
     print(f"chunk {chunk + 1}/{n_chunks}: {n_nonzero} of {len(theta)} samples have nonzero likelihood")

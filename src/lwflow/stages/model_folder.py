@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from lwflow.artefacts import read_sidecar, read_verified, read_verified_json, sidecar_path
+from lwflow.artefacts import read_npz, read_sidecar, read_verified, read_verified_json, sidecar_path
 from lwflow.fitting.posterior import Posterior, read_saved_posterior
 from lwflow.fitting.verdict import PosteriorCheck
 from lwflow.stages.layout import artefact_path
@@ -93,6 +93,10 @@ def _from_model_folder(folder: Path, problem: Problem | None) -> Posterior:
         "refinement": facts.get("refinement", {}),
         "folder": str(folder),
     }
+    weighted_draws = None
+    if wildcards["fit"] == "adaptive":
+        rounds, weighted_draws = _adaptive_rounds(Path(root).parent, facts)
+        diagnostics |= rounds
     return Posterior(
         model_from_payload(payload),
         spec,
@@ -101,10 +105,23 @@ def _from_model_folder(folder: Path, problem: Problem | None) -> Posterior:
         _number(summary.get("log_evidence_se")),
         diagnostics,
         wildcards["problem"],
-        None,
+        weighted_draws,
         PosteriorCheck.from_dict(check) if check else None,
         problem,
     )
+
+
+def _adaptive_rounds(workdir: Path, facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An adaptive model's rounds (their records and the evidence's Pareto k, as a library fit's
+    ``diagnostics``) and its weighted draws (:func:`lwflow.fitting.rounds.evidence_draws`), from the
+    last round's pool and report that the final flow was trained on (its sidecar's inputs)."""
+    from lwflow.fitting.rounds import Pool, evidence_draws
+
+    pool_path = next(workdir / path for path in facts.get("inputs", {}) if path.endswith("/pool.npz"))
+    report = read_verified_json(pool_path.with_name("report.json"))
+    pool = Pool.from_arrays(read_npz(read_verified(pool_path)))
+    theta, log_weight = evidence_draws(pool, report["rounds"])
+    return {"rounds": report["rounds"], "pareto_k": report["pareto_k"]}, {"theta": theta, "log_weight": log_weight}
 
 
 def _number(value: Any) -> float:

@@ -1,0 +1,187 @@
+"""Resumable fits: a fit's state on disk after each round, read back to go on where a killed
+fit stopped, as nautilus's ``filepath=`` and pocoMC's ``resume_state_path`` do.
+
+``lwflow.fit(problem, ..., checkpoint="fit.ckpt")`` keeps one file, replaced atomically (a
+kill while it is written leaves the previous state whole):
+
+* adaptive proposals: after every round, the pool of likelihood-evaluated draws, the rounds'
+  records, every round's flow and the last round's fitted model
+  (:class:`lwflow.fitting.rounds.RoundsState`);
+* the prior proposal: after the likelihood (its values at the prior draws, which the seed
+  draws again) and after training (the fitted model).
+
+A fit given a checkpoint that exists goes on from it, and gives the posterior of an
+uninterrupted run with the same seed: every round after the saved ones draws from its own
+random stream.  Before it goes on it checks, and refuses with the reason and the fix:
+
+1. the checksum of the file (a damaged or edited file);
+2. the settings: every one that shapes the posterior (the problem's name and parameters, the
+   seed, the proposal and the sections of :func:`lwflow.fit`) equals the checkpoint's; the
+   first that differs is named;
+3. the likelihood: evaluated again at the :data:`LIKELIHOOD_RECHECKS` saved draws of highest
+   likelihood, it gives the saved values, so a changed likelihood or dataset is never mixed with
+   draws weighted by the old one.  These calls are counted in the fit's
+   ``diagnostics['n_likelihood_calls']``; ``diagnostics['resumed']`` says what was resumed.
+
+The file holds tensors and plain values only (read with ``weights_only=True``, no code unpickled).
+
+Example::
+
+    posterior = lwflow.fit(problem, proposal="adaptive", checkpoint="mine.ckpt")  # killed at round 6
+    posterior = lwflow.fit(problem, proposal="adaptive", checkpoint="mine.ckpt")  # goes on at round 7
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lwflow.artefacts import jsonable, lwflow_version
+from lwflow.fitting.model_fit import FittedModel, evaluate_log_likelihood
+from lwflow.fitting.posterior import payload_digest
+from lwflow.fitting.rounds import Pool, RoundsState
+from lwflow.models.flows import FlowSpec, checkpoint_payload, load_torch, model_from_payload, save_torch
+from lwflow.problems import Problem
+
+__all__ = [
+    "LIKELIHOOD_RECHECKS",
+    "CheckpointError",
+    "FitCheckpoint",
+    "fit_settings",
+    "fitted_from_payload",
+    "fitted_payload",
+    "rounds_from_payload",
+    "rounds_payload",
+]
+
+LIKELIHOOD_RECHECKS = 4
+KIND = "lwflow fit checkpoint"
+COMPUTE_ONLY = {"training": ("device",)}  # where the work runs, not what it gives
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed: damaged, of other settings, or of another likelihood."""
+
+
+def fit_settings(problem: Problem, proposal: str, seed: int, sections: dict[str, Any]) -> dict[str, Any]:
+    """The settings that shape a fit's posterior, as plain values: the problem's name and
+    parameters, the proposal, the seed and each section (a settings dataclass, a number or None),
+    less what only says where the work runs (the training device)."""
+    settings: dict[str, Any] = {"problem": problem.name, "parameters": list(problem.names)}
+    settings |= {"proposal": proposal, "seed": int(seed)}
+    for name, value in sections.items():
+        plain = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        if isinstance(plain, dict):
+            plain = {k: v for k, v in plain.items() if k not in COMPUTE_ONLY.get(name, ())}
+        settings[name] = plain
+    return json.loads(json.dumps(settings, default=jsonable))
+
+
+class FitCheckpoint:
+    """One fit's checkpoint file at ``path``, for the fit whose settings are ``settings``
+    (:func:`fit_settings`): :meth:`read` the saved state (verified), :meth:`write` a new one."""
+
+    def __init__(self, path: str | Path, settings: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self.settings = settings
+        if self.path.exists() and not self.path.is_file():
+            raise CheckpointError(f"checkpoint {self.path} is a folder; give the path of a file (made if missing)")
+
+    def read(self, problem: Problem) -> dict[str, Any] | None:
+        """The saved state (None where there is no file yet), after the checks of the module
+        docstring; its ``rechecked`` entry is the number of likelihood calls they made."""
+        if not self.path.exists():
+            return None
+        payload = load_torch(self.path)
+        fix = f"delete {self.path} to start the fit over"
+        if payload.get("kind") != KIND:
+            raise CheckpointError(f"{self.path} is not an lwflow fit checkpoint; give another checkpoint path")
+        written = (payload.get("integrity") or {}).get("lwflow_version", "(unknown)")
+        if (payload.get("integrity") or {}).get("sha256") != payload_digest(payload):
+            raise CheckpointError(
+                f"checkpoint {self.path} does not match its checksum (written by lwflow {written}, this is "
+                f"lwflow {lwflow_version()}): the file was changed or damaged; {fix}"
+            )
+        _compare_settings(payload["settings"], self.settings, self.path, fix)
+        state = payload["state"]
+        theta = _recheck_draws(state, problem)
+        saved = state["log_likelihood"].numpy()[theta[0]]
+        now = evaluate_log_likelihood(problem, theta[1])
+        if not np.allclose(now, saved, rtol=1e-9, atol=1e-12):
+            row = int(np.flatnonzero(~np.isclose(now, saved, rtol=1e-9, atol=1e-12))[0])
+            raise CheckpointError(
+                f"the likelihood differs from the one checkpoint {self.path} was written with: at theta = "
+                f"{theta[1][row].tolist()} it gave {saved[row]:.10g} then and gives {now[row]:.10g} now (a changed "
+                f"likelihood, data or argument); {fix}, or restore the likelihood it was written with"
+            )
+        return state | {"rechecked": len(now)}
+
+    def write(self, state: dict[str, Any]) -> None:
+        """Replace the file with ``state`` (tensors and plain values), its settings and a checksum."""
+        payload: dict[str, Any] = {"kind": KIND, "settings": self.settings, "state": state}
+        payload["integrity"] = {"lwflow_version": lwflow_version(), "sha256": payload_digest(payload)}
+        save_torch(self.path, payload)
+
+
+def _compare_settings(saved: dict[str, Any], given: dict[str, Any], path: Path, fix: str) -> None:
+    """Refuse a checkpoint whose settings differ from the fit's, naming the first difference (in
+    :func:`fit_settings`' order: the problem, the proposal and the seed before the sections)."""
+    for name in [*given, *(name for name in saved if name not in given)]:
+        then, now = saved.get(name), given.get(name)
+        if then == now:
+            continue
+        if isinstance(then, dict) and isinstance(now, dict):
+            key = next(k for k in sorted(set(then) | set(now)) if then.get(k) != now.get(k))
+            name, then, now = f"{name}.{key}", then.get(key), now.get(key)
+        raise CheckpointError(
+            f"checkpoint {path} was written by a fit with {name} = {then!r}; this fit has {name} = {now!r}: "
+            f"give the settings it was written with, another checkpoint path, or {fix}"
+        )
+
+
+def _recheck_draws(state: dict[str, Any], problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and draws of the saved state at which the likelihood is evaluated again: the
+    :data:`LIKELIHOOD_RECHECKS` of highest saved log-likelihood."""
+    log_likelihood = state["log_likelihood"].numpy()
+    theta = state["theta"].numpy() if "theta" in state else state["pool"]["theta"].numpy()
+    rows = np.sort(np.argsort(-log_likelihood, kind="stable")[:LIKELIHOOD_RECHECKS])
+    return rows, theta[rows]
+
+
+def fitted_payload(fitted: FittedModel) -> dict[str, Any]:
+    """A :class:`FittedModel` as tensors and plain values."""
+    plain = json.loads(
+        json.dumps({"modes": fitted.modes, "facts": fitted.facts, "seconds": fitted.seconds}, default=jsonable)
+    )
+    history = {column: fitted.history[column].tolist() for column in fitted.history.columns}
+    return {"model": checkpoint_payload(fitted.model, fitted.spec), "history": history} | plain
+
+
+def fitted_from_payload(payload: dict[str, Any]) -> FittedModel:
+    """The :class:`FittedModel` of :func:`fitted_payload`."""
+    spec = FlowSpec(**payload["model"]["spec"])
+    history = pd.DataFrame(payload["history"])
+    return FittedModel(
+        model_from_payload(payload["model"]), spec, history, payload["modes"], payload["facts"], payload["seconds"]
+    )
+
+
+def rounds_payload(state: RoundsState) -> dict[str, Any]:
+    """Adaptive rounds' state as tensors and plain values (``log_likelihood`` beside the pool
+    for the likelihood's recheck)."""
+    pool = {name: torch.as_tensor(array) for name, array in state.pool.arrays().items()}
+    records = json.loads(json.dumps(state.records, default=jsonable))
+    fitted = [fitted_payload(fitted) for fitted in state.fitted]
+    return {"pool": pool, "log_likelihood": pool["log_likelihood"], "records": records, "fitted": fitted}
+
+
+def rounds_from_payload(payload: dict[str, Any]) -> RoundsState:
+    """The :class:`RoundsState` of :func:`rounds_payload`."""
+    pool = Pool.from_arrays({name: tensor.numpy() for name, tensor in payload["pool"].items()})
+    return RoundsState(pool, list(payload["records"]), [fitted_from_payload(f) for f in payload["fitted"]])
