@@ -137,3 +137,71 @@ def test_the_evidence_se_follows_the_ess():
     assert log_z == pytest.approx(math.log(np.exp(ll).mean()))
     ess = effective_sample_size(weights_from_log_likelihood(ll))
     assert se == pytest.approx(math.sqrt(1 / ess - 1 / 1000))
+
+
+def two_unequal_modes(theta: np.ndarray) -> np.ndarray:
+    """Modes at (1.5, 1.5) and (-1.5, -1.5), with masses 2/3 and 1/3."""
+    near = -0.5 * ((theta - 1.5) ** 2).sum(1) / 0.09
+    return np.logaddexp(near, np.log(0.5) - 0.5 * ((theta + 1.5) ** 2).sum(1) / 0.09)
+
+
+@pytest.fixture(scope="module")
+def two_mode_posterior() -> lwflow.Posterior:
+    problem = lwflow.Problem("two", lwflow.UniformBox([-4, -4], [4, 4]), two_unequal_modes, parameter_names=("x", "y"))
+    adaptive = {"n_per_round": 1000, "max_calls": 6000, "final_ess": 1500}
+    model = {"n_modes": 2, "n_layers": 4, "hidden_units": 32}
+    return lwflow.fit(problem, proposal="adaptive", seed=0, adaptive=adaptive, model=model, training=FAST)
+
+
+def test_the_summary_prints_the_evidence_ess_modes_calls_and_verdict_above_the_table(two_mode_posterior):
+    text = repr(two_mode_posterior.summary(n=2000)).splitlines()
+    ess = two_mode_posterior.diagnostics["clipping"]["ess_after"]
+    assert text[0] == "two: realnvp, 2 base modes"
+    assert text[1].startswith(f"log Z {two_mode_posterior.log_evidence:.4f} +- ") and f"ESS {ess:.0f})" in text[1]
+    assert text[2] == f"{two_mode_posterior.diagnostics['n_likelihood_calls']} likelihood calls"
+    assert text[3].startswith(f"verdict: {two_mode_posterior.verdict} (Pareto k")
+    assert text[4].split() == ["parameter", "mean", "sd", "q05", "q50", "q95"]
+
+
+def test_plot_colours_the_draws_by_base_mode_with_their_shares(two_mode_posterior, tmp_path):
+    figure = two_mode_posterior.plot(n=3000, path=tmp_path / "pair.png")
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert legend[0] == "weighted draws" and len(legend) == 3
+    shares = sorted(float(label.split("(")[1].rstrip("%)")) for label in legend[1:])
+    assert abs(shares[0] - 100 / 3) < 3 and abs(shares[1] - 200 / 3) < 3  # the modes' masses
+    assert [ax.get_xlabel() for ax in figure.axes if ax.get_xlabel()] == ["x", "y"]
+    assert (tmp_path / "pair.png").stat().st_size > 10_000
+
+
+def test_arviz_summarises_and_plots_the_draws(two_mode_posterior):
+    """ArviZ 0.23 (what `pip install arviz` gives, pinned in the test extra) takes the result as it
+    is; without it, the DataTree of arviz-base, which ArviZ 1 takes."""
+    import arviz as az
+    import matplotlib
+
+    matplotlib.use("Agg")
+    data = two_mode_posterior.to_inference_data(n=1000)
+    table = az.summary(data, kind="stats")
+    assert list(table.index) == ["x", "y"] and abs(table.loc["x", "mean"] - 0.5) < 0.3
+    assert az.plot_pair(data) is not None
+
+
+def test_without_arviz_0_the_draws_are_an_arviz_base_datatree(two_mode_posterior, monkeypatch):
+    import xarray as xr
+
+    from lwflow.fitting import posterior
+
+    monkeypatch.setattr(posterior, "_arviz_before_1", lambda: None)
+    tree = two_mode_posterior.to_inference_data(n=100)
+    assert isinstance(tree, xr.DataTree) and tree["posterior"]["x"].shape == (1, 100)
+    assert tree["sample_stats"]["lp"].shape == (1, 100)
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_progress_shows_by_default_on_a_terminal_only(monkeypatch, capsys, terminal):
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+    problem = lwflow.Problem("mine", lwflow.UniformBox([-3, -3], [3, 3]), lambda t: -0.5 * ((t - 1) ** 2).sum(1))
+    lwflow.fit(problem, n_prior_samples=2000, seed=0, model=SMALL, training={"max_steps": 20, "eval_every": 10})
+    assert ("training" in capsys.readouterr().err) is terminal

@@ -222,23 +222,32 @@ def loss_figure(histories: dict[str, dict[int, pd.DataFrame]], title: str) -> pl
 
 def pair_figure(
     samples: np.ndarray,
-    background: np.ndarray,
+    background: np.ndarray | None,
     background_label: str,
     title: str,
     names: tuple[str, ...],
     box: tuple[np.ndarray, np.ndarray] | None = None,
+    modes: np.ndarray | None = None,
 ) -> plt.Figure:
-    """Corner plot of a model's samples (orange) over a background sample (grey), axes ``names``,
-    each axis within the prior's ``box`` where given (a stray draw does not stretch it).
+    """Corner plot of a model's samples (orange) over a background sample (grey, where given),
+    axes ``names``, each axis within the prior's ``box`` where given (a stray draw does not
+    stretch it).  ``modes``: each sample's base mode; the samples are then coloured by mode,
+    each with its share in the legend.
 
-    Diagonal: 1D histograms of both; below it: every pair of coordinates, the background
-    as a 2D histogram and the model's samples as points.
+    Diagonal: 1D histograms of both (a mode's histogram is scaled by its share, so the modes'
+    heights add up to the model's); below it: every pair of coordinates, the background as a 2D
+    histogram and the model's samples as points.
     """
     dim = samples.shape[1]
-    limits = shared_limits([background, samples])
+    limits = shared_limits([samples] if background is None else [background, samples])
     if box is not None:
         low, high = (np.asarray(bound, dtype=float) for bound in box)
         limits = np.stack([np.maximum(limits[:, 0], low), np.minimum(limits[:, 1], high)], axis=1)
+    labels = np.zeros(len(samples), dtype=int) if modes is None else np.asarray(modes)
+    groups = [(labels == k, f"mode {k + 1} ({np.mean(labels == k):.0%})") for k in np.unique(labels)]
+    colours = ["tab:orange"] if modes is None else [f"C{k % 10}" for k in range(len(groups))]
+    if modes is None:
+        groups = [(groups[0][0], "model")]
     fig, axes = plt.subplots(dim, dim, figsize=(2.6 * dim + 0.6, 2.6 * dim), squeeze=False, constrained_layout=True)
     for i in range(dim):
         for j in range(dim):
@@ -248,20 +257,25 @@ def pair_figure(
                 continue
             if i == j:
                 bins = np.linspace(*limits[i], 80)
-                ax.hist(background[:, i], bins=bins, density=True, color="0.6", label=background_label)
-                ax.hist(samples[:, i], bins=bins, density=True, histtype="step", color="tab:orange", label="model")
+                if background is not None:
+                    ax.hist(background[:, i], bins=bins, density=True, color="0.6", label=background_label)
+                for (rows, label), colour in zip(groups, colours):
+                    share = np.full(rows.sum(), 1.0 / (len(samples) * np.diff(bins)[0]))
+                    ax.hist(samples[rows, i], bins=bins, weights=share, histtype="step", color=colour, label=label)
                 ax.set_xlim(limits[i])
                 ax.set_yticks([])
             else:
-                ax.hist2d(
-                    background[:, j],
-                    background[:, i],
-                    bins=histogram_bins(len(background)),
-                    range=[limits[j], limits[i]],
-                    cmap="Greys",
-                    norm=LogNorm(),
-                )
-                ax.scatter(samples[:, j], samples[:, i], s=0.5, alpha=0.3, color="tab:orange", rasterized=True)
+                if background is not None:
+                    ax.hist2d(
+                        background[:, j],
+                        background[:, i],
+                        bins=histogram_bins(len(background)),
+                        range=[limits[j], limits[i]],
+                        cmap="Greys",
+                        norm=LogNorm(),
+                    )
+                for (rows, _), colour in zip(groups, colours):
+                    ax.scatter(samples[rows, j], samples[rows, i], s=0.5, alpha=0.3, color=colour, rasterized=True)
                 ax.set_xlim(limits[j])
                 ax.set_ylim(limits[i])
             if i == dim - 1:

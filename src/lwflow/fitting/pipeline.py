@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from dataclasses import replace
@@ -68,7 +69,7 @@ def fit(
     clipping: ClippingConfig | dict[str, Any] | None = None,
     mode_selection: ModeSelectionConfig | dict[str, Any] | None = None,
     rbig: Any = None,
-    progress: bool = False,
+    progress: bool | None = None,
     proposal: str = "prior",
     adaptive: Any = None,
     check: CheckConfig | dict[str, Any] | None = None,
@@ -85,7 +86,8 @@ def fit(
     ``model`` picks the architecture and the base modes (default RealNVP, ``n_modes='auto'``);
     ``training``, ``clipping``, ``mode_selection`` and ``rbig`` take the dataclass or a dict
     of its fields (the config's sections).  ``progress`` shows a bar (tqdm) over the
-    likelihood batches and the training steps (one line per round when adaptive).  The same
+    likelihood batches and the training steps (one line per round when adaptive); by default
+    where the standard error is a terminal.  The same
     ``seed`` gives the same posterior.
 
     The trained flow's base mixture (mode masses, means, scales) is then refined by one
@@ -111,6 +113,7 @@ def fit(
     """
     check_section("seed", seed)
     check_section("proposal", proposal)
+    progress = sys.stderr.isatty() if progress is None else bool(progress)
     if proposal == "prior":
         check_section("n_prior_samples", n_prior_samples)
         if adaptive is not None:

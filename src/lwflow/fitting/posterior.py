@@ -183,6 +183,25 @@ class Posterior:
             "n_likelihood_calls": self.diagnostics.get("n_likelihood_calls"),
         } | check_headline(self.check)
 
+    def plot(self, n: int = 5000, seed: int = 0, path: str | Path | None = None) -> Any:
+        """A pair plot of ``n`` draws coloured by their base mode (each with its share), over the
+        fit's importance-weighted draws (adaptive fits: :meth:`resample`) in grey, within the
+        prior's box where the fitted problem is known; a matplotlib ``Figure``, saved to ``path``
+        where given (PNG, PDF, SVG: by its suffix)."""
+        from lwflow.evaluation.figures import pair_figure
+
+        draws = self.sample(n, seed)
+        flow = getattr(self.model, "model", self.model)  # through the support's truncation
+        modes = flow.base_mode(draws) if self.n_modes > 1 and hasattr(flow, "base_mode") else None
+        background = self.resample(n, seed) if self.weighted_draws is not None else None
+        box = self.fitted_problem.prior.support() if self.fitted_problem is not None else None
+        title = f"{self.problem or 'posterior'}: {self.spec.arch}, {self.n_modes} base modes"
+        title += f", verdict {self.verdict}" if self.verdict is not None else ""
+        figure = pair_figure(draws, background, "weighted draws", title, self.parameter_names, box, modes)
+        if path is not None:
+            figure.savefig(path, dpi=120)
+        return figure
+
     def save(self, path: str | Path) -> None:
         """Tensors and plain values only; read back with :func:`lwflow.load_posterior`."""
         payload = checkpoint_payload(self.model, self.spec)
@@ -207,18 +226,38 @@ class Posterior:
         frame.to_csv(path, index=False, float_format="%.10g")
 
     def to_inference_data(self, n: int = SUMMARY_DRAWS, seed: int = 0) -> Any:
-        """``n`` draws as an ArviZ ``DataTree`` (one chain; ``log_prob`` in ``sample_stats``);
-        ``.to_netcdf(path)`` writes netCDF.  Needs the ``arviz`` extra (arviz-base, h5netcdf)."""
+        """``n`` draws (one chain; ``lp``, the log-density, in ``sample_stats``) for ArviZ:
+        ``az.summary``, ``az.plot_pair``, ``.to_netcdf(path)``.  With ArviZ 0.x installed (``pip
+        install arviz``, what its plots and summaries take) an ``InferenceData``, else the
+        ``DataTree`` of arviz-base, which ArviZ 1 takes (the ``arviz`` extra)."""
+        theta = self.sample(n, seed)
+        posterior = {name: theta[None, :, j] for j, name in enumerate(self.parameter_names)}
+        stats = {"lp": self.log_prob(theta)[None, :]}
+        attrs = {"problem": self.problem, "log_evidence": self.log_evidence}
+        arviz = _arviz_before_1()
+        if arviz is not None:
+            return arviz.from_dict(posterior=posterior, sample_stats=stats, attrs=attrs)
         try:
             import arviz_base
         except ImportError:
-            raise ImportError("to_inference_data needs arviz-base: pip install 'lwflow[arviz]'") from None
-        theta = self.sample(n, seed)
-        posterior = {name: theta[None, :, j] for j, name in enumerate(self.parameter_names)}
-        return arviz_base.from_dict(
-            {"posterior": posterior, "sample_stats": {"lp": self.log_prob(theta)[None, :]}},
-            attrs={"posterior": {"problem": self.problem, "log_evidence": self.log_evidence}},
-        )
+            raise ImportError("to_inference_data needs ArviZ: pip install 'lwflow[arviz]'") from None
+        return arviz_base.from_dict({"posterior": posterior, "sample_stats": stats}, attrs={"posterior": attrs})
+
+
+def _arviz_before_1() -> Any:
+    """The installed ``arviz`` module where it is a 0.x release (its functions take
+    ``InferenceData``), else None."""
+    import importlib.util
+    from importlib.metadata import version
+
+    if importlib.util.find_spec("arviz") is None or not version("arviz").startswith("0."):
+        return None
+    import warnings
+
+    with warnings.catch_warnings():  # 0.23 announces its refactor on import
+        warnings.simplefilter("ignore", FutureWarning)
+        import arviz
+    return arviz
 
 
 def check_headline(check: PosteriorCheck | None) -> dict[str, Any]:
@@ -250,7 +289,10 @@ class PosteriorSummary(pd.DataFrame):
         head = self.attrs
         lines = [f"{head.get('problem') or 'posterior'}: {head.get('arch')}, {head.get('n_modes')} base modes"]
         if head.get("log_evidence") is not None and not np.isnan(head["log_evidence"]):  # NaN: fitted to exact draws
-            lines.append(f"log Z {head['log_evidence']:.4f} +- {head['log_evidence_se']:.4f} (the fit's draws)")
+            ess = f", ESS {head['ess']:.0f}" if head.get("ess") is not None else ""
+            lines.append(f"log Z {head['log_evidence']:.4f} +- {head['log_evidence_se']:.4f} (the fit's draws{ess})")
+        if head.get("n_likelihood_calls") is not None:
+            lines.append(f"{head['n_likelihood_calls']} likelihood calls")
         if head.get("check_line"):
             lines.append(head["check_line"])
         if head.get("advice"):

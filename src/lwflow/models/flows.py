@@ -223,6 +223,15 @@ class StandardisedFlow(nn.Module):
         parts = [self.flow.inverse_and_log_det(self.standardise(part))[0] for part in rows]
         return torch.cat(parts).double().numpy() if parts else np.empty((0, self.dim))
 
+    def base_mode(self, theta: np.ndarray) -> np.ndarray:
+        r"""The base component most responsible for each row of ``theta``: with :math:`z` its
+        base coordinates (:meth:`latent`), :math:`\arg\max_k\, w_k\, \mathcal N(z; \mu_k,
+        \operatorname{diag} \sigma_k^2)` over the base mixture (:meth:`base_mixture`)."""
+        z, mixture = self.latent(theta), self.base_mixture()
+        log_density = -0.5 * (((z[:, None, :] - mixture.loc) / mixture.scale) ** 2).sum(-1)
+        log_density -= np.log(mixture.scale).sum(-1)
+        return np.argmax(np.log(mixture.weights) + log_density, axis=1)
+
     def base_mixture(self) -> BaseInit:
         """The Gaussian-mixture base as it is now: weights, means and diagonal scales."""
         base = self.flow.q0
