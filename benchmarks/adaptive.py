@@ -34,6 +34,7 @@ class AdaptiveBenchmarkSettings:
     adaptive: tuple[tuple[str, Any], ...] = (("n_per_round", 4000), ("max_calls", 60_000))
     anchors: bool = True
     bridge_fraction: float = 0.001
+    warm_start_steps: int = 0  # > 0: also the fit with warm starts between rounds, side by side
 
     @classmethod
     def quick(cls) -> AdaptiveBenchmarkSettings:
@@ -63,6 +64,11 @@ def method_runs(
         "lwflow_adaptive_weighted": lambda seed: adaptive_fit(seed, "weighted"),
         "lwflow_adaptive_corrected": lambda seed: adaptive_fit(seed, "corrected"),
     }
+    if settings.warm_start_steps > 0:
+        warm = adaptive | {"warm_start_steps": settings.warm_start_steps}
+        runs["lwflow_adaptive_warm_start"] = lambda seed: methods.adaptive_flow(problem, n, seed, flow, training, warm)[
+            "flow"
+        ]
     if settings.anchors:
         runs["nautilus"] = lambda seed: methods.nautilus_sampler(problem, n, seed)
         runs["pocomc"] = lambda seed: methods.pocomc_sampler(problem, n, seed)

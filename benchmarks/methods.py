@@ -112,6 +112,7 @@ def adaptive_flow(
     extra = {"log_z": posterior.log_evidence, "log_z_err": posterior.log_evidence_se}
     extra |= {"rounds": len(posterior.diagnostics["rounds"]), "pareto_k": posterior.diagnostics["pareto_k"]}
     extra |= {"weights_ess": posterior.diagnostics["clipping"]["ess_after"], "verdict": posterior.verdict}
+    extra |= stage_seconds(posterior.diagnostics["rounds"])
     corrected, corrected_seconds = timed(lambda: posterior.sample(n_draws, seed, corrected=True))
     corrected_calls = posterior.fitted_problem.log_likelihood.calls
     distinct = {"distinct_draws": len(np.unique(corrected, axis=0))}
@@ -120,6 +121,16 @@ def adaptive_flow(
         "weighted": MethodResult(posterior.resample(n_draws, seed), calls, seconds, extra),
         "corrected": MethodResult(corrected, corrected_calls, seconds + corrected_seconds, extra | distinct),
     }
+
+
+def stage_seconds(rounds: list[dict[str, Any]]) -> dict[str, float]:
+    """The rounds' seconds per stage (likelihood, weighing, base modes K, training, ...), summed
+    over the rounds, as ``seconds_{stage}`` columns."""
+    totals: dict[str, float] = {}
+    for record in rounds:
+        for stage, seconds in record["seconds"].items():
+            totals[f"seconds_{stage}"] = totals.get(f"seconds_{stage}", 0.0) + seconds
+    return totals
 
 
 def nautilus_sampler(problem: Problem, n_draws: int, seed: int) -> MethodResult:

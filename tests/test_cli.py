@@ -51,9 +51,15 @@ def test_fit_writes_the_workflows_artefacts_audit_and_summary_read_them(tmp_path
 
     (tmp_path / "obs.csv").write_text("2.0,-1.0\n")
     assert cli.main(["audit", "out"]) == 1
+    lines = capsys.readouterr().out.splitlines()  # one line per cause: the data file that changed
+    assert len(lines) == 2 and lines[0].startswith(f"stale because {tmp_path / 'obs.csv'} changed: ")
+    assert lines[1].endswith("problems found (one line each: lwflow audit --all out)")
+    n_stale = int(lines[0].split(": ")[1].split()[0])
+    assert cli.main(["audit", "out", "--all"]) == 1
     report = capsys.readouterr().out
     assert "out/likelihood/line/seed0/chunk0.npz: input" in report and "obs.csv changed" in report
     assert "out/summary/likelihood/line/realnvp_Kauto/seed0.json: stale" in report
+    assert len(report.splitlines()) == n_stale + 1
 
 
 def test_the_console_script_is_installed():

@@ -128,3 +128,24 @@ def test_an_adaptive_fit_of_a_5d_two_mode_problem_recovers_both_mode_masses():
     resampled = posterior.resample(10_000, seed=1)
     assert abs((resampled[:, 0] > 0).mean() - 0.5) < 0.03
     assert np.abs(resampled[:, 0]).mean() == pytest.approx(4, abs=0.1)  # the weights remove the flow's bias
+
+
+def test_a_warm_start_continues_the_last_rounds_flow_where_its_base_modes_stay():
+    """adaptive.warm_start_steps: a round's flow with as many base modes as the last round's
+    starts from it and trains that many steps; round 0's, a round whose modes changed and the
+    final flow train training.max_steps from scratch."""
+    from lwflow.fitting.model_fit import ModelConfig
+    from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds
+    from lwflow.fitting.train import TrainConfig
+
+    problem = two_mode_problem(2)
+    states = []
+    config = AdaptiveConfig(n_per_round=1000, max_calls=4000, warm_start_steps=60)
+    model = ModelConfig(**{**TINY, "n_modes": 2})
+    adaptive_rounds(problem, config, model, 0, TrainConfig(**TRAINING), on_round=states.append)
+    fitted = states[-1].fitted
+    assert len(fitted) == 4
+    warm = [f.facts["warm_start"] for f in fitted]
+    assert warm == [False, True, True, False]  # the last one is the final flow
+    last_steps = [int(f.history["step"].iloc[-1]) for f in fitted]
+    assert last_steps[1:3] == [60, 60] and last_steps[0] > 60 and last_steps[3] > 60

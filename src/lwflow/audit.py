@@ -21,7 +21,9 @@ and not a log or benchmark), checks that
 Only regular files inside the audited folder are read: an artefact or a recorded input that is
 a link out of it, a path that climbs out with ``..``, a device or a FIFO is reported, never opened.
 
-Exit status 0 when the tree is consistent, 1 otherwise, with one line per problem.
+Exit status 0 when the tree is consistent, 1 otherwise, with one line per problem, but stale
+artefacts one line per cause (an input that changed, or a modified artefact, with how many
+artefacts it makes stale); ``--all`` lists every finding on its own line.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass
@@ -177,10 +180,60 @@ def audit_tree(root: Path, base: Path | None = None) -> list[Finding]:
     return direct + _stale_downstream(artefacts, direct, base) + orphan_sidecars(root)
 
 
+STALE_INPUT = re.compile(r"input (?P<name>.+) changed since this artefact was made \(stale\)")
+STALE_BELOW = re.compile(r"stale: made from (?P<name>.+), which is stale or modified")
+
+
+def grouped(findings: list[Finding], base: Path) -> list[str]:
+    """The findings as a reader takes them in: the stale ones one line per cause (an input that
+    changed, or a modified artefact), with how many artefacts it makes stale, directly and
+    below them, and one of them; every other finding on its own line."""
+    direct_cause: dict[str, str] = {}  # artefact (relative to base) -> the cause of its staleness
+    for finding in findings:
+        match = STALE_INPUT.fullmatch(finding.problem)
+        if match:
+            direct_cause.setdefault(_relative(finding.path, base), f"{match['name']} changed")
+    for finding in findings:
+        if not STALE_INPUT.fullmatch(finding.problem) and not STALE_BELOW.fullmatch(finding.problem):
+            direct_cause.setdefault(_relative(finding.path, base), f"{_relative(finding.path, base)} was modified")
+    made_from = {
+        _relative(f.path, base): m["name"] for f in findings if (m := STALE_BELOW.fullmatch(f.problem)) is not None
+    }
+
+    def cause_of(artefact: str) -> str:
+        seen = set()
+        while artefact in made_from and artefact not in seen:  # up the DAG to the first bad artefact
+            seen.add(artefact)
+            artefact = made_from[artefact]
+        return direct_cause.get(artefact, f"{artefact} is stale")
+
+    causes: dict[str, list[Finding]] = {}
+    lines = []
+    for finding in findings:
+        stale_input = STALE_INPUT.fullmatch(finding.problem)
+        if stale_input or STALE_BELOW.fullmatch(finding.problem):
+            cause = f"{stale_input['name']} changed" if stale_input else cause_of(_relative(finding.path, base))
+            causes.setdefault(cause, []).append(finding)
+        else:
+            lines.append(str(finding))
+    for cause, stale in causes.items():
+        directly = sum(1 for finding in stale if STALE_INPUT.fullmatch(finding.problem))
+        lines.append(
+            f"stale because {cause}: {len(stale)} artefacts ({directly} made from it, {len(stale) - directly} "
+            f"below them), e.g. {stale[0].path}; rerun the workflow (or lwflow fit) to remake them"
+        )
+    return lines
+
+
+def _relative(path: Path, base: Path) -> str:
+    return os.path.relpath(Path(path).resolve(), base.resolve())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("root", type=Path, help="results folder to audit, e.g. results/")
     parser.add_argument("--base", type=Path, default=None, help="folder the sidecars' input paths are relative to")
+    parser.add_argument("--all", action="store_true", help="one line per finding, stale artefacts included")
     args = parser.parse_args(argv)
     if not args.root.is_dir():
         print(f"{args.root} is not a folder", file=sys.stderr)
@@ -194,9 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     findings = audit_tree(args.root, args.base)
-    for finding in findings:
-        print(finding)
-    print(f"{n} artefacts checked, {len(findings)} problems found")
+    base = Path(args.base) if args.base is not None else args.root.resolve().parent
+    for line in map(str, findings) if args.all else grouped(findings, base):
+        print(line)
+    more = "" if args.all or not findings else f" (one line each: lwflow audit --all {args.root})"
+    print(f"{n} artefacts checked, {len(findings)} problems found{more}")
     return 1 if findings else 0
 
 

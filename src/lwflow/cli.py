@@ -197,13 +197,14 @@ class _FitRun:
             if record["next"] != "train":
                 self.weights = paths["pool"]
                 return paths["pool"], paths["report"]
-            settings = self.model_settings()
-            job = _stage(self.root, "train_round", label, [paths["pool"]], settings, self.seed)
+            settings = self.model_settings() | {"warm_start_steps": adaptive["warm_start_steps"]}
+            job = _stage(self.root, "train_round", label, [*flows[-1:], paths["pool"]], settings, self.seed)
             outputs = {key: paths[key] for key in ("model", "loss", "modes")}
             with jobs.job_context(job) as provenance:
                 jobs.train_with_settings(
                     self.name, settings, paths["pool"], paths["pool"], "auto",
                     round_training_seed(self.seed, round_index, last=False), outputs, provenance,
+                    warm_start=flows[-1] if flows else None,
                 )  # fmt: skip
             flows.append(paths["model"])
         raise AssertionError("the last round stops the rounds (max_rounds)")  # weigh_round's rule
@@ -261,7 +262,7 @@ def _round_line(record: dict[str, Any]) -> str:
 # Each option with its settings-schema entry (lwflow.settings): option -> (section, key); its
 # type, range, default and help come from there.
 ADAPTIVE_OPTIONS = [f"--{key}" for key in ("n-per-round", "max-calls", "beta-ess-fraction", "final-ess-fraction")]
-ADAPTIVE_OPTIONS += [f"--{key}" for key in ("final-ess", "defensive-share", "max-rounds")]
+ADAPTIVE_OPTIONS += [f"--{key}" for key in ("final-ess", "defensive-share", "max-rounds", "warm-start-steps")]
 OPTION_SETTINGS = {
     "--proposal": ("proposal", None),
     "--n-prior-samples": ("n_prior_samples", None),
@@ -445,6 +446,7 @@ def parser() -> argparse.ArgumentParser:
     _schema_option(results, "--refine-draws")
     audit = commands.add_parser("audit", help="check every artefact under a results folder against its sidecar")
     audit.add_argument("root", type=Path)
+    audit.add_argument("--all", action="store_true", help="one line per finding (default: stale ones by cause)")
     summary = commands.add_parser("summary", help="print the posterior summaries under a results folder")
     summary.add_argument("root", type=Path)
     check = commands.add_parser(
@@ -459,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "audit":
         from lwflow.audit import main as audit_main
 
-        return audit_main([str(args.root)])
+        return audit_main([str(args.root), *(["--all"] if args.all else [])])
     if args.command == "summary":
         print(summarise(args.root))
         return 0

@@ -142,6 +142,12 @@ def round_proposal(wildcards):
     return {"proposal": round_path("round_model", wildcards, r - 1)} if r > 0 else {}
 
 
+def round_warm_start(wildcards):
+    """Round r > 0's flow starts from round r-1's (lwflow.fitting.rounds.AdaptiveConfig.warm_start_steps)."""
+    r = int(wildcards.round)
+    return {"warm_start": round_path("round_model", wildcards, r - 1)} if r > 0 else {}
+
+
 def round_likelihood_chunks(wildcards):
     n = config["problems"][wildcards.problem]["likelihood_chunks"]
     return [round_path("round_likelihood_chunk", wildcards, wildcards.round, chunk=i) for i in range(n)]

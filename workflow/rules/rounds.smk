@@ -87,6 +87,7 @@ checkpoint weigh_round:
 
 rule train_round:
     input:
+        unpack(round_warm_start),
         pool="results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/pool.npz",
     output:
         model="results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/model.pt",
@@ -100,6 +101,7 @@ rule train_round:
         LWFLOW_ENV
     threads: 1
     params:
-        config_slice=lambda w: PLAN.model_settings("adaptive", w.problem, w.arch, w.modes),
+        config_slice=lambda w: PLAN.model_settings("adaptive", w.problem, w.arch, w.modes)
+        | {"warm_start_steps": adaptive_of(w)["warm_start_steps"]},
     script:
         "../scripts/train_round.py"

@@ -17,4 +17,5 @@ with jobs.job_context(snakemake) as provenance:
         round_training_seed(int(w.seed), int(w.round), last=False),
         {key: output[key] for key in ("model", "loss", "modes")},
         provenance,
+        warm_start=snakemake.input.get("warm_start"),
     )

@@ -35,7 +35,14 @@ from lwflow.problems import Problem
 from lwflow.settings import check_section, settings_of
 from lwflow.streams import seed_for
 
-__all__ = ["FittedModel", "ModeSelectionConfig", "ModelConfig", "evaluate_log_likelihood", "fit_model"]
+__all__ = [
+    "FittedModel",
+    "ModeSelectionConfig",
+    "ModelConfig",
+    "evaluate_log_likelihood",
+    "fit_model",
+    "warm_flow",
+]
 
 LIKELIHOOD_BATCH = 10_000
 # the workflow's defaults (config schema: flow.n_layers, flow.nsf_layers); nsf: docs/choices.md
@@ -104,6 +111,16 @@ class FittedModel:
     seconds: dict[str, float] = field(default_factory=dict)  # per stage: modes, training, support
 
 
+def warm_flow(fitted: DensityModel | None, spec: FlowSpec) -> Any:
+    """The trained flow inside ``fitted`` (through its support's truncation) where it is a flow
+    of ``spec`` (same architecture, layers, units and base modes), else None: a warm start only
+    continues a flow of the same shape."""
+    flow = getattr(fitted, "model", fitted)
+    if fitted is None or spec.arch == "rbig" or getattr(flow, "spec", None) != spec:
+        return None
+    return flow
+
+
 def evaluate_log_likelihood(
     problem: Problem,
     theta: np.ndarray,
@@ -135,10 +152,14 @@ def fit_model(
     mode_selection: ModeSelectionConfig | None = None,
     progress: Callable[[dict[str, float]], None] | None = None,
     support_draws: int = SUPPORT_DRAWS,
+    warm_start: DensityModel | None = None,
+    warm_steps: int = 0,
 ) -> FittedModel:
     """Stage 4: base modes, then a flow trained (or an RBIG fitted) on ``(theta, weights)``,
     restricted to the box ``support``; deterministic given ``seed``.  ``progress`` receives
-    each evaluation record of training."""
+    each evaluation record of training.  ``warm_start``: a flow fitted before (an adaptive
+    round's); where it has the spec chosen here (architecture, size and base modes), training
+    starts from it and takes ``warm_steps`` steps (:func:`warm_flow`)."""
     from lwflow.fitting.modes import select_n_modes
     from lwflow.fitting.train import train_flow
     from lwflow.models.flows import weighted_standardisation
@@ -169,9 +190,12 @@ def fit_model(
         history["kept"] = history["step"] == fitted.n_layers  # the layers returned
         facts: dict[str, Any] = {"n_layers": fitted.n_layers}
     else:
-        result = train_flow(theta, weights, spec, training, seed, mode_moments, progress, (shift, scale))
+        start = warm_flow(warm_start, spec) if warm_steps > 0 else None
+        steps = dataclasses.replace(training, max_steps=warm_steps) if start is not None else training
+        result = train_flow(theta, weights, spec, steps, seed, mode_moments, progress, (shift, scale), start)
         fitted, history = result.model, result.history
         facts = {"best_step": result.best_step, "stopped_early": result.stopped_early, "device": result.device}
+        facts |= {"warm_start": start is not None}
     watch.lap("training")
     restricted = restrict_to_support(fitted, *support, seed_for(seed, "support"), support_draws)
     if restricted is not fitted:

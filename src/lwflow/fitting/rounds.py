@@ -67,7 +67,13 @@ class AdaptiveConfig:
     ``final_ess`` is the ESS the posterior's weighted draws (:func:`evidence_draws`) must reach
     before the rounds stop, as pocoMC's ``n_total`` (4096) and nautilus's ``n_eff`` (10 000)
     are theirs; ``final_ess_fraction`` asks the last round's own draws to reach that share of
-    their number, so that the final proposal is close to the posterior."""
+    their number, so that the final proposal is close to the posterior.  ``warm_start_steps``:
+    a round's flow that another round follows starts from the last round's flow where the base
+    modes chosen are as many, and trains that many steps (0, the default: every flow from
+    scratch); the final flow is trained from scratch, ``training.max_steps``.  Measured on the
+    10-D posterior against the box's faces (seed 0, one process): 300 warm steps cut the wall
+    time from 124 s to 102 s but took 15 rounds instead of 12 (64 000 calls against 52 000):
+    the shorter-trained proposals are poorer.  A trade for a cheap likelihood, not a default."""
 
     n_per_round: int = 4000
     max_calls: int = 60_000
@@ -76,6 +82,7 @@ class AdaptiveConfig:
     final_ess: float = 5000.0
     defensive_share: float = 0.1
     max_rounds: int = 30
+    warm_start_steps: int = 0
 
     SECTION: ClassVar[str] = "adaptive"
 
@@ -358,6 +365,7 @@ def adaptive_rounds(
         fitted = fit_model(
             pool.theta, training_weights(outcome.log_weights), support, model,
             round_training_seed(seed, round_index, outcome.last), training, rbig, mode_selection,
+            warm_start=None if outcome.last or not flows else flows[-1], warm_steps=config.warm_start_steps,
         )  # fmt: skip
         records.append(outcome.record | {"n_modes": fitted.spec.n_modes, "seconds": watch.seconds | fitted.seconds})
         fitted_rounds.append(fitted)

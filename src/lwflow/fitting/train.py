@@ -138,13 +138,15 @@ def train_flow(
     mode_moments: ModeMoments | None = None,
     progress: Callable[[dict[str, float]], None] | None = None,
     standardisation: tuple[np.ndarray, np.ndarray] | None = None,
+    init: StandardisedFlow | None = None,
 ) -> TrainResult:
     """Fit ``spec`` to the weighted sample ``(theta, weights)``; deterministic given ``seed``.
     The base starts from ``mode_moments`` where given (:func:`initial_base`); ``progress``
     receives every evaluation record (step, train and validation loss, learning rate).
     ``standardisation`` is the ``(shift, scale)`` of the coordinates, by default the weighted
     mean and sd of the nonzero-weight draws (:func:`lwflow.fitting.model_fit.fit_model` computes
-    it once for the base modes and the flow)."""
+    it once for the base modes and the flow).  ``init``: a trained flow of ``spec`` to start from
+    (a warm start: its layers, base and standardisation), instead of a new one."""
     keep = weights > 0
     theta, weights = theta[keep], weights[keep]
     if len(theta) < 10:
@@ -156,11 +158,16 @@ def train_flow(
     torch.manual_seed(seed)
     train_idx, val_idx = _split(len(theta), config.validation_fraction, rng)
     val_idx = heaviest_share(weights, val_idx)
-    shift, scale = standardisation if standardisation is not None else weighted_standardisation(theta, weights)
-    u_all = (theta - shift) / scale
-    base_init = initial_base(u_all[train_idx], weights[train_idx], spec.n_modes, seed, shift, scale, mode_moments)
     device = resolve_device(config.device)
-    model = build_flow(spec, shift, scale, base_init).to(device)
+    if init is not None:
+        model = copy.deepcopy(init).to(device)
+        shift, scale = model.shift.double().cpu().numpy(), model.scale.double().cpu().numpy()
+        u_all = (theta - shift) / scale
+    else:
+        shift, scale = standardisation if standardisation is not None else weighted_standardisation(theta, weights)
+        u_all = (theta - shift) / scale
+        base_init = initial_base(u_all[train_idx], weights[train_idx], spec.n_modes, seed, shift, scale, mode_moments)
+        model = build_flow(spec, shift, scale, base_init).to(device)
 
     u_train = torch.as_tensor(u_all[train_idx], dtype=torch.float32, device=device)
     w_train = torch.as_tensor(weights[train_idx], dtype=torch.float32)

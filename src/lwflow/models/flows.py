@@ -170,11 +170,15 @@ def _autoregressive_layers(dim: int, n_layers: int, hidden_units: int, spline: b
 
 
 class StandardisedFlow(nn.Module):
-    """A normflows flow acting on standardised coordinates :math:`u = (\\theta - m)/s`."""
+    """A normflows flow acting on standardised coordinates :math:`u = (\\theta - m)/s`; ``spec``:
+    the architecture, size and base modes it was built with."""
 
-    def __init__(self, flow: nf.NormalizingFlow, shift: np.ndarray, scale: np.ndarray) -> None:
+    def __init__(
+        self, flow: nf.NormalizingFlow, shift: np.ndarray, scale: np.ndarray, spec: FlowSpec | None = None
+    ) -> None:
         super().__init__()
         self.flow = flow
+        self.spec = spec
         self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
 
@@ -263,7 +267,7 @@ def build_flow(spec: FlowSpec, shift: np.ndarray, scale: np.ndarray, base_init: 
     else:
         raise ValueError(f"{spec.arch!r} is not a trained flow; build it with lwflow.models.rbig")
     flow = nf.NormalizingFlow(base, layers)
-    return StandardisedFlow(flow.float(), shift, scale)
+    return StandardisedFlow(flow.float(), shift, scale, spec)
 
 
 def checkpoint_payload(model: StandardisedFlow | RBIG | TruncatedModel, spec: FlowSpec) -> dict[str, object]:

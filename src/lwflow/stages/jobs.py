@@ -190,19 +190,22 @@ def train(
     on_step: Callable[[dict[str, float]], None] | None = None,
     refine: dict[str, Any] | None = None,
     beta: float | None = None,
+    warm_start: Path | None = None,
+    warm_steps: int = 0,
 ) -> None:
     """Train one model on ``theta`` with weights (all equal without ``weights_path``) by
     :func:`lwflow.fitting.model_fit.fit_model`, restricted to the prior's support, its base refined on
     fresh draws where ``refine`` says (:mod:`lwflow.fitting.refine`: a final flow fitted to the
     likelihood, not after adaptive rounds that stopped at ``beta`` < 1; its record in the checkpoint's
-    sidecar); write its checkpoint,
+    sidecar); ``warm_start``: an adaptive round's flow that this one starts from for ``warm_steps``
+    steps where it has the base modes chosen (:func:`lwflow.fitting.model_fit.fit_model`); write its checkpoint,
     loss history and base-modes record (``outputs``: ``model``, ``loss``, ``modes``).  Its samples
     are another job's (:func:`sample_model`), so that their number reruns no training.  A
     flushed log line per evaluation step."""
     from lwflow.fitting.model_fit import ModelConfig, ModeSelectionConfig, fit_model
     from lwflow.fitting.refine import RefineConfig, refine_base
     from lwflow.fitting.train import TrainConfig
-    from lwflow.models.flows import save_checkpoint
+    from lwflow.models.flows import load_checkpoint, save_checkpoint
     from lwflow.problems import problem_from_spec
 
     def progress(record: dict[str, float]) -> None:
@@ -223,6 +226,8 @@ def train(
         rbig,
         settings_of(ModeSelectionConfig, mode_selection),
         progress=progress,
+        warm_start=None if warm_start is None else load_checkpoint(warm_start),
+        warm_steps=warm_steps,
     )
     if refine:
         config = settings_of(RefineConfig, refine)
@@ -246,16 +251,19 @@ def train_with_settings(
     outputs: dict[str, Path],
     provenance: Provenance,
     report: Path | None = None,
+    warm_start: Path | None = None,
 ) -> None:
     """:func:`train` with the sections of one model's settings as the workflow's plan slices them
     (``problem``, ``flow``, ``training``, ``rbig``, ``mode_selection``, and ``refine`` for a final flow:
-    :meth:`lwflow.stages.plan.Plan.final_model_settings`) and the device, which is no rerun trigger;
-    ``report``: the training data's report, whose ``beta`` (adaptive rounds) the refinement reads."""
+    :meth:`lwflow.stages.plan.Plan.final_model_settings`; ``warm_start_steps`` for an adaptive round's
+    flow, which starts from the last round's flow ``warm_start``) and the device, which is no rerun
+    trigger; ``report``: the training data's report, whose ``beta`` (adaptive rounds) the refinement reads."""
     training = {**settings["training"], "device": device}
     beta = read_json(report).get("beta") if report is not None else None
     train(
         name, settings["problem"], theta_path, weights_path, settings["flow"], training, settings["rbig"],
         settings["mode_selection"], seed, outputs, provenance, refine=settings.get("refine"), beta=beta,
+        warm_start=warm_start, warm_steps=settings.get("warm_start_steps", 0),
     )  # fmt: skip
 
 
