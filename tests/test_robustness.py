@@ -261,3 +261,17 @@ def test_models_scored_together_match_models_scored_alone(tmp_path):
             provenance,
         )
     assert not (tmp_path / "x.json").exists()
+
+
+def test_draws_of_a_prior_that_changed_with_its_data_are_refused_before_their_likelihood(tmp_path):
+    """The prior draws' job reads the problem's module only (a data edit reruns the likelihood,
+    not the draws); a prior built from a data file that changed is caught by the likelihood's job."""
+    import lwflow
+    from lwflow.stages.jobs import check_prior_unchanged
+
+    old = lwflow.Problem("shifting", lwflow.UniformBox([-5, -5], [5, 5]), lambda t: -(t**2).sum(1))
+    theta = old.prior.sample(100, np.random.default_rng(0))
+    check_prior_unchanged(old, theta, old.prior.log_prob(theta), tmp_path / "draws.npz")  # unchanged: silent
+    new = lwflow.Problem("shifting", lwflow.UniformBox([-4, -5], [5, 5]), lambda t: -(t**2).sum(1))
+    with pytest.raises(ValueError, match="prior of problem 'shifting' changed since .*--forcerun sample_prior"):
+        check_prior_unchanged(new, theta, old.prior.log_prob(theta), tmp_path / "draws.npz")

@@ -91,6 +91,7 @@ def _run_stages(
     run = _FitRun(args, spec, name, out.name, fit, bar_factory)
     with contextlib.chdir(out.parent):
         run.code = [Path(p) for p in problem_files(spec)]
+        run.module = [Path(p) for p in problem_files(spec, data=False)]  # what the prior draws read
         theta, report = run.adaptive_rounds() if fit == "adaptive" else run.prior_draws()
         return out.parent / run.final_flow(theta, report)
 
@@ -108,7 +109,7 @@ class _FitRun:
         bar_factory: Callable[..., Any],
     ) -> None:
         self.args, self.spec, self.name, self.root, self.fit = args, spec, name, root, fit
-        self.bar_factory, self.seed, self.code = bar_factory, args.seed, []
+        self.bar_factory, self.seed, self.code, self.module = bar_factory, args.seed, [], []
         flow = {"arch": args.arch, "n_modes": args.modes, "hidden_units": args.hidden_units}
         self.flow = flow | ({"n_layers": args.n_layers} if args.n_layers is not None else {})  # else the arch's
         training = {"max_steps": args.max_steps, "batch_size": args.batch_size, "learning_rate": args.learning_rate}
@@ -138,7 +139,7 @@ class _FitRun:
 
         args, paths = self.args, {key: self.path(key) for key in ("prior", "likelihood_chunk", "likelihood")}
         with jobs.job_context(
-            _stage(self.root, "sample_prior", self.label, self.code, {"problem": self.spec}, self.seed)
+            _stage(self.root, "sample_prior", self.label, self.module, {"problem": self.spec}, self.seed)
         ) as provenance:
             jobs.sample_prior(self.name, self.spec, self.seed, paths["prior"], provenance)
         label = f"{self.label}/chunk0"
@@ -167,7 +168,7 @@ class _FitRun:
             paths = {key: self.path(f"round_{key}", round=round_index) for key in ROUND_ARTEFACTS}
             label = f"{model_label}/round{round_index}"
             job = _stage(
-                self.root, "propose_round", label, [*flows[-1:], *self.code], {"adaptive": adaptive}, self.seed
+                self.root, "propose_round", label, [*flows[-1:], *self.module], {"adaptive": adaptive}, self.seed
             )
             with jobs.job_context(job) as provenance:
                 jobs.propose_round(

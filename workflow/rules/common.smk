@@ -95,6 +95,12 @@ def problem_inputs(wildcards):
     return problem_files(config["problems"][wildcards.problem])
 
 
+def problem_code(wildcards):
+    """A user problem's module source alone: the input of the stages that draw from its prior,
+    which a data file edit does not rerun (the likelihood's job checks the prior is unchanged)."""
+    return problem_files(config["problems"][wildcards.problem], data=False)
+
+
 # input functions of data.smk
 
 

@@ -3,7 +3,7 @@
 
 rule sample_prior:
     input:
-        problem_inputs,
+        problem_code,
     output:
         "results/prior/{problem}/seed{seed}.npz",
     log:

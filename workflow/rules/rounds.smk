@@ -9,7 +9,7 @@
 rule propose_round:
     input:
         unpack(round_proposal),
-        problem_inputs,
+        problem_code,
     output:
         "results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/draws.npz",
     log:

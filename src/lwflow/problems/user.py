@@ -91,15 +91,17 @@ def load_user_problem(
     return problem
 
 
-def problem_files(spec: dict[str, Any]) -> list[str]:
-    """The files a problem is made of beyond lwflow: a user problem's module source and its
-    data files (empty for built-ins)."""
+def problem_files(spec: dict[str, Any], data: bool = True) -> list[str]:
+    """The files a problem is made of beyond lwflow: a user problem's module source and (with
+    ``data``) its data files; empty for built-ins.  The prior draws depend on the module only."""
     if spec["kind"] != "user":
         return []
-    data = [str(path) for path in spec.get("data", {}).values()]
+    if not data:
+        return [str(user_module_file(spec["target"]))]
+    files = [str(path) for path in spec.get("data", {}).values()]
     for key, path in spec.get("data", {}).items():
         check_data_file(key, Path(path))
-    return [str(user_module_file(spec["target"])), *data]
+    return [str(user_module_file(spec["target"])), *files]
 
 
 def check_data_file(key: str, path: Path) -> None:

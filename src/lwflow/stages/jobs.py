@@ -80,12 +80,13 @@ def job_context(job: Any) -> Iterator[Provenance]:
 
 
 def sample_prior(name: str, spec: dict[str, Any], seed: int, output: Path, provenance: Provenance) -> None:
-    """``theta``: ``spec['n_prior_samples']`` draws from the prior."""
+    """``theta``: ``spec['n_prior_samples']`` draws from the prior, with their ``log_prior`` (the
+    likelihood's job checks it against the problem's prior: :func:`check_prior_unchanged`)."""
     from lwflow.problems import problem_from_spec
 
     problem = problem_from_spec(name, spec)
     theta = problem.prior.sample(int(spec["n_prior_samples"]), rng_for(seed, "prior"))
-    write_npz(output, {"theta": theta}, provenance)
+    write_npz(output, {"theta": theta, "log_prior": problem.prior.log_prob(theta)}, provenance)
     print(f"{len(theta)} prior samples in {problem.dim} dimensions")
 
 
@@ -130,7 +131,10 @@ def evaluate_likelihood(
     if not 0 <= chunk < n_chunks:
         raise ValueError(f"chunk {chunk} does not exist: problem {name!r} has likelihood_chunks {n_chunks}")
     problem = problem_from_spec(name, spec)
-    theta = np.array_split(read_npz(prior)["theta"], n_chunks)[chunk]
+    draws = read_npz(prior)
+    theta = np.array_split(draws["theta"], n_chunks)[chunk]
+    if "log_prior" in draws:
+        check_prior_unchanged(problem, theta, np.array_split(draws["log_prior"], n_chunks)[chunk], Path(prior))
 
     def progress(done: int, total: int) -> None:
         print(f"chunk {chunk + 1}/{n_chunks}: {done}/{total} rows", flush=True)
@@ -143,6 +147,20 @@ def evaluate_likelihood(
     write_npz(output, {"log_likelihood": log_likelihood}, provenance)
     n_nonzero = np.isfinite(log_likelihood).sum()
     print(f"chunk {chunk + 1}/{n_chunks}: {n_nonzero} of {len(theta)} samples have nonzero likelihood")
+
+
+def check_prior_unchanged(problem: Any, theta: np.ndarray, log_prior: np.ndarray, draws: Path) -> None:
+    """Refuse draws whose recorded log-prior is not the problem's prior now.  The draws' job reads
+    the problem's module only, so a data file edit reruns the likelihood but not the draws; a
+    prior built from the data would otherwise be weighed against draws of the old one."""
+    now = problem.prior.log_prob(theta)
+    if not np.allclose(now, log_prior, rtol=1e-9, atol=1e-12):
+        row = int(np.flatnonzero(~np.isclose(now, log_prior, rtol=1e-9, atol=1e-12))[0])
+        raise ValueError(
+            f"the prior of problem {problem.name!r} changed since {draws} was drawn (log-prior {log_prior[row]:.6g} "
+            f"then, {now[row]:.6g} now, at {theta[row].tolist()}): its prior depends on a data file; remake the "
+            f"draws: snakemake --cores 1 --forcerun sample_prior propose_round"
+        )
 
 
 def gather_likelihood(chunks: list[Path], output: Path, provenance: Provenance) -> None:
