@@ -54,4 +54,3 @@ def test_an_input_changed_after_it_was_made_is_refused_before_use(tmp_path: Path
     with pytest.raises(TamperedInputError, match="samples.npz was changed after it was made"), jobs.job_context(job):
         pass
     assert "snakemake --forcerun train_flow" in (tmp_path / "score.log").read_text()
-

@@ -429,6 +429,16 @@ def user_run(tmp_path_factory):
     return workdir
 
 
+def test_the_report_of_a_user_run_says_what_was_fitted_and_how_to_read_it(user_run, tmp_path):
+    """A run of one's own problems gets a landing page about them (no papers, no published values)."""
+    result = run_snakemake(user_run, "--report", str(tmp_path / "report.html"), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    assert "What was fitted" in html and "my_model:make_problem" in html and "width=0.25" in html
+    assert "realnvp with base modes auto, proposal prior" in html and "How to read it" in html
+    assert "published value" not in html and "What the DAG does" not in html
+
+
 def test_a_user_problem_with_args_data_and_truth_gets_metrics_and_a_summary(user_run):
     model = user_run / "results/models/likelihood/bimodal/realnvp_Kauto/seed0"
     assert json.loads((model / "modes.json").read_text())["n_modes"] == 2  # base_modes: auto
@@ -439,7 +449,9 @@ def test_a_user_problem_with_args_data_and_truth_gets_metrics_and_a_summary(user
     assert summary["parameters"][0]["mean"] == pytest.approx(0, abs=0.3)
     assert summary["log_evidence"] < 0 and summary["log_evidence_se"] > 0
     sidecar = json.loads((user_run / "results/prior/bimodal/seed0.npz.json").read_text())
-    assert set(sidecar["inputs"]) == {"my_model.py", "data/centres.csv"}
+    assert set(sidecar["inputs"]) == {"my_model.py"}  # the prior draws read the module, not the data
+    chunk = json.loads((user_run / "results/likelihood/bimodal/seed0/chunk0.npz.json").read_text())
+    assert {"my_model.py", "data/centres.csv"} <= set(chunk["inputs"])
     assert sidecar["lwflow"]["version"] and sidecar["lwflow"]["commit"] != "unknown"
     assert (user_run / "results/summary/bimodal.csv").exists()
 
