@@ -44,6 +44,14 @@ def atomic_path(path: Path) -> Iterator[Path]:
             os.remove(tmp)
 
 
+def first_changed_row(then: np.ndarray, now: np.ndarray) -> int | None:
+    """The first row where ``now`` differs from ``then`` by more than float noise (relative
+    1e-9; equal infinities are equal), None where none does: a value recomputed from the same
+    function and inputs must agree with the one recorded."""
+    changed = np.flatnonzero(~np.isclose(now, then, rtol=1e-9, atol=1e-12))
+    return int(changed[0]) if len(changed) else None
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

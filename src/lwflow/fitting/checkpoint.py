@@ -42,9 +42,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lwflow.artefacts import jsonable, lwflow_version
+from lwflow.artefacts import first_changed_row, jsonable
 from lwflow.fitting.model_fit import FittedModel, evaluate_log_likelihood
-from lwflow.fitting.posterior import payload_digest
+from lwflow.fitting.posterior import seal_check, sealed
 from lwflow.fitting.rounds import Pool, RoundsState
 from lwflow.models.flows import FlowSpec, checkpoint_payload, load_torch, model_from_payload, save_torch
 from lwflow.problems import Problem
@@ -102,31 +102,29 @@ class FitCheckpoint:
         fix = f"delete {self.path} to start the fit over"
         if payload.get("kind") != KIND:
             raise CheckpointError(f"{self.path} is not an lwflow fit checkpoint; give another checkpoint path")
-        written = (payload.get("integrity") or {}).get("lwflow_version", "(unknown)")
-        if (payload.get("integrity") or {}).get("sha256") != payload_digest(payload):
+        intact, versions = seal_check(payload)
+        if not intact:
             raise CheckpointError(
-                f"checkpoint {self.path} does not match its checksum (written by lwflow {written}, this is "
-                f"lwflow {lwflow_version()}): the file was changed or damaged; {fix}"
+                f"checkpoint {self.path} does not match its checksum ({versions}): the file was changed or "
+                f"damaged; {fix}"
             )
         _compare_settings(payload["settings"], self.settings, self.path, fix)
         state = payload["state"]
-        theta = _recheck_draws(state, problem)
-        saved = state["log_likelihood"].numpy()[theta[0]]
-        now = evaluate_log_likelihood(problem, theta[1])
-        if not np.allclose(now, saved, rtol=1e-9, atol=1e-12):
-            row = int(np.flatnonzero(~np.isclose(now, saved, rtol=1e-9, atol=1e-12))[0])
+        rows, theta = _recheck_draws(state)
+        saved = state["log_likelihood"].numpy()[rows]
+        now = evaluate_log_likelihood(problem, theta)
+        row = first_changed_row(saved, now)
+        if row is not None:
             raise CheckpointError(
                 f"the likelihood differs from the one checkpoint {self.path} was written with: at theta = "
-                f"{theta[1][row].tolist()} it gave {saved[row]:.10g} then and gives {now[row]:.10g} now (a changed "
+                f"{theta[row].tolist()} it gave {saved[row]:.10g} then and gives {now[row]:.10g} now (a changed "
                 f"likelihood, data or argument); {fix}, or restore the likelihood it was written with"
             )
         return state | {"rechecked": len(now)}
 
     def write(self, state: dict[str, Any]) -> None:
         """Replace the file with ``state`` (tensors and plain values), its settings and a checksum."""
-        payload: dict[str, Any] = {"kind": KIND, "settings": self.settings, "state": state}
-        payload["integrity"] = {"lwflow_version": lwflow_version(), "sha256": payload_digest(payload)}
-        save_torch(self.path, payload)
+        save_torch(self.path, sealed({"kind": KIND, "settings": self.settings, "state": state}))
 
 
 def _compare_settings(saved: dict[str, Any], given: dict[str, Any], path: Path, fix: str) -> None:
@@ -145,7 +143,7 @@ def _compare_settings(saved: dict[str, Any], given: dict[str, Any], path: Path, 
         )
 
 
-def _recheck_draws(state: dict[str, Any], problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+def _recheck_draws(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The rows and draws of the saved state at which the likelihood is evaluated again: the
     :data:`LIKELIHOOD_RECHECKS` of highest saved log-likelihood."""
     log_likelihood = state["log_likelihood"].numpy()

@@ -215,8 +215,7 @@ class Posterior:
         }
         if self.weighted_draws is not None:
             payload["weighted_draws"] = {k: torch.as_tensor(v) for k, v in self.weighted_draws.items()}
-        payload["integrity"] = {"lwflow_version": lwflow_version(), "sha256": payload_digest(payload)}
-        save_torch(Path(path), payload)
+        save_torch(Path(path), sealed(payload))
 
     def to_csv(self, path: str | Path, n: int = SUMMARY_DRAWS, seed: int = 0) -> None:
         """``n`` draws, one column per parameter and ``log_prob``, as CSV."""
@@ -340,6 +339,21 @@ def payload_digest(payload: Mapping[str, Any]) -> str:
     return digest.hexdigest()
 
 
+def sealed(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with its ``integrity`` record: the lwflow that writes it and :func:`payload_digest`."""
+    payload["integrity"] = {"lwflow_version": lwflow_version(), "sha256": payload_digest(payload)}
+    return payload
+
+
+def seal_check(payload: Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether a read payload matches its :func:`sealed` record, and "written by lwflow X, this
+    is lwflow Y" for the message that refuses it."""
+    integrity = payload.get("integrity") or {}
+    written = integrity.get("lwflow_version", "(unknown: no integrity record)")
+    versions = f"written by lwflow {written}, this is lwflow {lwflow_version()}"
+    return integrity.get("sha256") == payload_digest(payload), versions
+
+
 def read_saved_posterior(path: str | Path, problem: Problem | None = None) -> Posterior:
     """Read a :meth:`Posterior.save` file with ``weights_only=True`` (no code is unpickled),
     verified against the checksum it was saved with; ``problem`` (the fitted one) enables
@@ -352,10 +366,8 @@ def read_saved_posterior(path: str | Path, problem: Problem | None = None) -> Po
         raise ValueError(
             f"{path} is a model checkpoint, not a saved Posterior; load it with lwflow.models.flows.load_checkpoint"
         )
-    integrity = payload.get("integrity") or {}
-    written = integrity.get("lwflow_version", "(unknown: no integrity record)")
-    versions = f"written by lwflow {written}, this is lwflow {lwflow_version()}"
-    if integrity.get("sha256") != payload_digest(payload):
+    intact, versions = seal_check(payload)
+    if not intact:
         raise ValueError(
             f"{path} does not match the checksum it was saved with ({versions}): the file was changed or "
             "damaged after it was written; save the posterior again from its fit"

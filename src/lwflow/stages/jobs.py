@@ -29,6 +29,7 @@ import pandas as pd
 
 from lwflow.artefacts import (
     Provenance,
+    first_changed_row,
     read_json,
     read_npz,
     read_sidecar,
@@ -154,8 +155,8 @@ def check_prior_unchanged(problem: Any, theta: np.ndarray, log_prior: np.ndarray
     the problem's module only, so a data file edit reruns the likelihood but not the draws; a
     prior built from the data would otherwise be weighed against draws of the old one."""
     now = problem.prior.log_prob(theta)
-    if not np.allclose(now, log_prior, rtol=1e-9, atol=1e-12):
-        row = int(np.flatnonzero(~np.isclose(now, log_prior, rtol=1e-9, atol=1e-12))[0])
+    row = first_changed_row(log_prior, now)
+    if row is not None:
         raise ValueError(
             f"the prior of problem {problem.name!r} changed since {draws} was drawn (log-prior {log_prior[row]:.6g} "
             f"then, {now[row]:.6g} now, at {theta[row].tolist()}): its prior depends on a data file; remake the "
