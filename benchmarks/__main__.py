@@ -11,6 +11,8 @@
   the benchmark problems, seeds and proposals (:mod:`benchmarks.verdict`);
 * ``pool``: a likelihood of 5 ms per point over 1 and 2 worker processes (``fit(pool=...)``,
   :mod:`benchmarks.pool`);
+* ``one_parameter``: one-parameter posteriors, lwflow's NSF against pocoMC and dynesty (nautilus
+  refuses them), scored by the KS distance to the exact CDF (:mod:`benchmarks.one_parameter`);
 * ``jobs``: job-level costs side by side: NSF's spline with zuko's and lwflow's softmax, a
   job-like workload with glibc's default heap and the workflow's (:mod:`benchmarks.job_costs`);
 * ``reproduction``: per-rule time of a workflow run from its ``benchmark:`` files, and with
@@ -34,14 +36,14 @@ import pandas as pd
 import torch
 import yaml
 
-from benchmarks import adaptive, baselines, job_costs, pool, reproduction, scaling, throughput, verdict
+from benchmarks import adaptive, baselines, job_costs, one_parameter, pool, reproduction, scaling, throughput, verdict
 from benchmarks.hard_problems import HARD_PROBLEMS
 from lwflow.artefacts import lwflow_commit, machine_description
 from lwflow.evaluation.pages import render_page
 from lwflow.evaluation.tables import markdown_table
 from lwflow.problems import problem_from_spec
 
-NAMES = ("throughput", "baselines", "scaling", "adaptive", "verdict", "pool", "jobs", "reproduction")
+NAMES = ("throughput", "baselines", "scaling", "adaptive", "verdict", "pool", "one_parameter", "jobs", "reproduction")
 ADAPTIVE_PROBLEMS = ("gmm2d_3mode", "gmm3d_3mode", "nongauss3d", "rings")
 BASELINE_PROBLEMS = ("gmm2d_3mode", "gmm3d_3mode")
 
@@ -186,6 +188,11 @@ def main(argv: list[str] | None = None) -> None:
     if "pool" in args.which:
         pool_settings = pool.PoolBenchmarkSettings.quick() if args.quick else pool.PoolBenchmarkSettings()
         tables["pool"] = pool.compare(pool_settings, flow, training)
+    if "one_parameter" in args.which:
+        settings_1d = one_parameter.OneParameterSettings.quick() if args.quick else one_parameter.OneParameterSettings()
+        runs = one_parameter.compare(settings_1d, args.seeds, flow, training)
+        runs.to_csv(args.out / "one_parameter_runs.csv", index=False)
+        tables["one_parameter"] = one_parameter.summarise(runs)
     if "jobs" in args.which:
         tables["jobs"] = job_costs.compare(
             job_costs.JobCostSettings.quick() if args.quick else job_costs.JobCostSettings()
@@ -216,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
 def write_pages(out: Path, pages: Path, tables: dict[str, pd.DataFrame], adaptive_page: str = "adaptive") -> None:
     """The results pages from ``out``'s tables and stamps (templates in ``benchmarks/pages``):
     ``{adaptive_page}.md`` with its figure when this run made the adaptive table,
-    ``benchmarks.md`` when it made any other."""
+    ``verdict.md`` and ``one_parameter.md`` when it made theirs, ``benchmarks.md`` when it made any other."""
     templates = Path(__file__).resolve().parent / "pages"
     pages.mkdir(parents=True, exist_ok=True)
 
@@ -237,7 +244,13 @@ def write_pages(out: Path, pages: Path, tables: dict[str, pd.DataFrame], adaptiv
         shutil.copy(out / "adaptive.png", pages / f"{adaptive_page}.png")
     if "verdict" in tables:
         (pages / "verdict.md").write_text(render_page((templates / "verdict.md").read_text(), verdict.page_values(out)))
-    others = [name for name in (*NAMES, "reproduction_run") if name not in ("adaptive", "verdict")]
+    if "one_parameter" in tables:
+        values = {"stamp": (out / "one_parameter.stamp").read_text().strip()}
+        values["table"] = markdown_table(tables["one_parameter"])
+        page = render_page((templates / "one_parameter.md").read_text(), values)
+        (pages / "one_parameter.md").write_text(page)
+    own_pages = ("adaptive", "verdict", "one_parameter")
+    others = [name for name in (*NAMES, "reproduction_run") if name not in own_pages]
     if any(name in tables for name in others):
         values = {name: section(name) for name in others} | {"stamp": f"each table below with its own; `{out}`."}
         (pages / "benchmarks.md").write_text(render_page((templates / "benchmarks.md").read_text(), values))

@@ -11,6 +11,7 @@ from scipy import stats
 import lwflow
 from lwflow import load_posterior
 from lwflow.models.support import TruncatedModel
+from lwflow.settings import SettingsError
 
 FAST = {"max_steps": 400, "eval_every": 50, "batch_size": 512}
 SMALL = {"arch": "realnvp", "n_modes": 1, "n_layers": 4, "hidden_units": 32}
@@ -205,3 +206,23 @@ def test_progress_shows_by_default_on_a_terminal_only(monkeypatch, capsys, termi
     problem = lwflow.Problem("mine", lwflow.UniformBox([-3, -3], [3, 3]), lambda t: -0.5 * ((t - 1) ** 2).sum(1))
     lwflow.fit(problem, n_prior_samples=2000, seed=0, model=SMALL, training={"max_steps": 20, "eval_every": 10})
     assert ("training" in capsys.readouterr().err) is terminal
+
+
+def one_parameter_two_modes(theta: np.ndarray) -> np.ndarray:
+    """Masses 0.3 at -2 (sd 0.3) and 0.7 at 1.5 (sd 0.5): on the prior [-5, 5], Z = 1/10."""
+    x = theta[:, 0]
+    return np.logaddexp(np.log(0.3) + stats.norm.logpdf(x, -2, 0.3), np.log(0.7) + stats.norm.logpdf(x, 1.5, 0.5))
+
+
+def test_a_one_parameter_problem_is_fitted_by_nsf_and_realnvp_refuses_it_naming_nsf():
+    problem = lwflow.Problem("one", lwflow.UniformBox([-5], [5]), one_parameter_two_modes)
+    with pytest.raises(SettingsError, match="realnvp needs at least 2 parameters.*pass model=\\{'arch': 'nsf'\\}"):
+        lwflow.fit(problem, n_prior_samples=1000)
+    model = {"arch": "nsf", "n_layers": 4, "hidden_units": 32}
+    posterior = lwflow.fit(problem, n_prior_samples=20_000, seed=0, model=model, training=FAST)
+    draws = posterior.sample(5000, seed=1)[:, 0]
+    exact_cdf = lambda x: 0.3 * stats.norm.cdf(x, -2, 0.3) + 0.7 * stats.norm.cdf(x, 1.5, 0.5)  # noqa: E731
+    assert stats.kstest(draws, exact_cdf).statistic < 0.03  # 5 000 exact draws: 0.019 at the 95th percentile
+    assert abs(posterior.log_evidence - np.log(0.1)) < 0.05
+    assert posterior.diagnostics["n_modes"] == 2
+    assert abs(np.mean(draws < 0) - 0.3) < 0.02

@@ -176,3 +176,23 @@ def test_each_hard_problem_has_an_exact_box_mass_and_its_mode_shares(name):
     if isinstance(problem.truth.target, MirrorBananas):  # the quadrature has converged
         low, high = problem.prior.support()
         assert problem.truth.target.box_mass(low, high, nodes=800) == pytest.approx(mass, abs=1e-12)
+
+
+def test_one_parameter_scores_each_fit_against_the_quadrature_and_records_a_refusal():
+    from dataclasses import replace
+
+    from scipy.stats import norm
+
+    from benchmarks import one_parameter
+
+    log_z, cdf, sample = one_parameter.exact("bimodal_1d")
+    assert abs(log_z - np.log(0.1)) < 1e-6 and abs(cdf(np.array([0.0]))[0] - 0.3 - 0.7 * norm.cdf(-3)) < 1e-6
+    settings = replace(one_parameter.OneParameterSettings.quick(), samplers=("nautilus",))
+    flow, training = {"n_layers": 2, "hidden_units": 16}, {"max_steps": 40, "eval_every": 20}
+    runs = one_parameter.compare(settings, [0], flow, training, names=("bimodal_1d",))
+    assert list(runs["method"]) == ["exact draws", "lwflow_nsf_prior", "lwflow_nsf_adaptive", "nautilus"]
+    fits = runs[runs["method"].str.startswith("lwflow")]
+    assert (fits["ks"] < 0.2).all() and (fits["log_z_error"].abs() < 0.2).all()
+    assert runs.iloc[-1]["verdict"].startswith("refused: Cannot run Nautilus with less than 2 parameters")
+    table = one_parameter.summarise(runs)
+    assert list(table["seeds"]) == [1, 1, 1, 1]

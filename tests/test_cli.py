@@ -166,6 +166,20 @@ def test_fit_refuses_options_that_do_not_go_together_before_any_stage(tmp_path, 
     assert not any((tmp_path / "out").rglob("*.npz"))
 
 
+def test_fit_refuses_realnvp_for_one_parameter_before_any_stage_and_fits_it_with_nsf(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    box = "lwflow.UniformBox([-5], [5])"
+    one = f"import lwflow\nproblem = lwflow.Problem('one', {box}, lambda t: -2 * (t[:, 0] - 1) ** 2)\n"
+    (tmp_path / "one_model.py").write_text(one)
+    args = ["fit", "one_model:problem", "--out", "out", "--n-prior-samples", "2000", "--max-steps", "40"]
+    with pytest.raises(SystemExit, match="realnvp needs at least 2 parameters.*pass --arch nsf"):
+        cli.main(args)
+    assert not any((tmp_path / "out").rglob("*.npz"))
+    assert cli.main([*args, "--arch", "nsf", "--n-layers", "2", "--hidden-units", "16"]) == 0
+    posterior = lwflow.load_posterior("out/models/likelihood/one/nsf_Kauto/seed0")
+    assert posterior.dim == 1 and abs(posterior.sample(2000, seed=0).mean() - 1) < 0.05
+
+
 def test_fit_help_gives_every_option_its_default_from_the_settings_schema(capsys):
     from lwflow.settings import section_schema
 

@@ -6,7 +6,6 @@ from scipy import stats
 
 from lwflow.problems import (
     GaussianMixture,
-    Problem,
     UniformBox,
     gaussian_mixture_problem,
     load_user_problem,
@@ -142,9 +141,3 @@ def test_a_key_a_user_problem_does_not_take_is_refused(tmp_path, monkeypatch):
 def test_a_target_in_pythons_own_modules_is_refused_before_it_is_called(reference):
     with pytest.raises(ValueError, match="a module of Python itself"):
         load_user_problem(reference)
-
-
-def test_a_one_parameter_problem_is_refused_with_what_to_do_instead():
-    problem = Problem("one", UniformBox([0], [1]), lambda t: -(t[:, 0] ** 2))
-    with pytest.raises(ValueError, match="1 parameter; lwflow's flows need at least 2"):
-        problem.check()

@@ -63,6 +63,7 @@ def run_fit(args: argparse.Namespace, bar_factory: Callable[..., Any]) -> Path:
     """Every stage of one fit under ``args.out``; returns the summary's path.  Everything the
     command is given is checked before the problem's module runs; one fit at a time writes to
     ``--out`` (a lock beside it)."""
+    from lwflow.models.flows import ONE_PARAMETER_REALNVP
     from lwflow.problems import load_user_problem, problem_files
 
     sys.path.insert(0, os.getcwd())  # the module, like `python -m`, from the working directory
@@ -75,7 +76,10 @@ def run_fit(args: argparse.Namespace, bar_factory: Callable[..., Any]) -> Path:
     with _only_writer(out):
         with contextlib.chdir(out.parent):
             problem_files(spec)  # data files: regular files under the folder, before the factory reads them
-        name = args.name or load_user_problem(args.target, spec["args"], data).name
+        problem = load_user_problem(args.target, spec["args"], data)
+        if problem.dim == 1 and args.arch == "realnvp":
+            raise SystemExit(f"lwflow fit: problem {problem.name!r}: {ONE_PARAMETER_REALNVP}: pass --arch nsf")
+        name = args.name or problem.name
         _check_option("--name", "problem_name", name)
         return _run_stages(args, spec, name, out, bar_factory)
 

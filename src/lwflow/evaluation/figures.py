@@ -248,7 +248,8 @@ def pair_figure(
     colours = ["tab:orange"] if modes is None else [f"C{k % 10}" for k in range(len(groups))]
     if modes is None:
         groups = [(groups[0][0], "model")]
-    fig, axes = plt.subplots(dim, dim, figsize=(2.6 * dim + 0.6, 2.6 * dim), squeeze=False, constrained_layout=True)
+    size = (2.6 * dim + 0.6, 2.6 * dim) if dim > 1 else (5.0, 3.2)  # one parameter: one wide histogram
+    fig, axes = plt.subplots(dim, dim, figsize=size, squeeze=False, constrained_layout=True)
     for i in range(dim):
         for j in range(dim):
             ax = axes[i, j]

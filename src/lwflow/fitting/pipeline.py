@@ -54,6 +54,7 @@ from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds
 from lwflow.fitting.train import TrainConfig
 from lwflow.fitting.verdict import CheckConfig, advice_for, check_posterior
 from lwflow.fitting.weights import ClippingConfig, clipped_weights, ess_of_log_weights, log_evidence
+from lwflow.models.flows import ONE_PARAMETER_REALNVP
 from lwflow.problems import Problem
 from lwflow.problems.likelihoods import MapPool, likelihood_pool
 from lwflow.settings import SettingsError, check_section, settings_of
@@ -123,6 +124,8 @@ def fit(
             )
     problem.check()
     model_config = settings_of(ModelConfig, model)
+    if problem.dim == 1 and model_config.arch == "realnvp":
+        raise SettingsError(f"problem {problem.name!r}: {ONE_PARAMETER_REALNVP}: pass model={{'arch': 'nsf'}}")
     training_config = settings_of(TrainConfig, training)
     modes_config = settings_of(ModeSelectionConfig, mode_selection)
     check_config = settings_of(CheckConfig, check)

@@ -50,6 +50,11 @@ SPLINE_BINS = 8
 # Rows evaluated at once outside training: a pass over 4096 rows keeps each layer's activations
 # in cache; 50 000 rows at once drew MAF samples 3x slower, with the same values.
 ROWS_PER_PASS = 4096
+ONE_PARAMETER_REALNVP = (
+    "realnvp needs at least 2 parameters (its coupling layers transform one half of the coordinates "
+    "given the other); for 1 parameter use arch nsf, a stack of monotone splines (measured in "
+    "docs/results/one_parameter.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,8 @@ def init_mixture_base(u: np.ndarray, weights: np.ndarray, n_modes: int, seed: in
 
 def realnvp_layers(dim: int, n_layers: int, hidden_units: int) -> list[nf.flows.Flow]:
     """Affine coupling blocks (sigmoid scale) alternating with a half swap of coordinates."""
+    if dim < 2:
+        raise ValueError(ONE_PARAMETER_REALNVP)
     conditioner, transformed = (dim + 1) // 2, dim // 2
     layers: list[nf.flows.Flow] = []
     for _ in range(n_layers):
@@ -163,8 +170,12 @@ def _autoregressive_layers(dim: int, n_layers: int, hidden_units: int, spline: b
         transform = MaskedAutoregressiveTransform(
             features=dim, order=order, hidden_features=(hidden_units, hidden_units), **univariate
         )
-        nn.init.zeros_(transform.hyper[-1].weight)
-        nn.init.zeros_(transform.hyper[-1].bias)
+        if dim == 1:  # zuko's one-feature layer: a univariate map with free parameters, no conditioner
+            for phi in transform.phi:
+                nn.init.zeros_(phi)
+        else:
+            nn.init.zeros_(transform.hyper[-1].weight)
+            nn.init.zeros_(transform.hyper[-1].bias)
         layers.append(ZukoLayer(transform))
     return layers
 

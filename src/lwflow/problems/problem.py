@@ -88,12 +88,6 @@ class Problem:
         return self.parameter_names or tuple(f"theta_{j + 1}" for j in range(self.dim))
 
     def check(self) -> None:
-        """Refuse a prior with the wrong shapes, or a single parameter, once, before any work,
-        saying what to do (the likelihood is checked where it is first evaluated: it may be expensive)."""
+        """Refuse a prior with the wrong shapes once, before any work, saying what to do (the
+        likelihood is checked where it is first evaluated: it may be expensive)."""
         check_prior(self.prior, f"problem {self.name!r}: prior")
-        if self.dim < 2:
-            raise ValueError(
-                f"problem {self.name!r} has 1 parameter; lwflow's flows need at least 2 (their coupling and "
-                "autoregressive layers split the coordinates). For one parameter, weighted prior draws or a "
-                "1-D density estimate are the right tool"
-            )
