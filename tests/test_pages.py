@@ -62,3 +62,11 @@ def test_the_html_table_shows_the_same_cells_as_the_markdown_one():
         assert cell in html and cell in to_markdown(frame)
     plain = to_html(pd.DataFrame({"parameter": ["x"], "mean": [1.5]}), "summary")
     assert "<td>1.5</td>" in plain
+
+
+def test_an_html_page_of_several_tables_puts_each_under_its_heading_in_a_box_that_scrolls():
+    fits = pd.DataFrame({"model": ["nsf_K2"], "log Z": ["-2.3010 ± 0.0114"]})
+    parameters = pd.DataFrame({"model": ["nsf_K2"], "parameter": ["x"], "mean": [1.5]})
+    page = to_html({"The fits": fits, "Their parameters": parameters}, "summary")
+    assert page.index("<h2>The fits</h2>") < page.index("-2.3010 ± 0.0114") < page.index("<h2>Their parameters</h2>")
+    assert page.count("<div class='wide'><table") == 2 and "div.wide{overflow-x:auto}" in page

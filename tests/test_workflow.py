@@ -232,9 +232,12 @@ def test_the_report_shows_its_landing_page_a_table_and_a_figure_in_headless_chro
     report = (smoke_run / "browser_report.html").as_uri()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(report)
         expect(page.get_by_text("What the DAG does")).to_be_visible(timeout=60_000)  # the landing page
+        rules = page.evaluate("rulegraph_spec.data[0].values.map(node => node.rule)")
+        assert len(rules) == len(set(rules)) and {"propose_round", "weigh_round", "model_metrics_*"} <= set(rules)
+        page.screenshot(path=smoke_run / "report_rulegraph.png")  # one node per rule: look at it
         page.get_by_text("Paper A tables", exact=True).click()
         page.locator("label", has_text="table").click()
         page.locator("tr", has_text="paper_a_table2").locator("a[iconname=eye]").click()
@@ -254,6 +257,9 @@ def test_the_report_shows_its_landing_page_a_table_and_a_figure_in_headless_chro
         summary = page.frame_locator("iframe").locator("table.lwflow")
         expect(summary.locator("th", has_text="verdict")).to_be_visible(timeout=30_000)  # every model's verdict
         expect(summary.locator("td", has_text=re.compile(r"^(trusted|reweight|not trusted)$")).first).to_be_visible()
+        log_z = page.frame_locator("iframe").locator("th", has_text="log Z").bounding_box()
+        assert log_z["x"] + log_z["width"] <= 1280  # the summary page fits the screen: log Z in view
+        page.screenshot(path=smoke_run / "report_summary.png")
         browser.close()
 
 

@@ -8,6 +8,7 @@ of the metric at the same sample size (for bridge mass: the truth's own bridge m
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -124,15 +125,20 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return markdown_table(wide_table(frame)) + "\n" + table_footnote(frame) + "\n"
 
 
-def to_html(frame: pd.DataFrame, title: str) -> str:
+def to_html(frame: pd.DataFrame | Mapping[str, pd.DataFrame], title: str) -> str:
     """A table as a standalone HTML page (the report shows it as is): a long table of means
-    (``metric``, ``mean`` columns) as its wide table with the footnote, any other as it is."""
+    (``metric``, ``mean`` columns) as its wide table with the footnote, any other as it is; a
+    mapping of headings to tables, each under its heading (narrow tables that fit the screen
+    rather than one wide one)."""
     import html
 
-    summary = "mean" in frame and "metric" in frame
-    shown = wide_table(frame) if summary else frame
-    body = shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0, classes="lwflow")
-    footnote = f"<p>{html.escape(table_footnote(frame))}</p>" if summary else ""
+    if isinstance(frame, Mapping):
+        body = "\n".join(f"<h2>{html.escape(heading)}</h2>\n{_html_table(part)}" for heading, part in frame.items())
+        footnote = ""
+    else:
+        summary = "mean" in frame and "metric" in frame
+        body = _html_table(wide_table(frame) if summary else frame)
+        footnote = f"<p>{html.escape(table_footnote(frame))}</p>" if summary else ""
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_TABLE_STYLE}</style></head>\n"
@@ -140,8 +146,14 @@ def to_html(frame: pd.DataFrame, title: str) -> str:
     )
 
 
+def _html_table(frame: pd.DataFrame) -> str:
+    """One table, in a box that scrolls sideways where it is wider than the screen."""
+    table = frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0, classes="lwflow")
+    return f"<div class='wide'>{table}</div>"
+
+
 _TABLE_STYLE = (
     "body{font-family:sans-serif;margin:1.5em}table.lwflow{border-collapse:collapse}"
     "table.lwflow th,table.lwflow td{padding:.3em .7em;border-bottom:1px solid #ccc;text-align:left}"
-    "table.lwflow th{background:#f2f2f2}"
+    "table.lwflow th{background:#f2f2f2}div.wide{overflow-x:auto}"
 )
