@@ -2,6 +2,7 @@
 import functools
 import os
 import re
+import sys
 from pathlib import Path
 
 from snakemake.logging import logger
@@ -284,3 +285,49 @@ def diagnostics_background(wildcards):
         "prior": f"results/prior/{wildcards.problem}/seed{wildcards.seed}.npz",
         "weights": f"results/weights/{wildcards.problem}/seed{wildcards.seed}.npz",
     }
+
+
+def rule_family(name):
+    """A rule's name in the report's graph: the generated ``model_metrics_<group>`` rules as one."""
+    return "model_metrics_*" if name.startswith("model_metrics_") else name
+
+
+def one_node_per_rule(dag):
+    """The report's rule graph with one node per rule (family) and one link per pair of them.
+
+    Snakemake's own (``snakemake.report.rulegraph_spec``) keeps one job of each rule per level of
+    the DAG's topological order, so the adaptive rounds' rules, a level apart each round, are
+    drawn once per round.  Here each rule sits at the depth of its shallowest job (the longest
+    chain of jobs that job needs), in the same layout (``fx``, ``fy``), and a link joins two rules if any job of one needs a job of the other:
+    ``links_direct`` are those between neighbours, drawn straight; the rest are arcs."""
+    level = {}
+    for job in (job for jobs in dag.toposorted() for job in jobs):  # a job after those it needs
+        level[job] = 1 + max((level.get(dep, 0) for dep in dag.dependencies[job]), default=-1)
+    first = {}
+    for job, depth in level.items():
+        name = rule_family(job.rule.name)
+        first[name] = min(first.get(name, depth), depth)
+    order = sorted(first, key=lambda name: (first[name], name))
+    index = {name: i for i, name in enumerate(order)}
+    pairs = {
+        (index[rule_family(dep.rule.name)], index[rule_family(job.rule.name)])
+        for job in dag.jobs
+        for dep in dag.dependencies[job]
+    }
+    nodes = [{"rule": name, "fx": 10, "fy": i * 50} for i, name in enumerate(order)]
+    links = [
+        {"source": s, "target": t, "sourcerule": order[s], "targetrule": order[t], "value": 1}
+        for s, t in sorted(pairs)
+        if s != t
+    ]
+    spec = {
+        "nodes": nodes,
+        "links": [link for link in links if link["target"] - link["source"] != 1],
+        "links_direct": [link for link in links if link["target"] - link["source"] == 1],
+    }
+    return spec, 100, max([node["fy"] for node in nodes], default=0)
+
+
+# The HTML reporter is imported only for --report, before this file is read: it draws our graph.
+if "snakemake.report.html_reporter" in sys.modules:
+    sys.modules["snakemake.report.html_reporter"].rulegraph_spec = one_node_per_rule
