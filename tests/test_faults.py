@@ -5,6 +5,7 @@ it is handled so that nothing valid is lost."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -234,3 +235,16 @@ def test_auditing_an_empty_folder_fails_and_says_nothing_was_verified(tmp_path):
     from lwflow.audit import main
 
     assert main([str(tmp_path)]) == 1
+
+
+def test_lwflow_fit_refuses_an_out_folder_it_cannot_write_before_the_problem_runs(tmp_path, monkeypatch):
+    """Read-only folders cannot be made as root (root writes anywhere): the access check is
+    answered 'no' instead, as it is for a user without the permission."""
+    from lwflow import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "umod.py").write_text(USER_MODULE)
+    monkeypatch.setattr(cli.os, "access", lambda path, mode: False)
+    with pytest.raises(SystemExit, match=re.escape("(or the folder that holds it) is not writable; give a folder")):
+        cli.main(["fit", "umod:make", "--out", "out"])
+    assert not (tmp_path / "out" / "prior").exists()

@@ -1,6 +1,7 @@
 """The Snakemake workflow: the smoke config end to end, and bad configs rejected up front."""
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -75,12 +76,60 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 900, slurm: bool = F
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
+TORCH_IMPORT_SECONDS = 1.5  # `import torch` on this project's 2-core machine when it is quiet
+
+
+@functools.cache
+def machine_pace() -> float:
+    """How many times slower than when quiet this machine runs now: a fresh ``import torch``
+    timed against :data:`TORCH_IMPORT_SECONDS` (each workflow job pays it), at least 1."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True)
+    return max(1.0, (time.perf_counter() - start) / TORCH_IMPORT_SECONDS)
+
+
+class FinishedRun:
+    """A workflow run that every test of a module reads: it runs once; when it fails (or
+    outlasts 600 s times the machine's pace) the first test that needs it fails with Snakemake's
+    message and the pace, and the rest skip, naming it, instead of repeating the failure."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir, self.failure, self.reported = workdir, None, False
+        timeout = round(600 * machine_pace())
+        try:
+            result = run_snakemake(workdir, "--cores", "2", "--quiet", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.failure = f"the run did not finish in {timeout} s ({machine_pace():.1f} x the quiet pace)"
+        else:
+            if result.returncode != 0:
+                self.failure = f"the run failed (rc {result.returncode}): {result.stderr[-4000:]}"
+
+    def get(self) -> Path:
+        if self.failure is None:
+            return self.workdir
+        if self.reported:
+            pytest.skip(f"the workflow run this test reads failed in an earlier test of {self.workdir.name}")
+        self.reported = True
+        pytest.fail(self.failure)
+
+
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    workdir = workflow_copy(tmp_path_factory.mktemp("smoke"), smoke_config())
-    result = run_snakemake(workdir, "--cores", "2", "--quiet")
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir
+def smoke_outcome(tmp_path_factory) -> FinishedRun:
+    return FinishedRun(workflow_copy(tmp_path_factory.mktemp("smoke"), smoke_config()))
+
+
+@pytest.fixture
+def smoke_run(smoke_outcome) -> Path:
+    return smoke_outcome.get()
+
+
+def test_a_failed_shared_run_fails_the_first_test_that_reads_it_and_skips_the_rest(tmp_path):
+    config = smoke_config() | {"seeds": []}  # refused before any job
+    run = FinishedRun(workflow_copy(tmp_path, config))
+    with pytest.raises(pytest.fail.Exception, match="(?s)the run failed \\(rc 1\\).*seeds: \\[\\] should be non-empty"):
+        run.get()
+    with pytest.raises(pytest.skip.Exception, match="failed in an earlier test"):
+        run.get()
 
 
 def test_smoke_run_writes_every_table_with_the_long_format(smoke_run):
@@ -411,7 +460,7 @@ def make_problem(width, names, observations):
 
 
 @pytest.fixture(scope="module")
-def user_run(tmp_path_factory):
+def user_outcome(tmp_path_factory) -> FinishedRun:
     """A user problem from a factory with args and a data file, bringing its exact posterior."""
     config = smoke_config()
     config["seeds"] = [0]
@@ -430,9 +479,12 @@ def user_run(tmp_path_factory):
     (workdir / "my_model.py").write_text(USER_MODEL)
     (workdir / "data").mkdir()
     (workdir / "data/centres.csv").write_text("-2,0\n2,0\n")
-    result = run_snakemake(workdir, "--cores", "2", "--quiet")
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir
+    return FinishedRun(workdir)
+
+
+@pytest.fixture
+def user_run(user_outcome) -> Path:
+    return user_outcome.get()
 
 
 def test_the_report_of_a_user_run_says_what_was_fitted_and_how_to_read_it(user_run, tmp_path):
@@ -671,6 +723,16 @@ def test_adaptive_rounds_killed_mid_round_resume_at_that_round(tmp_path, smoke_r
     ]
     assert len(made) > 20
     assert [path for path in made if (workdir / path).read_bytes() != (smoke_run / path).read_bytes()] == []
+    # then n_per_round doubled on the finished tree: the rounds are redone, two reach max_calls,
+    # the old later rounds go, and the audit stays clean (one run reused: a fresh one costs 50 s)
+    rounds_before = len(round_reports(workdir))
+    config["experiments"][0]["adaptive"]["n_per_round"] = 2000
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    result = run_snakemake(workdir, "--cores", "2", "--quiet")
+    assert result.returncode == 0, result.stderr[-4000:]
+    reports = round_reports(workdir)
+    assert rounds_before > 2 and [report["calls"] for report in reports] == [2000, 4000]
+    assert "0 problems found" in audit(workdir)
 
 
 def flip_one_bit(path: Path) -> None:
