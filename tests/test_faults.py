@@ -136,7 +136,7 @@ def test_likelihoods_that_return_strings_or_are_minus_inf_everywhere_are_named()
 
 
 def test_a_likelihood_that_changes_its_argument_does_not_move_the_draws():
-    from lwflow.fitting.model_fit import evaluate_log_likelihood
+    from lwflow.fitting.weights import evaluate_log_likelihood
 
     def shifting(theta):
         theta -= 3

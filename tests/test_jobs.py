@@ -54,3 +54,24 @@ def test_an_input_changed_after_it_was_made_is_refused_before_use(tmp_path: Path
     with pytest.raises(TamperedInputError, match="samples.npz was changed after it was made"), jobs.job_context(job):
         pass
     assert "snakemake --forcerun train_flow" in (tmp_path / "score.log").read_text()
+
+
+def test_the_likelihood_jobs_do_not_import_torch(modules_imported_by):
+    """About 1.5 s per job on this machine: the prior draws' likelihood chunks skip it."""
+    code = (
+        "import numpy as np, yaml\n"
+        "from lwflow.stages import jobs\n"
+        "try:\n"  # the job's own imports, then its refusal of a chunk that does not exist
+        "    jobs.evaluate_likelihood('x', {}, 'prior.npz', 5, 1, 'out.npz', None)\n"
+        "except ValueError as error:\n"
+        "    assert 'chunk 5 does not exist' in str(error)\n"
+        "from lwflow.fitting.weights import evaluate_log_likelihood\n"
+        "from lwflow.problems import problem_from_spec\n"
+        "from lwflow.problems.likelihoods import likelihood_pool\n"
+        f"problems = yaml.safe_load(open({str(Path(__file__).parents[1] / 'config.yaml')!r}))['problems']\n"
+        "for name, spec in problems.items():\n"
+        "    problem = problem_from_spec(name, spec)\n"
+        "    evaluate_log_likelihood(problem, problem.prior.sample(10, np.random.default_rng(0)))\n"
+    )
+    modules = modules_imported_by(code)
+    assert "lwflow.fitting.weights" in modules and "torch" not in modules

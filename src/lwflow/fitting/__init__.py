@@ -18,7 +18,7 @@ _EXPORTS = {
     "effective_sample_size": "lwflow.weighted_draws",
     "em_weights": "lwflow.fitting.mixture",
     "ema_weights": "lwflow.fitting.mixture",
-    "evaluate_log_likelihood": "lwflow.fitting.model_fit",
+    "evaluate_log_likelihood": "lwflow.fitting.weights",
     "fit": "lwflow.fitting.pipeline",
     "fit_model": "lwflow.fitting.model_fit",
     "read_saved_posterior": "lwflow.fitting.posterior",

@@ -43,9 +43,10 @@ import pandas as pd
 import torch
 
 from lwflow.artefacts import first_changed_row, jsonable
-from lwflow.fitting.model_fit import FittedModel, evaluate_log_likelihood
+from lwflow.fitting.model_fit import FittedModel
 from lwflow.fitting.posterior import seal_check, sealed
 from lwflow.fitting.rounds import Pool, RoundsState
+from lwflow.fitting.weights import evaluate_log_likelihood
 from lwflow.models.flows import FlowSpec, checkpoint_payload, load_torch, model_from_payload, save_torch
 from lwflow.problems import Problem
 

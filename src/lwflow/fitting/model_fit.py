@@ -2,7 +2,6 @@
 the adaptive rounds (:mod:`lwflow.fitting.rounds`) share, each a function the workflow's jobs
 call as well (one code path):
 
-* :func:`evaluate_log_likelihood`: a problem's log-likelihoods in batches, each checked;
 * :func:`fit_model`: the number of base modes (``n_modes='auto'``:
   :func:`lwflow.fitting.modes.select_n_modes`), a flow trained on the weighted draws
   (:func:`lwflow.fitting.train.train_flow`) or an RBIG fitted to them, restricted to the
@@ -10,7 +9,7 @@ call as well (one code path):
 
 Example::
 
-    log_likelihood = evaluate_log_likelihood(problem, theta)
+    log_likelihood = evaluate_log_likelihood(problem, theta)  # lwflow.fitting.weights
     fitted = fit_model(theta, weights, problem.prior.support(), ModelConfig(n_modes=2), seed=0)
 """
 
@@ -27,11 +26,9 @@ import pandas as pd
 
 from lwflow.density_modes import VALLEY_RATIO
 from lwflow.fitting.train import TrainConfig
-from lwflow.fitting.weights import check_log_likelihood
 from lwflow.models.density import DensityModel
 from lwflow.models.flows import FlowSpec
 from lwflow.models.support import SUPPORT_DRAWS, restrict_to_support
-from lwflow.problems import Problem
 from lwflow.settings import check_section, settings_of
 from lwflow.streams import seed_for
 
@@ -39,12 +36,10 @@ __all__ = [
     "FittedModel",
     "ModeSelectionConfig",
     "ModelConfig",
-    "evaluate_log_likelihood",
     "fit_model",
     "warm_flow",
 ]
 
-LIKELIHOOD_BATCH = 10_000
 # the workflow's defaults (config schema: flow.n_layers, flow.nsf_layers); nsf: docs/choices.md
 LAYERS_BY_ARCH = {"realnvp": 8, "maf": 8, "nsf": 4}
 
@@ -119,26 +114,6 @@ def warm_flow(fitted: DensityModel | None, spec: FlowSpec) -> Any:
     if fitted is None or spec.arch == "rbig" or getattr(flow, "spec", None) != spec:
         return None
     return flow
-
-
-def evaluate_log_likelihood(
-    problem: Problem,
-    theta: np.ndarray,
-    batch_rows: int = LIKELIHOOD_BATCH,
-    progress: Callable[[int, int], None] | None = None,
-) -> np.ndarray:
-    """``problem.log_likelihood`` over ``theta`` in batches of ``batch_rows`` rows, each checked
-    (NaN, ``+inf``, shape, complex: :func:`lwflow.fitting.weights.check_log_likelihood`);
-    ``progress(done, total)`` is called after every batch."""
-    parts, done = [], 0
-    for start in range(0, len(theta), batch_rows):
-        rows = theta[start : start + batch_rows]
-        # a copy: a likelihood that changes its argument in place must not move the draws
-        parts.append(check_log_likelihood(problem.log_likelihood(rows.copy()), n_samples=len(rows)))
-        done += len(rows)
-        if progress is not None:
-            progress(done, len(theta))
-    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def fit_model(

@@ -45,7 +45,6 @@ from lwflow.fitting.model_fit import (
     FittedModel,
     ModelConfig,
     ModeSelectionConfig,
-    evaluate_log_likelihood,
     fit_model,
 )
 from lwflow.fitting.posterior import Posterior
@@ -53,7 +52,13 @@ from lwflow.fitting.refine import RefineConfig, refine_base
 from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds
 from lwflow.fitting.train import TrainConfig
 from lwflow.fitting.verdict import CheckConfig, advice_for, check_posterior
-from lwflow.fitting.weights import ClippingConfig, clipped_weights, ess_of_log_weights, log_evidence
+from lwflow.fitting.weights import (
+    ClippingConfig,
+    clipped_weights,
+    ess_of_log_weights,
+    evaluate_log_likelihood,
+    log_evidence,
+)
 from lwflow.models.flows import ONE_PARAMETER_REALNVP
 from lwflow.problems import Problem
 from lwflow.problems.likelihoods import MapPool, likelihood_pool

@@ -342,7 +342,8 @@ def adaptive_rounds(
     ``resume`` goes on from the state of an earlier run with the same settings (its next round
     is drawn from the same random stream, so the result is the uninterrupted run's);
     ``on_round`` receives the state after every round (a checkpoint writes it to disk)."""
-    from lwflow.fitting.model_fit import Stopwatch, evaluate_log_likelihood, fit_model
+    from lwflow.fitting.model_fit import Stopwatch, fit_model
+    from lwflow.fitting.weights import evaluate_log_likelihood
 
     support = problem.prior.support()
     state = RoundsState(Pool.empty(problem.dim), [], []) if resume is None else resume

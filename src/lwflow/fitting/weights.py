@@ -9,20 +9,27 @@ Clipping (paper A, Algorithm 1, "optional pre-processing") caps the largest weig
 trade a little bias for much less variance.  Importance weights of any proposal, given by their
 logarithms, have the same statistics: :func:`ess_of_log_weights`, :func:`log_mean_exp` (the
 evidence), :func:`pareto_k` (PSIS), and :func:`weighted_resample` (equally weighted draws).
+:func:`evaluate_log_likelihood` calls a problem's likelihood in checked batches (torch-free, so
+the likelihood jobs of the workflow do not pay for its import).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from lwflow.settings import check_section
 from lwflow.weighted_draws import effective_sample_size, max_weight_share
 
+if TYPE_CHECKING:
+    from lwflow.problems import Problem
+
 CLIP_STRATEGIES = ("none", "quantile", "max_share")
+LIKELIHOOD_BATCH = 10_000  # rows per likelihood call (evaluate_log_likelihood)
 TRUSTED_PARETO_K = 0.7
 
 
@@ -59,6 +66,26 @@ def check_log_likelihood(log_likelihood: np.ndarray, n_samples: int | None = Non
             f"the log-likelihood is +inf for {n_posinf} of {ll.size} samples; the likelihood must be finite"
         )
     return ll
+
+
+def evaluate_log_likelihood(
+    problem: Problem,
+    theta: np.ndarray,
+    batch_rows: int = LIKELIHOOD_BATCH,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """``problem.log_likelihood`` over ``theta`` in batches of ``batch_rows`` rows, each checked
+    (NaN, ``+inf``, shape, complex: :func:`lwflow.fitting.weights.check_log_likelihood`);
+    ``progress(done, total)`` is called after every batch."""
+    parts, done = [], 0
+    for start in range(0, len(theta), batch_rows):
+        rows = theta[start : start + batch_rows]
+        # a copy: a likelihood that changes its argument in place must not move the draws
+        parts.append(check_log_likelihood(problem.log_likelihood(rows.copy()), n_samples=len(rows)))
+        done += len(rows)
+        if progress is not None:
+            progress(done, len(theta))
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def weights_from_log_likelihood(log_likelihood: np.ndarray, n_samples: int | None = None) -> np.ndarray:

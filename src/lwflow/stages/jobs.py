@@ -125,7 +125,7 @@ def evaluate_likelihood(
     :func:`numpy.array_split`), checked for NaN, ``+inf`` and shape; one job per chunk, so an
     expensive likelihood runs in parallel, and within a chunk over ``pool`` processes
     (:func:`lwflow.problems.likelihoods.likelihood_pool`).  A flushed log line after every batch of rows."""
-    from lwflow.fitting.model_fit import evaluate_log_likelihood
+    from lwflow.fitting.weights import evaluate_log_likelihood
     from lwflow.problems import problem_from_spec
     from lwflow.problems.likelihoods import likelihood_pool
 
