@@ -63,13 +63,13 @@ def importance(problem: Problem, n_prior: int, n_draws: int, seed: int) -> Metho
     return MethodResult(draws, calls, seconds, {"prior_ess": ess})
 
 
-def _counted_fit(
-    problem: Problem, seed: int, flow: dict[str, Any], n_modes: int | str, **options: Any
+def counted_fit(
+    problem: Problem, seed: int, flow: dict[str, Any], n_modes: int | str, arch: str = "realnvp", **options: Any
 ) -> tuple[Any, int]:
-    """:func:`lwflow.fit` (the same code as the workflow) of a RealNVP with the likelihood's
-    calls counted: the posterior and the calls."""
+    """:func:`lwflow.fit` (the same code as the workflow) of an ``arch`` flow (RealNVP unless
+    told) with the likelihood's calls counted: the posterior and the calls."""
     counted = replace(problem, log_likelihood=CountingLikelihood(problem.log_likelihood))
-    model = {"arch": "realnvp", "n_modes": n_modes, "n_layers": flow["n_layers"], "hidden_units": flow["hidden_units"]}
+    model = {"arch": arch, "n_modes": n_modes, "n_layers": flow["n_layers"], "hidden_units": flow["hidden_units"]}
     return fit(counted, seed=seed, model=model, **options), counted.log_likelihood.calls
 
 
@@ -85,9 +85,7 @@ def likelihood_flow(
 ) -> MethodResult:
     """One-shot :func:`lwflow.fit` on ``n_prior`` prior draws with ``n_modes`` base modes."""
     (posterior, calls), seconds = timed(
-        lambda: _counted_fit(
-            problem, seed, flow, n_modes, n_prior_samples=n_prior, training=training, clipping=clipping
-        )
+        lambda: counted_fit(problem, seed, flow, n_modes, n_prior_samples=n_prior, training=training, clipping=clipping)
     )
     extra = {"log_z": posterior.log_evidence, "log_z_err": posterior.log_evidence_se}
     return MethodResult(posterior.sample(n_draws, seed), calls, seconds, extra)
@@ -107,7 +105,7 @@ def adaptive_flow(
     importance-corrected draws (``Posterior.sample(n, corrected=True)``), with their extra
     likelihood calls and seconds counted."""
     (posterior, calls), seconds = timed(
-        lambda: _counted_fit(problem, seed, flow, "auto", training=training, proposal="adaptive", adaptive=adaptive)
+        lambda: counted_fit(problem, seed, flow, "auto", training=training, proposal="adaptive", adaptive=adaptive)
     )
     extra = {"log_z": posterior.log_evidence, "log_z_err": posterior.log_evidence_se}
     extra |= {"rounds": len(posterior.diagnostics["rounds"]), "pareto_k": posterior.diagnostics["pareto_k"]}

@@ -25,7 +25,7 @@ from scipy import stats
 
 import lwflow
 from benchmarks import methods
-from benchmarks.timing import CountingLikelihood, timed
+from benchmarks.timing import timed
 
 QUADRATURE_POINTS = 400_001
 
@@ -96,16 +96,16 @@ def exact(name: str) -> tuple[float, Callable[[np.ndarray], np.ndarray], Callabl
 def _fit(
     pb: lwflow.Problem, seed: int, settings: OneParameterSettings, flow: dict, training: dict, proposal: str
 ) -> methods.MethodResult:
-    counted = lwflow.Problem(pb.name, pb.prior, CountingLikelihood(pb.log_likelihood))
-    model = {"arch": "nsf", "n_layers": flow["n_layers"], "hidden_units": flow["hidden_units"]}
     options = (
         {"proposal": "adaptive", "adaptive": dict(settings.adaptive)}
         if proposal == "adaptive"
         else {"n_prior_samples": settings.n_prior_samples}
     )
-    posterior, seconds = timed(lambda: lwflow.fit(counted, seed=seed, model=model, training=training, **options))
+    (posterior, calls), seconds = timed(
+        lambda: methods.counted_fit(pb, seed, flow, "auto", arch="nsf", training=training, **options)
+    )
     extra = {"log_z": posterior.log_evidence, "log_z_err": posterior.log_evidence_se, "verdict": posterior.verdict}
-    return methods.MethodResult(posterior.sample(settings.n_draws, seed), counted.log_likelihood.calls, seconds, extra)
+    return methods.MethodResult(posterior.sample(settings.n_draws, seed), calls, seconds, extra)
 
 
 METHODS = ("lwflow_nsf_prior", "lwflow_nsf_adaptive", "nautilus", "pocomc", "dynesty")

@@ -298,8 +298,9 @@ def one_node_per_rule(dag):
     Snakemake's own (``snakemake.report.rulegraph_spec``) keeps one job of each rule per level of
     the DAG's topological order, so the adaptive rounds' rules, a level apart each round, are
     drawn once per round.  Here each rule sits at the depth of its shallowest job (the longest
-    chain of jobs that job needs), in the same layout (``fx``, ``fy``), and a link joins two rules if any job of one needs a job of the other:
-    ``links_direct`` are those between neighbours, drawn straight; the rest are arcs."""
+    chain of jobs that job needs), in the same layout (``fx``, ``fy``), and a link joins two
+    rules if any job of one needs a job of the other: ``links_direct`` are those between
+    neighbours, drawn straight; the rest are arcs."""
     level = {}
     for job in (job for jobs in dag.toposorted() for job in jobs):  # a job after those it needs
         level[job] = 1 + max((level.get(dep, 0) for dep in dag.dependencies[job]), default=-1)

@@ -1,4 +1,6 @@
 # Paper A's and paper B's tables and figures, and loss curves, from artefacts only.
+
+
 rule paper_a_table:
     input:
         lambda w: rows_inputs(PLAN.paper_a_table_rows(w.table)),

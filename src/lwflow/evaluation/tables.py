@@ -146,6 +146,18 @@ def to_html(frame: pd.DataFrame | Mapping[str, pd.DataFrame], title: str) -> str
     )
 
 
+def summary_sections(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """A long table of posterior summaries (a row per model, seed and parameter) as two narrow
+    ones for :func:`to_html`: the fits (verdict, modes, ESS, log Z +- se, Pareto k, shift per
+    model and seed), then their parameters."""
+    fits = frame.drop_duplicates(["model", "seed"]).copy()
+    evidence = zip(fits["log_evidence"], fits["log_evidence_se"])
+    fits["log Z"] = [f"{z:.4f} ± {se:.4f}" if pd.notna(z) and pd.notna(se) else "" for z, se in evidence]
+    fits = fits[["model", "seed", "verdict", "n_modes", "ess", "log Z", "pareto_k", "shift"]]
+    parameters = frame[["model", "seed", "parameter", "mean", "sd", "q05", "q50", "q95"]]
+    return {"The fits: one row per model and seed": fits, "Their parameters": parameters}
+
+
 def _html_table(frame: pd.DataFrame) -> str:
     """One table, in a box that scrolls sideways where it is wider than the screen."""
     table = frame.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0, classes="lwflow")

@@ -460,7 +460,7 @@ def problem_summary(
     """Every model's summary of one problem in one long table (a row per model, seed and
     parameter), also as markdown, and as an HTML page of two narrow tables: the fits (verdict,
     modes, ESS, log Z +- se, Pareto k, shift per model and seed) and their parameters."""
-    from lwflow.evaluation.tables import markdown_table, to_html
+    from lwflow.evaluation.tables import markdown_table, summary_sections, to_html
 
     rows = []
     for path in summaries:
@@ -472,13 +472,7 @@ def problem_summary(
     frame = pd.DataFrame.from_records(rows, columns=columns)
     write_csv(csv_out, frame, provenance)
     write_text(markdown_out, markdown_table(frame), provenance)
-    fits = frame.drop_duplicates(["model", "seed"]).copy()
-    evidence = zip(fits["log_evidence"], fits["log_evidence_se"])
-    fits["log Z"] = [f"{z:.4f} ± {se:.4f}" if pd.notna(z) and pd.notna(se) else "" for z, se in evidence]
-    fits = fits[["model", "seed", "verdict", "n_modes", "ess", "log Z", "pareto_k", "shift"]]
-    parameters = frame[["model", "seed", "parameter", "mean", "sd", "q05", "q50", "q95"]]
-    page = {"The fits: one row per model and seed": fits, "Their parameters": parameters}
-    write_text(html_out, to_html(page, f"Posterior summaries: {Path(csv_out).stem}"), provenance)
+    write_text(html_out, to_html(summary_sections(frame), f"Posterior summaries: {Path(csv_out).stem}"), provenance)
 
 
 def truth_reference(
