@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lwflow.evaluation.metrics import kl_divergence
-from lwflow.fitting.train import TrainConfig, resolve_device, train_flow
+from lwflow.fitting.train import GPU_MIN_BATCH, TrainConfig, choose_device, train_flow
 from lwflow.fitting.weights import weights_from_log_likelihood
 from lwflow.models.flows import FlowSpec, init_mixture_base, load_checkpoint, save_checkpoint
 from lwflow.problems import gaussian_mixture_problem
@@ -97,15 +97,32 @@ def test_bad_spec_is_rejected():
         FlowSpec(arch="glow", n_modes=1, n_layers=2, hidden_units=8)
 
 
-def test_device_auto_is_the_cpu_without_a_gpu_and_cuda_without_one_says_what_to_do(monkeypatch):
+def test_device_auto_takes_a_gpu_only_for_large_batches_and_says_why(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert resolve_device("auto") == torch.device("cpu")
+    device, why = choose_device("auto", 10**6)
+    assert device == torch.device("cpu") and "sees no GPU" in why
     with pytest.raises(ValueError, match="sees no GPU: request one"):
-        resolve_device("cuda")
+        choose_device("cuda", 1024)
     with pytest.raises(ValueError, match="training.device = 'tpu'"):
         TrainConfig(device="tpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert resolve_device("auto") == torch.device("cuda")
+    device, why = choose_device("auto", GPU_MIN_BATCH - 1)
+    assert device == torch.device("cpu") and f"below {GPU_MIN_BATCH}" in why
+    assert choose_device("auto", GPU_MIN_BATCH)[0] == torch.device("cuda")
+    assert choose_device("cpu", 10**6) == (torch.device("cpu"), "training.device is 'cpu'")
+
+
+def test_full_batches_fit_and_ignore_batch_size(gaussian_fit):
+    """``full``: every step the whole training share, so no minibatch draw and no batch size."""
+    problem = gaussian_fit[0]
+    theta = problem.truth.sample(5000, np.random.default_rng(2))
+    full = {"max_steps": 300, "eval_every": 50, "patience": 100, "learning_rate": 1e-2, "batch_sampling": "full"}
+    a = train_flow(theta, np.ones(len(theta)), SMALL_FLOW, TrainConfig(**full, batch_size=7), seed=2)
+    b = train_flow(theta, np.ones(len(theta)), SMALL_FLOW, TrainConfig(**full, batch_size=4096), seed=2)
+    state_a, state_b = a.model.state_dict(), b.model.state_dict()
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    assert model_kl(problem, a.model) < 0.05
+    assert a.device == "cpu" and "training.device" in a.device_reason
 
 
 def test_device_auto_on_the_cpu_trains_the_same_model_as_device_cpu(gaussian_fit, monkeypatch):

@@ -170,6 +170,7 @@ def fit_model(
         result = train_flow(theta, weights, spec, steps, seed, mode_moments, progress, (shift, scale), start)
         fitted, history = result.model, result.history
         facts = {"best_step": result.best_step, "stopped_early": result.stopped_early, "device": result.device}
+        facts["device_reason"] = result.device_reason
         facts |= {"warm_start": start is not None}
     watch.lap("training")
     restricted = restrict_to_support(fitted, *support, seed_for(seed, "support"), support_draws)

@@ -18,7 +18,6 @@ TITLES = {
     "two_moons": "Two moons",
     "rings": "Rings",
 }
-EXPERTS = ("realnvp", "maf", "rbig", "nsf")
 MIXTURES = {"amfvi": "ema", "em_mixture": "em"}  # table row -> key in the mixture metrics
 METRICS = ("nll", "kl", "w2", "mmd_u", "mmd_b")
 EXTRA_METRICS = ("bridge_mass", "hole_mass", "w1_avg", "n_eff")

@@ -252,6 +252,8 @@ def train(
         config = settings_of(RefineConfig, refine)
         fitted.model, fitted.facts["refinement"] = refine_base(fitted.model, problem, config, seed, beta)
         print(f"base refined: {fitted.facts['refinement']}", flush=True)
+    if "device" in fitted.facts:
+        print(f"trained on {fitted.facts['device']}: {fitted.facts['device_reason']}", flush=True)
     write_json(outputs["modes"], fitted.modes, provenance)
     provenance.extra = fitted.facts
     save_checkpoint(outputs["model"], fitted.model, fitted.spec)

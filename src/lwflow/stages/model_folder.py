@@ -37,7 +37,7 @@ MODEL_FOLDER = re.compile(
     r"(?P<root>.*)/models/(?P<fit>likelihood|samples|adaptive)/(?P<problem>[^/]+)/"
     r"(?P<arch>[a-z0-9]+)_K(?P<modes>[1-9][0-9]*|auto)/seed(?P<seed>[0-9]+)"
 )
-TRAINING_FACTS = ("best_step", "stopped_early", "device", "support_log_mass", "n_layers")
+TRAINING_FACTS = ("best_step", "stopped_early", "device", "device_reason", "support_log_mass", "n_layers")
 
 
 def load_posterior(path: str | Path, problem: Problem | None = None) -> Posterior:

@@ -196,8 +196,9 @@ class Plan:
         for p in self.auto_modes_problems:
             for k in self.auto_modes_compared(p):
                 model_seeds.setdefault(("likelihood", p, paper_a.ARCH, k), set()).update(seeds)
+        self.paper_b_experts = tuple(config["outputs"]["paper_b_experts"])
         if config["outputs"]["paper_b"]:
-            for p, a in itertools.product(paper_b.PROBLEMS, paper_b.EXPERTS):
+            for p, a in itertools.product(paper_b.PROBLEMS, self.paper_b_experts):
                 model_seeds.setdefault(("samples", p, a, "1"), set()).update(seeds)
         self.model_seeds = {key: sorted(s) for key, s in sorted(model_seeds.items())}
         one_shot = sorted({problem for fit, problem, *_ in self.model_seeds if fit == "likelihood"})
@@ -219,7 +220,7 @@ class Plan:
                     mixture_seeds.setdefault(key, set()).update(block.get("seeds", seeds))
         if config["outputs"]["paper_b"]:
             for problem in paper_b.PROBLEMS:
-                mixtures.setdefault(("samples", problem, "1"), set()).update(paper_b.EXPERTS)
+                mixtures.setdefault(("samples", problem, "1"), set()).update(self.paper_b_experts)
                 mixture_seeds.setdefault(("samples", problem, "1"), set()).update(seeds)
         self.mixtures = {key: sorted(archs) for key, archs in sorted(mixtures.items())}
         self.mixture_seeds = {key: sorted(s) for key, s in mixture_seeds.items()}
@@ -508,7 +509,7 @@ class Plan:
                 "title": paper_b.TITLES[problem],
                 "reference": truth_path(problem, seed),
                 "models": {
-                    **{a: f"{model_dir('samples', problem, a, '1', seed)}/samples.npz" for a in paper_b.EXPERTS},
+                    **{a: f"{model_dir('samples', problem, a, '1', seed)}/samples.npz" for a in self.paper_b_experts},
                     "AMF-VI": (f"{mixture_dir('samples', problem, '1', seed)}/samples.npz", "ema"),
                 },
             }
