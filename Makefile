@@ -25,5 +25,6 @@ lint: setup
 	$(BIN)/ruff format --check src tests workflow benchmarks docs
 	$(BIN)/snakefmt --check Snakefile workflow
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/snakemake --lint
 	$(BIN)/snakemake --lint --configfile tests/config/smoke.yaml

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -242,7 +242,7 @@ def read_json(path: Path) -> Any:
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray], provenance: Provenance) -> None:
     with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **cast(dict[str, Any], arrays))  # numpy's stub reads ** as allow_pickle
     write_sidecar(Path(path), provenance)
 
 

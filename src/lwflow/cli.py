@@ -113,7 +113,9 @@ class _FitRun:
         bar_factory: Callable[..., Any],
     ) -> None:
         self.args, self.spec, self.name, self.root, self.fit = args, spec, name, root, fit
-        self.bar_factory, self.seed, self.code, self.module = bar_factory, args.seed, [], []
+        self.bar_factory, self.seed = bar_factory, args.seed
+        self.code: list[Path] = []  # the problem's files (set by run_fit)
+        self.module: list[Path] = []
         flow = {"arch": args.arch, "n_modes": args.modes, "hidden_units": args.hidden_units}
         self.flow = flow | ({"n_layers": args.n_layers} if args.n_layers is not None else {})  # else the arch's
         training = {"max_steps": args.max_steps, "batch_size": args.batch_size, "learning_rate": args.learning_rate}

@@ -21,10 +21,16 @@ import functools
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 SCHEMA_PATH = Path(__file__).with_name("settings.schema.yaml")
-Settings = TypeVar("Settings")
+
+
+class _Section(Protocol):
+    SECTION: ClassVar[str]  # the section of the settings schema the dataclass checks itself against
+
+
+Settings = TypeVar("Settings", bound=_Section)
 
 __all__ = ["SCHEMA_PATH", "SettingsError", "check_section", "schema_bounds", "section_schema", "settings_of"]
 
@@ -138,4 +144,4 @@ def settings_of(kind: type[Settings], value: Settings | Mapping[str, Any] | None
     if isinstance(value, kind):
         return value
     check_section(kind.SECTION, value)  # names an unknown key or a wrong type before the dataclass does
-    return kind(**value)
+    return kind(**cast(Mapping[str, Any], value))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -17,7 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.colors import TABLEAU_COLORS, LogNorm  # noqa: E402
+from matplotlib.image import AxesImage  # noqa: E402
 
 from lwflow.artefacts import Provenance, atomic_path, write_sidecar  # noqa: E402
 from lwflow.evaluation.tables import METRIC_LABELS  # noqa: E402
@@ -64,18 +66,20 @@ def histogram_bins(n_samples: int) -> int:
     return int(np.clip(np.sqrt(n_samples) / 1.5, 30, 150))
 
 
-def _draw_panel(ax: plt.Axes, panel: Panel, pair: tuple[int, int], extent: list[np.ndarray]) -> plt.Artist:
+def _draw_panel(ax: plt.Axes, panel: Panel, pair: tuple[int, int], extent: list[np.ndarray]) -> AxesImage:
     """Exact density on a grid or a 2D histogram of samples, both normalised to their maximum."""
     i, j = pair
     if panel.log_prob is not None:
-        edges = [np.linspace(*limits, 301) for limits in extent]
+        edges = [np.linspace(limits[0], limits[1], 301) for limits in extent]
         centres = [0.5 * (e[1:] + e[:-1]) for e in edges]
         gx, gy = np.meshgrid(*centres)
         values = np.exp(panel.log_prob(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(gx.shape)
-    else:
+    elif panel.samples is not None:
         bins = histogram_bins(len(panel.samples))
         values, *edges = np.histogram2d(panel.samples[:, i], panel.samples[:, j], bins=bins, range=extent)
         values = values.T
+    else:
+        raise ValueError(f"panel {panel.title!r} has neither samples nor a log-density")
     # an image, not a mesh of quads: Figure 2's 42 meshes of 150 x 150 cells took 33 s to save
     image = ax.imshow(
         np.maximum(values / values.max(), 1e-5),
@@ -97,13 +101,13 @@ def sample_grid_figure(rows: list[tuple[str, list[Panel]]], suptitle: str) -> pl
     fig, axes = plt.subplots(
         len(rows), n_cols, figsize=(2.6 * n_cols, 2.5 * len(rows)), squeeze=False, constrained_layout=True
     )
-    image = None
+    images = []
     for r, (label, panels) in enumerate(rows):
         limits = shared_limits([p.samples for p in panels if p.samples is not None])
         for c, panel in enumerate(panels):
-            image = _draw_panel(axes[r, c], panel, (0, 1), [limits[0], limits[1]])
+            images.append(_draw_panel(axes[r, c], panel, (0, 1), [limits[0], limits[1]]))
             axes[r, c].set_title(f"{label}: {panel.title}" if c == 0 else panel.title, fontsize=9)
-    fig.colorbar(image, ax=axes, shrink=0.6, label="density / max (log scale)")
+    fig.colorbar(images[-1], ax=axes, shrink=0.6, label="density / max (log scale)")
     fig.suptitle(suptitle)
     return fig
 
@@ -155,14 +159,14 @@ def projection_figure(
         sharey=False if single else "row",
         constrained_layout=True,
     )
-    image = None
+    images = []
     for r, (i, j) in enumerate(projections):
         for c, panel in enumerate(panels):
             ax = axes[0, r] if single else axes[r, c]
-            image = _draw_panel(ax, panel, (i, j), [limits[i], limits[j]])
+            images.append(_draw_panel(ax, panel, (i, j), [limits[i], limits[j]]))
             if r == 0 or single:
                 ax.set_title(panel.title)
-    fig.colorbar(image, ax=axes, shrink=0.85, label="density / max (log scale)")
+    fig.colorbar(images[-1], ax=axes, shrink=0.85, label="density / max (log scale)")
     fig.suptitle(suptitle)
     return fig
 
@@ -180,7 +184,7 @@ def scatter3d_figure(samples: np.ndarray, log_density: np.ndarray, title: str) -
     return fig
 
 
-SEED_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
+SEED_STYLES: tuple[Any, ...] = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))  # Any: matplotlib's type is private
 
 
 def loss_figure(histories: dict[str, dict[int, pd.DataFrame]], title: str) -> plt.Figure:
@@ -193,7 +197,7 @@ def loss_figure(histories: dict[str, dict[int, pd.DataFrame]], title: str) -> pl
     fig, ax = plt.subplots(figsize=(6.5, 4), constrained_layout=True)
     seeds = sorted({seed for frames in histories.values() for seed in frames})
     style = {seed: SEED_STYLES[i % len(SEED_STYLES)] for i, seed in enumerate(seeds)}
-    for colour, (label, frames) in zip(plt.cm.tab10.colors, histories.items()):
+    for colour, (label, frames) in zip(TABLEAU_COLORS, histories.items()):
         for seed, frame in frames.items():
             ax.plot(frame["step"], frame["val_loss"], color=colour, linestyle=style[seed], alpha=0.8)
             if "kept" in frame:  # the state the model returns: a ring on its step
@@ -257,7 +261,7 @@ def pair_figure(
                 ax.axis("off")
                 continue
             if i == j:
-                bins = np.linspace(*limits[i], 80)
+                bins = np.linspace(limits[i][0], limits[i][1], 80)
                 if background is not None:
                     ax.hist(background[:, i], bins=bins, density=True, color="0.6", label=background_label)
                 for (rows, label), colour in zip(groups, colours):

@@ -77,7 +77,7 @@ def fit_settings(problem: Problem, proposal: str, seed: int, sections: dict[str,
     settings: dict[str, Any] = {"problem": problem.name, "parameters": list(problem.names)}
     settings |= {"proposal": proposal, "seed": int(seed)}
     for name, value in sections.items():
-        plain = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        plain = dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
         if isinstance(plain, dict):
             plain = {k: v for k, v in plain.items() if k not in COMPUTE_ONLY.get(name, ())}
         settings[name] = plain

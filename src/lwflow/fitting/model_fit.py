@@ -19,7 +19,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from lwflow.density_modes import VALLEY_RATIO
 from lwflow.fitting.train import TrainConfig
 from lwflow.models.density import DensityModel
 from lwflow.models.flows import FlowSpec
-from lwflow.models.support import SUPPORT_DRAWS, restrict_to_support
+from lwflow.models.support import SUPPORT_DRAWS, TruncatedModel, restrict_to_support
 from lwflow.settings import check_section, settings_of
 from lwflow.streams import seed_for
 
@@ -155,15 +155,17 @@ def fit_model(
     else:
         modes = {"rule": "fixed", "n_modes": int(model.n_modes)}
         n_modes = int(model.n_modes)
-    spec = FlowSpec(model.arch, n_modes, model.n_layers, model.hidden_units)
+    spec = FlowSpec(model.arch, n_modes, cast(int, model.n_layers), model.hidden_units)  # set by __post_init__
     watch.lap("modes")
+    fitted: DensityModel
     if spec.arch == "rbig":
         from lwflow.models.rbig import RBIG, RBIGConfig
 
-        fitted, layers = RBIG.fit(theta, weights, seed, settings_of(RBIGConfig, rbig))
+        gaussianised, layers = RBIG.fit(theta, weights, seed, settings_of(RBIGConfig, rbig))
         history = pd.DataFrame({"step": [r["layer"] for r in layers], "val_loss": [r["val_loss"] for r in layers]})
-        history["kept"] = history["step"] == fitted.n_layers  # the layers returned
-        facts: dict[str, Any] = {"n_layers": fitted.n_layers}
+        history["kept"] = history["step"] == gaussianised.n_layers  # the layers returned
+        facts: dict[str, Any] = {"n_layers": gaussianised.n_layers}
+        fitted = gaussianised
     else:
         start = warm_flow(warm_start, spec) if warm_steps > 0 else None
         steps = dataclasses.replace(training, max_steps=warm_steps) if start is not None else training
@@ -174,7 +176,7 @@ def fit_model(
         facts |= {"warm_start": start is not None}
     watch.lap("training")
     restricted = restrict_to_support(fitted, *support, seed_for(seed, "support"), support_draws)
-    if restricted is not fitted:
+    if isinstance(restricted, TruncatedModel):
         facts["support_log_mass"] = restricted.log_mass
     watch.lap("support")
     return FittedModel(restricted, spec, history, modes, facts, watch.seconds)

@@ -131,7 +131,7 @@ def select_n_modes(
         for k in range(1, k_largest + 1)
     }
     bic = {k: _bic(fit, points, n_effective) for k, fit in fits.items()}
-    best_k = min(bic, key=bic.get)
+    best_k = min(bic, key=bic.__getitem__)
     best = fits[best_k]
     maxima = [climb_to_maximum(best.weights_, best.means_, best.precisions_, mean) for mean in best.means_]
     groups = separated_groups(best.score_samples, maxima, valley_ratio)

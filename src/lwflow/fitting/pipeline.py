@@ -161,7 +161,7 @@ def fit(
                 check_config, refine_config, progress, store,
             )  # fmt: skip
     posterior.fitted_problem = problem  # the pool may be gone: corrected draws call the likelihood serially
-    if posterior.check.warning is not None:
+    if posterior.check is not None and posterior.check.warning is not None:
         warnings.warn(posterior.check.warning, UserWarning, stacklevel=2)
     return posterior
 
@@ -185,7 +185,7 @@ def _fit_prior(
     started = time.perf_counter()
     theta = problem.prior.sample(int(n_prior_samples), rng_for(seed, "prior"))
     state = saved = _resumed_state(store, problem)
-    if "theta" in saved and not np.array_equal(saved["theta"].numpy(), theta):
+    if store is not None and "theta" in saved and not np.array_equal(saved["theta"].numpy(), theta):
         raise CheckpointError(
             f"the prior draws differ from those checkpoint {store.path} was written with (a changed prior): "
             f"delete {store.path} to start the fit over, or restore the prior it was written with"
@@ -293,7 +293,7 @@ def _fit_adaptive(
         on_round=None if store is None else lambda rounds: store.write(rounds_payload(rounds)),
     )  # fmt: skip
     ess = ess_of_log_weights(result.weighted_log_weights)  # adaptive weights are not clipped
-    diagnostics = {
+    diagnostics: dict[str, Any] = {
         "n_likelihood_calls": int(len(result.pool.theta)),
         "rounds": result.rounds,
         "pareto_k": result.pareto_k,
@@ -323,7 +323,7 @@ def _keep(store: FitCheckpoint | None, state: dict[str, Any]) -> None:
 
 def _resumed_diagnostics(state: dict[str, Any], store: FitCheckpoint | None) -> dict[str, Any]:
     """What a resumed fit went on from, and the likelihood calls of its recheck (counted)."""
-    if not state:
+    if not state or store is None:
         return {}
     if "records" in state:
         done = f"{len(state['records'])} rounds"

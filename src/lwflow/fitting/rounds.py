@@ -272,7 +272,7 @@ def weigh_round(pool: Pool, config: AdaptiveConfig, earlier: Sequence[Mapping[st
     else:
         decision = "train"
     log_w = pool.log_weights(beta if decision == "train" else 1.0)
-    record = {"round": round_index, "n": n_new, "calls": calls, "beta": beta}
+    record: dict[str, Any] = {"round": round_index, "n": n_new, "calls": calls, "beta": beta}
     record |= {"ess": ess_of_log_weights(log_w), "own_ess_fraction": own_ess, "evidence_ess": evidence_ess}
     record["next"] = decision
     return RoundOutcome(beta, log_w, record)

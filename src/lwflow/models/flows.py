@@ -32,7 +32,7 @@ from __future__ import annotations
 import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import normflows as nf
 import numpy as np
@@ -41,6 +41,7 @@ import zuko
 from torch import nn
 
 if TYPE_CHECKING:  # imported where an RBIG is loaded: scipy.special costs 0.2 s that flow-only jobs skip
+    from lwflow.models.density import DensityModel
     from lwflow.models.rbig import RBIG
     from lwflow.models.support import TruncatedModel
 
@@ -184,6 +185,9 @@ class StandardisedFlow(nn.Module):
     """A normflows flow acting on standardised coordinates :math:`u = (\\theta - m)/s`; ``spec``:
     the architecture, size and base modes it was built with."""
 
+    shift: torch.Tensor  # buffers
+    scale: torch.Tensor
+
     def __init__(
         self, flow: nf.NormalizingFlow, shift: np.ndarray, scale: np.ndarray, spec: FlowSpec | None = None
     ) -> None:
@@ -281,7 +285,7 @@ def build_flow(spec: FlowSpec, shift: np.ndarray, scale: np.ndarray, base_init: 
     return StandardisedFlow(flow.float(), shift, scale, spec)
 
 
-def checkpoint_payload(model: StandardisedFlow | RBIG | TruncatedModel, spec: FlowSpec) -> dict[str, object]:
+def checkpoint_payload(model: DensityModel, spec: FlowSpec) -> dict[str, object]:
     """Tensors and plain values only (so a reader can use ``weights_only=True``): the spec, the
     trained state and, for a model truncated to the prior's support, the box and its mass."""
     from lwflow.models.support import TruncatedModel
@@ -290,9 +294,10 @@ def checkpoint_payload(model: StandardisedFlow | RBIG | TruncatedModel, spec: Fl
     if isinstance(model, TruncatedModel):
         payload["support"] = model.state()
         model = model.model
-    payload["state_dict"] = (
-        model.state_tensors() if spec.arch == "rbig" else {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    )
+    if isinstance(model, StandardisedFlow):
+        payload["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    else:
+        payload["state_dict"] = cast("RBIG", model).state_tensors()
     return payload
 
 
@@ -300,6 +305,7 @@ def model_from_payload(payload: dict) -> StandardisedFlow | RBIG | TruncatedMode
     """Rebuild a model from :func:`checkpoint_payload` output."""
     spec = FlowSpec(**payload["spec"])
     state = payload["state_dict"]
+    model: StandardisedFlow | RBIG
     if spec.arch == "rbig":
         from lwflow.models.rbig import RBIG
 
@@ -307,8 +313,9 @@ def model_from_payload(payload: dict) -> StandardisedFlow | RBIG | TruncatedMode
     else:
         dim = state["shift"].numel()
         placeholder = BaseInit(np.zeros((spec.n_modes, dim)), np.ones((spec.n_modes, dim)), np.ones(spec.n_modes))
-        model = build_flow(spec, np.zeros(dim), np.ones(dim), placeholder)
-        model.load_state_dict(state)
+        flow = build_flow(spec, np.zeros(dim), np.ones(dim), placeholder)
+        flow.load_state_dict(state)
+        model = flow
     if "support" not in payload:
         return model
     from lwflow.models.support import TruncatedModel
@@ -340,7 +347,7 @@ def load_torch(path: Path) -> dict:
         ) from None
 
 
-def save_checkpoint(path: Path, model: StandardisedFlow | RBIG | TruncatedModel, spec: FlowSpec) -> None:
+def save_checkpoint(path: Path, model: DensityModel, spec: FlowSpec) -> None:
     """Write a model for :func:`load_checkpoint`."""
     save_torch(path, checkpoint_payload(model, spec))
 

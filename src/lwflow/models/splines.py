@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -59,7 +60,7 @@ class RationalQuadratic(torch.autograd.Function):
     :math:`z, s, h, w` written out (module docstring for the formulas)."""
 
     @staticmethod
-    def forward(  # type: ignore[override]  # autograd's signature, one tensor per argument
+    def forward(  # autograd's signature: one tensor per argument
         ctx: FunctionCtx,
         x: torch.Tensor,
         x0: torch.Tensor,
@@ -83,9 +84,7 @@ class RationalQuadratic(torch.autograd.Function):
         return y, ladj
 
     @staticmethod
-    def backward(  # type: ignore[override]
-        ctx: FunctionCtx, grad_y: torch.Tensor, grad_ladj: torch.Tensor
-    ) -> tuple[torch.Tensor | None, ...]:
+    def backward(ctx: Any, grad_y: torch.Tensor, grad_ladj: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         z, w, h, s, d0, d1, den, ratio, slope_sum, inside = ctx.saved_tensors
         g_y = torch.where(inside, grad_y, 0.0)
         g_ladj = torch.where(inside, grad_ladj, 0.0)

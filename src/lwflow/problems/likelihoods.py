@@ -29,7 +29,7 @@ import multiprocessing
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -105,7 +105,8 @@ def likelihood_pool(
             f"pool = {pool!r} has no map(function, iterable): give a number of processes, a "
             "concurrent.futures executor, a multiprocessing pool, or a dask client's get_executor()"
         )
-    yield PooledLikelihood(log_likelihood, pool, CHUNKS_PER_WORKER * _workers(pool))
+    mapper = cast(MapPool, pool)  # not None, not an int, and has a map
+    yield PooledLikelihood(log_likelihood, mapper, CHUNKS_PER_WORKER * _workers(mapper))
 
 
 def _workers(pool: MapPool) -> int:

@@ -29,7 +29,8 @@ import numpy as np
 class Prior(Protocol):
     """What lwflow needs from a prior: its dimension, a sampler, a log-density, a bounding box."""
 
-    dim: int
+    @property
+    def dim(self) -> int: ...
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
 

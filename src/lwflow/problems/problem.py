@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -30,7 +30,8 @@ from lwflow.settings import check_section
 class Target(Protocol):
     """A distribution with an exact sampler and a normalised log-density."""
 
-    dim: int
+    @property
+    def dim(self) -> int: ...
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
 
@@ -68,7 +69,9 @@ class Problem:
 
     def __post_init__(self) -> None:
         if not self.vectorized and not isinstance(self.log_likelihood, PointwiseLikelihood):
-            object.__setattr__(self, "log_likelihood", PointwiseLikelihood(self.log_likelihood))
+            # vectorized=False: the function takes one point and returns a number
+            of_point = cast(Callable[[np.ndarray], float], self.log_likelihood)
+            object.__setattr__(self, "log_likelihood", PointwiseLikelihood(of_point))
         check_section("problem_name", self.name, label="problem name")
         if self.parameter_names is not None:
             names = tuple(str(n) for n in self.parameter_names)

@@ -504,12 +504,17 @@ def truth_reference(
 
 def _score(
     truth: Any, log_q: np.ndarray, q_samples: np.ndarray, ref: dict[str, np.ndarray], evaluation: dict[str, Any]
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Every metric of one model from its log-density on the reference and its own samples."""
     from lwflow.evaluation.metrics import bridge_mass, hole_mass, kl_divergence, negative_log_likelihood, sample_metrics
 
     kl, kl_se = kl_divergence(ref["log_p"], log_q)
-    result = {"kl": kl, "kl_se": kl_se, "nll": negative_log_likelihood(log_q), "n_samples": len(q_samples)}
+    result: dict[str, Any] = {
+        "kl": kl,
+        "kl_se": kl_se,
+        "nll": negative_log_likelihood(log_q),
+        "n_samples": len(q_samples),
+    }
     result |= sample_metrics(q_samples, ref["samples"], evaluation)
     result["bridge_mass"] = bridge_mass(
         truth.log_prob(q_samples), float(ref["log_p_max"]), evaluation["bridge_fraction"]

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 PROC = Path("/proc")
 
@@ -80,7 +81,7 @@ def stop_when_orphaned(interval: float = 1.0, grace: float = 10.0) -> int | None
             file=sys.stderr,
             flush=True,
         )
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)  # ends a blocking call too
+        signal.pthread_kill(cast(int, threading.main_thread().ident), signal.SIGUSR1)  # ends a blocking call too
         time.sleep(grace)
         os._exit(1)
 

@@ -194,8 +194,8 @@ class Plan:
             for p, k in paper_a.models_needed():
                 model_seeds.setdefault(("likelihood", p, paper_a.ARCH, str(k)), set()).update(seeds)
         for p in self.auto_modes_problems:
-            for k in self.auto_modes_compared(p):
-                model_seeds.setdefault(("likelihood", p, paper_a.ARCH, k), set()).update(seeds)
+            for compared in self.auto_modes_compared(p):
+                model_seeds.setdefault(("likelihood", p, paper_a.ARCH, compared), set()).update(seeds)
         self.paper_b_experts = tuple(config["outputs"]["paper_b_experts"])
         if config["outputs"]["paper_b"]:
             for p, a in itertools.product(paper_b.PROBLEMS, self.paper_b_experts):
@@ -215,9 +215,9 @@ class Plan:
         for block in config["experiments"]:
             if block["mixture"]:
                 for problem, modes in itertools.product(block["problems"], block["modes"]):
-                    key = (block["fit"], problem, str(modes))
-                    mixtures.setdefault(key, set()).update(block["archs"])
-                    mixture_seeds.setdefault(key, set()).update(block.get("seeds", seeds))
+                    mixture = (block["fit"], problem, str(modes))
+                    mixtures.setdefault(mixture, set()).update(block["archs"])
+                    mixture_seeds.setdefault(mixture, set()).update(block.get("seeds", seeds))
         if config["outputs"]["paper_b"]:
             for problem in paper_b.PROBLEMS:
                 mixtures.setdefault(("samples", problem, "1"), set()).update(self.paper_b_experts)
@@ -418,7 +418,9 @@ class Plan:
                 "label": row.label,
                 "published": row.published,
                 "seeds": list(self.seeds),
-                "metrics": [metrics_path("likelihood", row.problem, paper_a.ARCH, row.modes, s) for s in self.seeds],
+                "metrics": [
+                    metrics_path("likelihood", row.problem, paper_a.ARCH, str(row.modes), s) for s in self.seeds
+                ],
                 "floors": [floor_path(row.problem, s) for s in self.seeds],
             }
             for row in paper_a.TABLES[table]
@@ -434,7 +436,7 @@ class Plan:
                 "reference": truth_path(panel.problem, seed),
                 "samples": None
                 if panel.modes is None
-                else f"{model_dir('likelihood', panel.problem, paper_a.ARCH, panel.modes, seed)}/samples.npz",
+                else f"{model_dir('likelihood', panel.problem, paper_a.ARCH, str(panel.modes), seed)}/samples.npz",
             }
             for panel in paper_a.FIGURES[figure]
         ]
@@ -450,12 +452,12 @@ class Plan:
         }
 
     def mixture_table_rows(
-        self, fit: str, problems: list[str], modes_of: Callable[[str], str], published: Callable[..., dict]
+        self, fit: str, modes_by_problem: dict[str, str], published: Callable[..., dict]
     ) -> list[dict[str, Any]]:
-        """Rows ``problem/method``: the AMF-VI and EM mixtures, then each expert."""
+        """Rows ``problem/method``: the AMF-VI and EM mixtures, then each expert, per problem
+        with its mixture's base modes (``modes_by_problem``)."""
         rows = []
-        for problem in problems:
-            modes = modes_of(problem)
+        for problem, modes in modes_by_problem.items():
             prefix = problem if fit == "samples" else f"{problem}/K{modes}"
             seeds = self.mixture_seeds[(fit, problem, modes)]
             floors = [floor_path(problem, s) for s in seeds]
@@ -487,13 +489,13 @@ class Plan:
     def paper_b_rows(self) -> list[dict[str, Any]]:
         if not self.config["outputs"]["paper_b"]:
             return []
-        return self.mixture_table_rows("samples", list(paper_b.PROBLEMS), lambda problem: "1", paper_b.published)
+        return self.mixture_table_rows("samples", dict.fromkeys(paper_b.PROBLEMS, "1"), paper_b.published)
 
     def amfvi_likelihood_rows(self) -> list[dict[str, Any]]:
         return [
             row
             for problem, modes in self.likelihood_mixtures()
-            for row in self.mixture_table_rows("likelihood", [problem], lambda _, k=modes: k, lambda *_: {})
+            for row in self.mixture_table_rows("likelihood", {problem: modes}, lambda *_: {})
         ]
 
     def paper_b_weight_paths(self) -> dict[str, list[str]]:
@@ -524,7 +526,7 @@ class Plan:
             n_modes, n_maxima = self.mode_counts(problem)
             for modes in self.auto_modes_compared(problem):
                 note = " (true)" if modes == str(n_modes) else " (density maxima)" if modes == str(n_maxima) else ""
-                row = {
+                row: dict[str, Any] = {
                     "label": f"{problem}/K={modes}{note}",
                     "published": {},
                     "seeds": list(self.seeds),
