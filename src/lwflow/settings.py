@@ -9,9 +9,9 @@ key, the value, the rule and the default, and suggests the known key closest to 
 
 Example::
 
-    check_section("training", {"max_steps": 0})
-    # SettingsError: training.max_steps = 0: 0 is less than the minimum of 1;
-    # give an integer >= 1 (default 1000): most training steps ...
+    >>> check_section("training", {"max_steps": 0})
+    Traceback (most recent call last):
+    lwflow.settings.SettingsError: training.max_steps = 0: 0 is less than the minimum of 1; give an integer >= 1 ...
 """
 
 from __future__ import annotations

@@ -25,10 +25,17 @@ random stream.  Before it goes on it checks, and refuses with the reason and the
 
 The file holds tensors and plain values only (read with ``weights_only=True``, no code unpickled).
 
-Example::
+Example (a fit killed at round 6 goes on at round 7; here the second call finds every round done)::
 
-    posterior = lwflow.fit(problem, proposal="adaptive", checkpoint="mine.ckpt")  # killed at round 6
-    posterior = lwflow.fit(problem, proposal="adaptive", checkpoint="mine.ckpt")  # goes on at round 7
+    >>> import pathlib, tempfile, lwflow
+    >>> problem = lwflow.Problem("mine", lwflow.UniformBox([-5, -5], [5, 5]), lambda t: -0.5 * (t**2).sum(1))
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "mine.ckpt"
+    >>> small = {"model": {"n_modes": 1, "n_layers": 2, "hidden_units": 16}, "training": {"max_steps": 100}}
+    >>> rounds = {"n_per_round": 1000, "max_calls": 2000}
+    >>> first = lwflow.fit(problem, proposal="adaptive", adaptive=rounds, checkpoint=store, **small)
+    >>> again = lwflow.fit(problem, proposal="adaptive", adaptive=rounds, checkpoint=store, **small)
+    >>> again.diagnostics["resumed"]["done"], again.log_evidence == first.log_evidence
+    ('2 rounds', True)
 """
 
 from __future__ import annotations

@@ -16,8 +16,16 @@ uniform for exact target draws).
 
 Example::
 
-    trajectory = ema_weights([log_q[:500], log_q[500:]], beta=0.9)
-    pi_em = em_weights(log_q)
+    >>> from scipy import stats
+    >>> x = stats.norm(0, 1).rvs(1000, random_state=0)
+    >>> log_q = np.column_stack([stats.norm(0, 1).logpdf(x), stats.norm(0, 2).logpdf(x)])
+    >>> trajectory = ema_weights([log_q[:500], log_q[500:]], beta=0.9)
+    >>> trajectory.round(3)
+    array([[0.5  , 0.5  ],
+           [0.508, 0.492],
+           [0.515, 0.485]])
+    >>> em_weights(log_q).round(2)
+    array([1., 0.])
 """
 
 from __future__ import annotations

@@ -9,8 +9,15 @@ call as well (one code path):
 
 Example::
 
-    log_likelihood = evaluate_log_likelihood(problem, theta)  # lwflow.fitting.weights
-    fitted = fit_model(theta, weights, problem.prior.support(), ModelConfig(n_modes=2), seed=0)
+    >>> from lwflow.fitting.weights import evaluate_log_likelihood, weights_from_log_likelihood
+    >>> from lwflow.problems import Problem, UniformBox
+    >>> problem = Problem("mine", UniformBox([-5, -5], [5, 5]), lambda t: -0.5 * (t**2).sum(1))
+    >>> theta = problem.prior.sample(20_000, np.random.default_rng(0))
+    >>> weights = weights_from_log_likelihood(evaluate_log_likelihood(problem, theta))
+    >>> config = ModelConfig(n_modes=1, n_layers=2, hidden_units=16)
+    >>> fitted = fit_model(theta, weights, problem.prior.support(), config, 0, TrainConfig(max_steps=100))
+    >>> fitted.spec, fitted.model.sample(3, seed=1).shape
+    (FlowSpec(arch='realnvp', n_modes=1, n_layers=2, hidden_units=16), (3, 2))
 """
 
 from __future__ import annotations

@@ -22,8 +22,12 @@ The ascent and the valley rule live in :mod:`lwflow.density_modes`, which also g
 
 Example::
 
-    selection = select_n_modes(u, weights, k_max=6, seed=0)
-    selection.n_modes, selection.bic, selection.mode_moments()  # one Gaussian per mode
+    >>> rng = np.random.default_rng(0)
+    >>> u = np.concatenate([rng.normal(-4, 1, (1000, 2)), rng.normal(4, 1, (1000, 2))])
+    >>> selection = select_n_modes(u, np.ones(len(u)), k_max=3, seed=0)
+    >>> selection.n_modes, selection.mode_moments().means.round(0)  # one Gaussian per mode
+    (2, array([[ 4.,  4.],
+           [-4., -4.]]))
 """
 
 from __future__ import annotations

@@ -1,16 +1,26 @@
 """The result of :func:`lwflow.fit`: a normalised posterior density with samples, evidence
 and diagnostics, saved and loaded without unpickling code.
 
-Example::
+Example (a small flow, so that it runs in seconds)::
 
-    posterior = lwflow.fit(problem)
-    theta = posterior.sample(10_000, seed=1)
-    posterior.log_prob(theta)             # normalised: integrates to 1 over the prior's support
-    posterior.log_evidence, posterior.log_evidence_se
-    posterior.verdict                     # 'trusted', 'reweight' or 'not trusted' (posterior.check)
-    posterior.sample(10_000, corrected=True)  # importance-corrected draws, for any verdict
-    posterior.summary()                   # the verdict, log Z; mean, sd, 5/50/95 % quantiles per parameter
-    posterior.save("mine.pt"); lwflow.load_posterior("mine.pt")
+    >>> import pathlib, tempfile, lwflow
+    >>> problem = lwflow.Problem("mine", lwflow.UniformBox([-5, -5], [5, 5]), lambda t: -0.5 * (t**2).sum(1))
+    >>> small = {"model": {"n_modes": 1, "n_layers": 2, "hidden_units": 16}, "training": {"max_steps": 100}}
+    >>> posterior = lwflow.fit(problem, n_prior_samples=20_000, **small)
+    >>> theta = posterior.sample(10_000, seed=1)
+    >>> posterior.log_prob(theta).shape  # normalised: integrates to 1 over the prior's support
+    (10000,)
+    >>> posterior.verdict in ("trusted", "reweight", "not trusted")  # posterior.check says why
+    True
+    >>> posterior.sample(1000, corrected=True).shape  # importance-corrected draws, for any verdict
+    (1000, 2)
+    >>> print(posterior.summary())  # the verdict, log Z; mean, sd, 5/50/95 % quantiles per parameter
+    mine: realnvp, 1 base modes
+    log Z ...
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "mine.pt"
+    >>> posterior.save(path)
+    >>> lwflow.load_posterior(path).log_evidence == posterior.log_evidence
+    True
 """
 
 from __future__ import annotations

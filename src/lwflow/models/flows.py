@@ -23,8 +23,11 @@ format (every model offers :class:`lwflow.models.density.DensityModel`).
 
 Example::
 
-    spec = FlowSpec(arch="realnvp", n_modes=3, n_layers=8, hidden_units=64)
-    model = build_flow(spec, shift, scale, base_init=init_mixture_base(u, w, 3, seed=0))
+    >>> u = np.random.default_rng(0).normal(size=(1000, 2))
+    >>> spec = FlowSpec(arch="realnvp", n_modes=3, n_layers=8, hidden_units=64)
+    >>> model = build_flow(spec, np.zeros(2), np.ones(2), init_mixture_base(u, np.ones(len(u)), 3, seed=0))
+    >>> model.log_prob(u[:4]).shape, model.sample(5, seed=1).shape
+    ((4,), (5, 2))
 """
 
 from __future__ import annotations

@@ -41,8 +41,10 @@ weigh almost nothing, and every layer transforms every kept point.
 
 Example::
 
-    model = RBIG.fit(x, weights=np.ones(len(x)), seed=0)
-    model.log_prob(x[:5]); model.sample(100, seed=1)
+    >>> x = np.random.default_rng(0).gamma(2.0, size=(1000, 2))
+    >>> model, layers = RBIG.fit(x, weights=np.ones(len(x)), seed=0)
+    >>> model.log_prob(x[:5]).shape, model.sample(100, seed=1).shape
+    ((5,), (100, 2))
 """
 
 from __future__ import annotations

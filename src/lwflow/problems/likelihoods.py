@@ -16,10 +16,17 @@ the results in order: :class:`concurrent.futures.ProcessPoolExecutor`,
 ``client.get_executor()``.  The likelihood travels to the workers by cloudpickle, so closures
 and lambdas work where plain pickling refuses them.
 
-Example::
+Example (a pool of threads here; processes, a dask cluster or MPI the same way)::
 
-    with ProcessPoolExecutor(4) as pool:
-        posterior = lwflow.fit(problem, proposal="adaptive", pool=pool)
+    >>> import numpy as np
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> theta = np.random.default_rng(0).normal(size=(1000, 2))
+    >>> with ThreadPoolExecutor(2) as pool, likelihood_pool(lambda t: -0.5 * (t**2).sum(1), pool) as pooled:
+    ...     log_likelihood = pooled(theta)
+    >>> np.array_equal(log_likelihood, -0.5 * (theta**2).sum(1))  # the rows' order kept
+    True
+
+    ``lwflow.fit(problem, proposal="adaptive", pool=pool)`` calls the likelihood this way.
 """
 
 from __future__ import annotations

@@ -13,8 +13,11 @@ box (:mod:`lwflow.models.support`).
 
 Example::
 
-    prior = ProductOfMarginals((stats.norm(0, 1), stats.uniform(0, 10)))
-    theta = prior.sample(1000, np.random.default_rng(0))
+    >>> from scipy import stats
+    >>> prior = ProductOfMarginals((stats.norm(0, 1), stats.uniform(0, 10)))
+    >>> theta = prior.sample(1000, np.random.default_rng(0))
+    >>> prior.dim, theta.shape, prior.support()
+    (2, (1000, 2), (array([-inf,   0.]), array([inf, 10.])))
 """
 
 from __future__ import annotations

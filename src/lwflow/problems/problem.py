@@ -10,8 +10,11 @@ problem may.
 
 Example::
 
-    prior = UniformBox(low=[-12, -12], high=[12, 12])
-    problem = Problem("mine", prior, log_likelihood=lambda t: -0.5 * (t**2).sum(1))
+    >>> from lwflow.problems.priors import UniformBox
+    >>> prior = UniformBox(low=[-12, -12], high=[12, 12])
+    >>> problem = Problem("mine", prior, log_likelihood=lambda t: -0.5 * (t**2).sum(1))
+    >>> problem.dim, problem.names
+    (2, ('theta_1', 'theta_2'))
 """
 
 from __future__ import annotations
@@ -55,7 +58,10 @@ class Problem:
 
     Example::
 
-        problem = Problem("mine", Gaussian([0, 0], 1.0), lambda t: -0.5 * ((t - 1) ** 2).sum(1))
+        >>> from lwflow.problems.priors import Gaussian
+        >>> problem = Problem("mine", Gaussian([0, 0], 1.0), lambda t: -0.5 * ((t - 1) ** 2).sum(1))
+        >>> problem.log_likelihood(np.ones((1, 2)))
+        array([-0.])
     """
 
     name: str

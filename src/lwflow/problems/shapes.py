@@ -11,9 +11,10 @@ an intractable convolution) and kept, as a variance term, in the Gaussian mixtur
 
 Example::
 
-    banana = Banana(x1_std=2**0.5, curvature=0.25, x2_std=1.0)
-    x = banana.sample(1000, np.random.default_rng(0))
-    banana.log_prob(x)
+    >>> banana = Banana(x1_std=2**0.5, curvature=0.25, x2_std=1.0)
+    >>> x = banana.sample(1000, np.random.default_rng(0))
+    >>> x.shape, banana.log_prob(x).shape
+    ((1000, 2), (1000,))
 """
 
 from __future__ import annotations

@@ -11,10 +11,13 @@ Snakemake's own validation would dump the schema.
 
 Example::
 
-    check_config_file("mine.yaml")
-    # ConfigError: config file mine.yaml: 2 problems
-    #   line 9: trainig: not a key of the config; did you mean 'training'?
-    #   line 6: problems.mine.n_prior_sample: not a key of a problem; did you mean 'n_prior_samples'?
+    >>> import pathlib, tempfile
+    >>> mine = pathlib.Path(tempfile.mkdtemp()) / "mine.yaml"
+    >>> _ = mine.write_text("seeds: [0]\\ntrainig: {max_steps: 10}\\n")
+    >>> check_config_file(mine)
+    Traceback (most recent call last):
+    lwflow.stages.config_file.ConfigError: config file .../mine.yaml: ...
+      line 2: trainig: not a key of the config; did you mean 'training'?...
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ sidecar the check.  Every file is checked against its own sidecar before it is r
 (:func:`lwflow.artefacts.read_verified`), so a changed or damaged artefact is refused, naming the
 command that remakes it.
 
-Example::
+Example (after a workflow run: ``tests/test_workflow.py`` opens the smoke run's folders so)::
 
-    posterior = lwflow.load_posterior("results/models/likelihood/mine/realnvp_K1/seed0", problem=problem)
-    posterior.summary(); posterior.log_evidence; posterior.to_inference_data()
+    >>> posterior = lwflow.load_posterior("results/models/likelihood/mine/realnvp_K1/seed0")  # doctest: +SKIP
+    >>> posterior.summary(), posterior.log_evidence, posterior.to_inference_data()  # doctest: +SKIP
 """
 
 from __future__ import annotations

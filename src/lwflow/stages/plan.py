@@ -9,10 +9,19 @@ no Snakemake in it, so that it is tested like any other module; the rule files o
   one job per seed (imports and the exact posterior paid once);
 * the rows of every table and the panels of every figure, as artefact paths.
 
-Example::
+Example (the test suite's small config, its defaults filled in by the schema as the workflow does)::
 
-    plan = Plan.from_config(config, problem_of)
-    plan.models, plan.outputs()
+    >>> import yaml
+    >>> from snakemake.utils import validate
+    >>> from lwflow.problems import problem_from_spec
+    >>> from lwflow.stages.config_file import CONFIG_SCHEMA_PATH
+    >>> config = yaml.safe_load((CONFIG_SCHEMA_PATH.parents[2] / "tests/config/smoke.yaml").read_text())
+    >>> validate(config, str(CONFIG_SCHEMA_PATH))
+    >>> plan = Plan.from_config(config, lambda name: problem_from_spec(name, config["problems"][name]))
+    >>> plan.model_seeds[("likelihood", "gmm2d_1mode", "realnvp", "1")]
+    [0, 1]
+    >>> "results/tables/paper_a_table1.csv" in plan.outputs()
+    True
 """
 
 from __future__ import annotations
