@@ -196,3 +196,27 @@ def test_one_parameter_scores_each_fit_against_the_quadrature_and_records_a_refu
     assert runs.iloc[-1]["verdict"].startswith("refused: Cannot run Nautilus with less than 2 parameters")
     table = one_parameter.summarise(runs)
     assert list(table["seeds"]) == [1, 1, 1, 1]
+
+
+def test_paper_b_recipe_says_per_target_whether_amfvi_beats_every_expert(tmp_path):
+    """The claim per recipe, from a run's long Table 2 and the default run's page; the page
+    parser reads the page the workflow writes (docs/results/paper_b.md)."""
+    from benchmarks import paper_b_recipe
+    from lwflow.reproduction import paper_b
+
+    rows = []
+    for k, problem in enumerate(paper_b.PROBLEMS):  # AMF-VI beats the experts on the even targets only
+        nll = {"amfvi": 2.0 + (k % 2), "realnvp": 2.5, "maf": 2.6, "rbig": 2.7}
+        rows += [
+            {"row": f"{problem}/{m}", "metric": "nll", "mean": v, "std": np.nan, "n_seeds": 1} for m, v in nll.items()
+        ]
+        rows.append({"row": f"{problem}/amfvi", "metric": "kl", "mean": 9.0, "std": np.nan, "n_seeds": 1})
+    pd.DataFrame(rows).to_csv(tmp_path / "table.csv", index=False)
+    ours = paper_b_recipe.page_nll(ROOT / "docs/results/paper_b.md")
+    assert set(ours) >= {f"{p}/{m}" for p in paper_b.PROBLEMS for m in ("amfvi", *paper_b_recipe.EXPERTS)}
+    table = paper_b_recipe.claim_table(paper_b_recipe.recipe_nll(tmp_path / "table.csv"), ours)
+    assert table["recipe_claim_holds"].tolist() == [k % 2 == 0 for k in range(len(paper_b.PROBLEMS))]
+    assert table.loc[0, "recipe_best_expert"] == "realnvp 2.5000"
+    assert paper_b_recipe.claim_sentence(table).startswith(
+        "AMF-VI's NLL is below every one of the paper's three experts' on 3 of 6"
+    )
