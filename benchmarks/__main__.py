@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     if "paper_b_recipe" in args.which:
         recipe = paper_b_recipe.recipe_nll(args.results / "tables/paper_b_table2.csv")
         tables["paper_b_recipe"] = paper_b_recipe.claim_table(recipe, paper_b_recipe.page_nll(args.default_page))
+        (args.out / "paper_b_recipe_experts.txt").write_text(paper_b_recipe.experts_against_published(recipe))
         stamped["paper_b_recipe"] = paper_b_recipe.run_stamp(args.results / "tables/paper_b_table2.csv")
         shutil.copy(args.results / "tables/paper_b_table2.md", args.out / "paper_b_recipe_table2.md")
 
@@ -290,6 +291,7 @@ def write_pages(out: Path, pages: Path, tables: dict[str, pd.DataFrame], adaptiv
             "verdict": paper_b_recipe.claim_sentence(tables["paper_b_recipe"]),
         }
         values["recipe_table"] = (out / "paper_b_recipe_table2.md").read_text().strip()
+        values["experts"] = (out / "paper_b_recipe_experts.txt").read_text().strip()
         (pages / "paper_b_recipe.md").write_text(render_page((templates / "paper_b_recipe.md").read_text(), values))
     own_pages = ("adaptive", "verdict", "one_parameter", "paper_b_recipe")
     others = [name for name in (*NAMES, "reproduction_run") if name not in own_pages]

@@ -214,9 +214,15 @@ def test_paper_b_recipe_says_per_target_whether_amfvi_beats_every_expert(tmp_pat
     pd.DataFrame(rows).to_csv(tmp_path / "table.csv", index=False)
     ours = paper_b_recipe.page_nll(ROOT / "docs/results/paper_b.md")
     assert set(ours) >= {f"{p}/{m}" for p in paper_b.PROBLEMS for m in ("amfvi", *paper_b_recipe.EXPERTS)}
-    table = paper_b_recipe.claim_table(paper_b_recipe.recipe_nll(tmp_path / "table.csv"), ours)
+    recipe = paper_b_recipe.recipe_nll(tmp_path / "table.csv")
+    table = paper_b_recipe.claim_table(recipe, ours)
     assert table["recipe_claim_holds"].tolist() == [k % 2 == 0 for k in range(len(paper_b.PROBLEMS))]
     assert table.loc[0, "recipe_best_expert"] == "realnvp 2.5000"
+    experts = paper_b_recipe.experts_against_published(recipe)  # published: above 2.7 but on the two moons
+    assert "on 12 of 15 (target, expert) pairs with a finite published value" in experts
+    assert experts.endswith(
+        "not below: two_moons/realnvp (2.500 against 2.343), two_moons/maf (2.600 against 1.661), two_moons/rbig (2.700 against 1.741)."
+    )
     assert paper_b_recipe.claim_sentence(table).startswith(
         "AMF-VI's NLL is below every one of the paper's three experts' on 3 of 6"
     )
