@@ -221,7 +221,8 @@ def test_paper_b_recipe_says_per_target_whether_amfvi_beats_every_expert(tmp_pat
     experts = paper_b_recipe.experts_against_published(recipe)  # published: above 2.7 but on the two moons
     assert "on 12 of 15 (target, expert) pairs with a finite published value" in experts
     assert experts.endswith(
-        "not below: two_moons/realnvp (2.500 against 2.343), two_moons/maf (2.600 against 1.661), two_moons/rbig (2.700 against 1.741)."
+        "not below: two_moons/realnvp (2.500 against 2.343), two_moons/maf (2.600 against 1.661), "
+        "two_moons/rbig (2.700 against 1.741)."
     )
     assert paper_b_recipe.claim_sentence(table).startswith(
         "AMF-VI's NLL is below every one of the paper's three experts' on 3 of 6"
