@@ -95,3 +95,37 @@ def test_every_number_in_the_readme_results_is_on_a_results_page():
     assert len(numbers) > 10
     missing = [number for number in numbers if number not in pages]
     assert not missing, f"README numbers on no page of docs/results: {missing}"
+
+
+def test_the_public_functions_and_classes_list_their_arguments():
+    """As zuko and sbi do: every parameter of lwflow's public callables (``lwflow.__all__``, but
+    the settings dataclasses, whose fields the schema documents) and of ``Posterior.sample`` is
+    named in its docstring's ``Arguments:`` list."""
+    import dataclasses
+    import inspect
+
+    import lwflow
+    from lwflow.fitting.posterior import Posterior
+
+    def documented(obj) -> set[str]:
+        doc = inspect.getdoc(obj) or ""
+        assert "Arguments:" in doc, f"{obj.__qualname__} has no Arguments: list"
+        section = doc.split("Arguments:", 1)[1].split("\n\n", 1)[0]
+        return {line.split(":", 1)[0].strip() for line in section.splitlines() if line.startswith("    ")}
+
+    callables = [getattr(lwflow, name) for name in lwflow.__all__ if not name.endswith("Config") and name != "Prior"]
+    callables.append(Posterior.sample)
+    checked = 0
+    for obj in callables:
+        if inspect.isclass(obj) and obj is Posterior:
+            continue  # built by fit and load_posterior, not by users
+        target = obj
+        if inspect.isclass(obj):
+            fields = [f.name for f in dataclasses.fields(obj) if f.init] if dataclasses.is_dataclass(obj) else None
+            parameters = fields if fields is not None else list(inspect.signature(obj).parameters)
+        else:
+            parameters = [p for p in inspect.signature(obj).parameters if p != "self"]
+        missing = set(parameters) - documented(target)
+        assert not missing, f"{obj.__qualname__}: arguments not listed: {sorted(missing)}"
+        checked += 1
+    assert checked >= 8

@@ -122,6 +122,26 @@ def fit(
     posterior density weighted against prior x likelihood give ``posterior.check`` and its
     ``verdict``; their likelihood calls are counted in ``diagnostics['n_likelihood_calls']``.
     A ``not trusted`` verdict is a :class:`UserWarning` naming the setting to raise.
+
+    Arguments:
+        problem: the prior, the likelihood and their names (:class:`~lwflow.problems.problem.Problem`).
+        n_prior_samples: prior draws whose likelihood trains the flow (``proposal='prior'``).
+        seed: every random draw of the fit follows from it.
+        model: the architecture, base modes, layers and units (:class:`~lwflow.fitting.model_fit.ModelConfig`).
+        training: the optimiser's settings (:class:`~lwflow.fitting.train.TrainConfig`).
+        clipping: the weights' clipping before training (:class:`~lwflow.fitting.weights.ClippingConfig`).
+        mode_selection: how ``n_modes='auto'`` chooses them (:class:`~lwflow.fitting.model_fit.ModeSelectionConfig`).
+        rbig: the settings of an RBIG model (:class:`~lwflow.models.rbig.RBIGConfig`).
+        progress: a progress bar; None: where the standard error is a terminal.
+        proposal: ``'prior'`` (one shot) or ``'adaptive'`` (rounds).
+        adaptive: the rounds' settings (:class:`~lwflow.fitting.rounds.AdaptiveConfig`).
+        check: the final check's settings (:class:`~lwflow.fitting.verdict.CheckConfig`).
+        refine: the base's refinement (:class:`~lwflow.fitting.refine.RefineConfig`).
+        pool: processes, or an executor with ``map``, for the likelihood's calls.
+        checkpoint: a file that keeps the fit's state, to resume it.
+
+    Returns:
+        The :class:`~lwflow.fitting.posterior.Posterior`: draws, log-density, log Z, verdict.
     """
     check_section("seed", seed)
     check_section("proposal", proposal)

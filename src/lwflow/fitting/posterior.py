@@ -131,7 +131,16 @@ class Posterior:
         """``n`` draws; the same ``seed`` gives the same draws.  ``corrected``: importance-corrected
         draws, resampled from :data:`CORRECTED_OVERSAMPLING` x ``n`` fresh draws weighted against
         prior x likelihood (:meth:`importance_sample`, which also gives their ESS); that many
-        likelihood calls."""
+        likelihood calls.
+
+        Arguments:
+            n: how many draws.
+            seed: the draws follow from it.
+            corrected: importance-corrected draws instead of the flow's (needs the fitted problem).
+
+        Returns:
+            An ``(n, dim)`` array.
+        """
         n = _positive_count(n, "n")
         if corrected:
             return self.importance_sample(CORRECTED_OVERSAMPLING * n, seed).resample(n, seed)

@@ -44,7 +44,12 @@ class Prior(Protocol):
 
 @dataclass(frozen=True)
 class UniformBox:
-    """Uniform prior on the box ``[low, high]`` (one bound per dimension)."""
+    """Uniform prior on the box ``[low, high]`` (one bound per dimension).
+
+    Arguments:
+        low: the lower bound of each coordinate.
+        high: the upper bound of each coordinate, above ``low``.
+    """
 
     low: np.ndarray
     high: np.ndarray
@@ -84,6 +89,10 @@ class Gaussian:
 
     .. math::  \\log \\pi(\\theta) = -\\tfrac12 \\|L^{-1}(\\theta - \\mu)\\|^2
                - \\textstyle\\sum_j \\log L_{jj} - \\tfrac d2 \\log 2\\pi .
+
+    Arguments:
+        mean: :math:`\\mu`, one value per coordinate.
+        covariance: :math:`\\Sigma`: a matrix, a vector of variances or one variance.
     """
 
     mean: np.ndarray
@@ -140,7 +149,11 @@ class Gaussian:
 @dataclass(frozen=True)
 class ProductOfMarginals:
     """Independent coordinates, :math:`p(\\theta) = \\prod_j p_j(\\theta_j)`, each a frozen
-    scipy 1D law (anything with ``logpdf``, ``cdf``, ``rvs``; ``support`` where bounded)."""
+    scipy 1D law (anything with ``logpdf``, ``cdf``, ``rvs``; ``support`` where bounded).
+
+    Arguments:
+        marginals: one law per coordinate, e.g. ``(stats.norm(0, 1), stats.uniform(0, 10))``.
+    """
 
     marginals: tuple[Any, ...]
 

@@ -56,6 +56,16 @@ class Problem:
     separated by a valley deeper than :data:`lwflow.density_modes.VALLEY_RATIO`: the base modes the
     flow should get) are known only for benchmarks.
 
+    Arguments:
+        name: the problem's name in results and messages (letters, digits, ``_``, ``-``).
+        prior: a :class:`~lwflow.problems.priors.Prior` (``UniformBox``, ``Gaussian``, ...).
+        log_likelihood: ``(n, dim)`` -> ``(n,)``, or one point -> a float with ``vectorized=False``.
+        truth: the exact posterior, for benchmarks (optional).
+        n_modes: the posterior's separated modes, for benchmarks (optional).
+        n_density_maxima: the posterior density's local maxima, for benchmarks (optional).
+        parameter_names: one label per coordinate (optional).
+        vectorized: whether ``log_likelihood`` takes a batch of rows.
+
     Example::
 
         >>> from lwflow.problems.priors import Gaussian

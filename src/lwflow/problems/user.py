@@ -49,8 +49,16 @@ def load_user_problem(
     reference: str, args: dict[str, Any] | None = None, data: dict[str, str] | None = None
 ) -> Problem:
     """Import ``module:attribute``: a :class:`Problem`, or a factory returning one, called as
-    ``factory(**args, **data)`` (``data`` maps argument names to file paths).  The problem's
-    shapes are checked (:meth:`Problem.check`)."""
+    ``factory(**args, **data)``.  The problem's shapes are checked (:meth:`Problem.check`).
+
+    Arguments:
+        reference: ``module:attribute``, the module importable (on ``PYTHONPATH``).
+        args: keyword arguments of a factory.
+        data: keyword arguments of a factory that are file paths (their content is tracked).
+
+    Returns:
+        The :class:`Problem`.
+    """
     module_name, attribute = _split_reference(reference)
     _refuse_python_itself(reference, module_name)
     try:

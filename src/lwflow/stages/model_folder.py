@@ -43,8 +43,15 @@ TRAINING_FACTS = ("best_step", "stopped_early", "device", "device_reason", "supp
 def load_posterior(path: str | Path, problem: Problem | None = None) -> Posterior:
     """A :class:`Posterior` from a :meth:`Posterior.save` file
     (:func:`lwflow.fitting.posterior.read_saved_posterior`) or from a model folder of the workflow
-    or ``lwflow fit`` (module docstring).  ``problem`` (the fitted one) enables
-    importance-corrected draws."""
+    or ``lwflow fit`` (module docstring).
+
+    Arguments:
+        path: the file :meth:`Posterior.save` wrote, or a model folder.
+        problem: the fitted problem, for importance-corrected draws (optional).
+
+    Returns:
+        The :class:`Posterior`, every file checked against its sidecar first.
+    """
     path = Path(path)
     if path.is_file():
         return read_saved_posterior(path, problem)
