@@ -7,7 +7,16 @@ from scipy import stats
 import lwflow
 from benchmarks.scaling import two_mode_problem
 from lwflow.fitting.modes import select_n_modes
-from lwflow.fitting.rounds import Pool, balance_heuristic_log_weights, evidence, evidence_draws, next_beta
+from lwflow.fitting.rounds import (
+    AdaptiveConfig,
+    Pool,
+    balance_heuristic_log_weights,
+    evidence,
+    evidence_draws,
+    next_beta,
+    next_round_size,
+    round_size,
+)
 from lwflow.fitting.weights import ess_of_log_weights, log_mean_exp, pareto_k
 
 TINY = {"arch": "realnvp", "n_modes": "auto", "n_layers": 4, "hidden_units": 32}
@@ -149,3 +158,17 @@ def test_a_warm_start_continues_the_last_rounds_flow_where_its_base_modes_stay()
     assert warm == [False, True, True, False]  # the last one is the final flow
     last_steps = [int(f.history["step"].iloc[-1]) for f in fitted]
     assert last_steps[1:3] == [60, 60] and last_steps[0] > 60 and last_steps[3] > 60
+
+
+def test_a_round_that_should_be_the_last_is_sized_to_what_the_evidence_draws_lack():
+    """Once beta is 1 and the last round's own ESS fraction is enough, the next round draws
+    1.1 x the missing ESS over that fraction, in hundreds, between a quarter round and a round;
+    before that, whole rounds; the record carries it and the next round draws that many."""
+    config = AdaptiveConfig(n_per_round=4000, final_ess=5000.0, final_ess_fraction=0.5)
+    assert next_round_size(config, 1.0, 0.781, 3124.0) == 2700  # 1.1 x 1876 / 0.781 = 2642
+    assert next_round_size(config, 1.0, 0.9, 4950.0) == 1000  # a quarter round at least
+    assert next_round_size(config, 1.0, 0.6, 100.0) == 4000  # never more than a round
+    assert next_round_size(config, 0.7, 0.9, 4000.0) == 4000  # still tempering
+    assert next_round_size(config, 1.0, 0.3, 4000.0) == 4000  # the proposal is not good enough yet
+    assert round_size(4000, None) == 4000 and round_size(4000, {"next": "train", "next_n": 2700}) == 2700
+    assert round_size(4000, {"next": "train"}) == 4000  # a record written before rounds were sized

@@ -164,7 +164,7 @@ class _FitRun:
     def adaptive_rounds(self) -> tuple[Path, Path]:
         """The adaptive rounds as the workflow's round stages (draws, likelihood, pooled weights,
         the round's flow) until one stops them: the last round's pool and report."""
-        from lwflow.fitting.rounds import round_training_seed
+        from lwflow.fitting.rounds import round_size, round_training_seed
         from lwflow.stages import jobs
 
         adaptive = self.adaptive_settings()
@@ -173,15 +173,15 @@ class _FitRun:
         for round_index in range(adaptive["max_rounds"]):
             paths = {key: self.path(f"round_{key}", round=round_index) for key in ROUND_ARTEFACTS}
             label = f"{model_label}/round{round_index}"
-            job = _stage(
-                self.root, "propose_round", label, [*flows[-1:], *self.module], {"adaptive": adaptive}, self.seed
-            )
+            last_report = self.path("round_report", round=round_index - 1) if round_index else None
+            inputs = [*flows[-1:], *([last_report] if last_report else []), *self.module]
+            job = _stage(self.root, "propose_round", label, inputs, {"adaptive": adaptive}, self.seed)
             with jobs.job_context(job) as provenance:
                 jobs.propose_round(
-                    self.name, self.spec, adaptive, flows[-1] if flows else None, self.seed, round_index,
-                    paths["draws"], provenance,
+                    self.name, self.spec, adaptive, flows[-1] if flows else None, last_report, self.seed,
+                    round_index, paths["draws"], provenance,
                 )  # fmt: skip
-            n_draws = adaptive["n_per_round"]
+            n_draws = round_size(adaptive["n_per_round"], json.loads(last_report.read_text()) if last_report else None)
             self.likelihood(
                 "evaluate_round_likelihood", f"{label}/chunk0", paths["draws"], paths["likelihood_chunk"], n_draws
             )

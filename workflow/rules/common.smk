@@ -144,9 +144,14 @@ def round_path(name, wildcards, round_index, **chunk):
 
 
 def round_proposal(wildcards):
-    """Round r > 0 draws from round r-1's flow."""
+    """Round r > 0 draws from round r-1's flow, as many draws as round r-1's report says."""
     r = int(wildcards.round)
-    return {"proposal": round_path("round_model", wildcards, r - 1)} if r > 0 else {}
+    if r == 0:
+        return {}
+    return {
+        "proposal": round_path("round_model", wildcards, r - 1),
+        "last_report": round_path("round_report", wildcards, r - 1),
+    }
 
 
 def round_warm_start(wildcards):

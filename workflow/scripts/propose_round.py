@@ -9,6 +9,7 @@ with jobs.job_context(snakemake) as provenance:
         cfg["problem"],
         cfg["adaptive"],
         snakemake.input.get("proposal"),
+        snakemake.input.get("last_report"),
         int(snakemake.wildcards.seed),
         int(snakemake.wildcards.round),
         snakemake.output[0],

@@ -21,7 +21,8 @@ flow is trained on the pooled weighted points (:func:`lwflow.fitting.model_fit.f
 ``n_modes='auto'`` allowed in every round).  Once :math:`\\beta = 1`, rounds go on until the
 last round's own draws, weighted against their own proposal, reach
 :math:`\\mathrm{ESS} / N_s \\ge` ``final_ess_fraction`` and the evidence draws an ESS of
-``final_ess``, or the likelihood budget is spent.  The
+``final_ess``, or the likelihood budget is spent.  A round that should be the last is sized to
+what the evidence draws lack (:func:`next_round_size`), not a whole ``n_per_round``.  The
 last round's flow is trained on all points at :math:`\\beta = 1`: it is the final flow.
 
 In the workflow each round is a stage per step (draws, likelihood chunks, weights, flow) with
@@ -245,6 +246,36 @@ class RoundOutcome:
         return self.record["next"] != "train"
 
 
+ROUND_SIZE_MARGIN = 1.1
+"""How many more draws than the estimate a round sized by :func:`next_round_size` gets."""
+
+
+def next_round_size(config: AdaptiveConfig, beta: float, own_ess_fraction: float, evidence_ess: float) -> int:
+    r"""The next round's draws: ``n_per_round``, but where :math:`\beta = 1` and the last round's
+    own ESS fraction :math:`f` already meets ``final_ess_fraction``, so that only the evidence
+    draws' ESS stands between the rounds and their end, just what it lacks.  Rounds combined by
+    their ESS add their ESS (:func:`evidence_draws`), so a round of :math:`n` draws from a
+    proposal as good as the last adds about :math:`f n`:
+
+    .. math::  n = \min\Big(N, \max\big(N / 4,\ \lceil 1.1\, (\mathrm{ESS}^* - \mathrm{ESS}) / f \rceil_{100}\big)\Big),
+
+    with :math:`N` = ``n_per_round``, :math:`\mathrm{ESS}^*` = ``final_ess``, rounded up to
+    hundreds (a floor of :math:`N/4` keeps the round's own ESS fraction meaningful).  On the
+    4-D heavy-tailed benchmark (seed 0) the last whole round took the ESS from 3 124 to 6 469,
+    where 5 000 stops the rounds."""
+    if beta < 1.0 or own_ess_fraction < config.final_ess_fraction or evidence_ess >= config.final_ess:
+        return config.n_per_round
+    needed = ROUND_SIZE_MARGIN * (config.final_ess - evidence_ess) / own_ess_fraction
+    hundreds = 100 * math.ceil(needed / 100)
+    return int(min(config.n_per_round, max(config.n_per_round // 4, hundreds)))
+
+
+def round_size(n_per_round: int, last_record: Mapping[str, Any] | None) -> int:
+    """The draws of the round after the one ``last_record`` describes (None: round 0): its
+    ``next_n`` where :func:`weigh_round` sized it, else ``n_per_round``."""
+    return int(last_record.get("next_n", n_per_round)) if last_record else n_per_round
+
+
 def weigh_round(pool: Pool, config: AdaptiveConfig, earlier: Sequence[Mapping[str, Any]]) -> RoundOutcome:
     """:math:`\\beta` by :func:`next_beta`, the pooled weights and the stop rule of the module
     docstring, for the round whose draws were pooled last; ``earlier`` are the records of the
@@ -263,9 +294,10 @@ def weigh_round(pool: Pool, config: AdaptiveConfig, earlier: Sequence[Mapping[st
     )
     evidence_ess = ess_of_log_weights(evidence_draws(pool, earlier)[1])
     calls = int(pool.counts.sum())
+    next_n = next_round_size(config, beta, own_ess, evidence_ess)
     if beta == 1.0 and round_index > 0 and own_ess >= config.final_ess_fraction and evidence_ess >= config.final_ess:
         decision = "converged"
-    elif calls + config.n_per_round > config.max_calls:
+    elif calls + next_n > config.max_calls:
         decision = "budget"
     elif round_index + 1 == config.max_rounds:
         decision = "max_rounds"
@@ -275,6 +307,8 @@ def weigh_round(pool: Pool, config: AdaptiveConfig, earlier: Sequence[Mapping[st
     record: dict[str, Any] = {"round": round_index, "n": n_new, "calls": calls, "beta": beta}
     record |= {"ess": ess_of_log_weights(log_w), "own_ess_fraction": own_ess, "evidence_ess": evidence_ess}
     record["next"] = decision
+    if decision == "train":
+        record["next_n"] = next_n
     return RoundOutcome(beta, log_w, record)
 
 
@@ -353,9 +387,8 @@ def adaptive_rounds(
             break
         watch = Stopwatch()
         flows = [fitted.model for fitted in fitted_rounds]
-        new = draw_round(
-            problem, flows[-1] if flows else None, config.n_per_round, config.defensive_share, seed, round_index
-        )
+        n = round_size(config.n_per_round, records[-1] if records else None)
+        new = draw_round(problem, flows[-1] if flows else None, n, config.defensive_share, seed, round_index)
         watch.lap("draw")
         new_log_prior = problem.prior.log_prob(new)
         log_likelihood = evaluate_log_likelihood(problem, new)

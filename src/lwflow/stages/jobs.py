@@ -293,20 +293,23 @@ def propose_round(
     spec: dict[str, Any],
     adaptive: dict[str, Any],
     proposal_model: Path | None,
+    last_report: Path | None,
     seed: int,
     round_index: int,
     output: Path,
     provenance: Provenance,
 ) -> None:
     """Adaptive round ``round_index``'s draws (:func:`lwflow.fitting.rounds.draw_round`): from the
-    prior in round 0, else from the last round's flow mixed with the prior; with their log-prior."""
-    from lwflow.fitting.rounds import draw_round
+    prior in round 0, else from the last round's flow mixed with the prior; with their log-prior.
+    Their number is the last round's report's (``last_report``: :func:`lwflow.fitting.rounds.round_size`)."""
+    from lwflow.fitting.rounds import draw_round, round_size
     from lwflow.models.flows import load_checkpoint
     from lwflow.problems import problem_from_spec
 
     problem = problem_from_spec(name, spec)
     flow = None if proposal_model is None else load_checkpoint(proposal_model)
-    theta = draw_round(problem, flow, adaptive["n_per_round"], adaptive["defensive_share"], seed, round_index)
+    n = round_size(adaptive["n_per_round"], None if last_report is None else read_json(last_report))
+    theta = draw_round(problem, flow, n, adaptive["defensive_share"], seed, round_index)
     write_npz(output, {"theta": theta, "log_prior": problem.prior.log_prob(theta)}, provenance)
     print(f"round {round_index}: {len(theta)} draws from {'the prior' if flow is None else proposal_model}")
 
