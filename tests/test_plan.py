@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from lwflow.problems import problem_from_spec
-from lwflow.stages.config_file import ConfigError, check_config_file
+from lwflow.stages.config_file import ConfigError, check_config_file, with_defaults
 from lwflow.stages.plan import Plan, floor_path, rows_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +24,15 @@ def plan_of(config: dict) -> Plan:
 @pytest.fixture(scope="module")
 def smoke() -> dict:
     return yaml.safe_load((ROOT / "tests/config/smoke.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "tests/config/smoke.yaml", "configs/paper_b_recipe.yaml"])
+def test_the_library_fills_a_configs_defaults_as_the_workflows_validate_does(name):
+    """``with_defaults`` (no Snakemake in the library) gives the config the workflow runs on."""
+    config = yaml.safe_load((ROOT / name).read_text())
+    filled = with_defaults(config)
+    validate(config, str(ROOT / "workflow/schemas/config.schema.yaml"))
+    assert filled == config and "execution" in filled
 
 
 def test_the_smoke_plan_schedules_every_block_and_paper_a(smoke):

@@ -170,6 +170,7 @@ class _FitRun:
         adaptive = self.adaptive_settings()
         model_label = f"{self.name}/{self.args.arch}_K{self.args.modes}/seed{self.seed}"
         flows: list[Path] = []
+        record: dict[str, Any] | None = None  # the last round's report, as propose_round reads it
         for round_index in range(adaptive["max_rounds"]):
             paths = {key: self.path(f"round_{key}", round=round_index) for key in ROUND_ARTEFACTS}
             label = f"{model_label}/round{round_index}"
@@ -181,7 +182,7 @@ class _FitRun:
                     self.name, self.spec, adaptive, flows[-1] if flows else None, last_report, self.seed,
                     round_index, paths["draws"], provenance,
                 )  # fmt: skip
-            n_draws = round_size(adaptive["n_per_round"], json.loads(last_report.read_text()) if last_report else None)
+            n_draws = round_size(adaptive["n_per_round"], record)
             self.likelihood(
                 "evaluate_round_likelihood", f"{label}/chunk0", paths["draws"], paths["likelihood_chunk"], n_draws
             )

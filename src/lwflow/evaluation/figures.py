@@ -101,13 +101,12 @@ def sample_grid_figure(rows: list[tuple[str, list[Panel]]], suptitle: str) -> pl
     fig, axes = plt.subplots(
         len(rows), n_cols, figsize=(2.6 * n_cols, 2.5 * len(rows)), squeeze=False, constrained_layout=True
     )
-    images = []
     for r, (label, panels) in enumerate(rows):
         limits = shared_limits([p.samples for p in panels if p.samples is not None])
         for c, panel in enumerate(panels):
-            images.append(_draw_panel(axes[r, c], panel, (0, 1), [limits[0], limits[1]]))
+            image = _draw_panel(axes[r, c], panel, (0, 1), [limits[0], limits[1]])
             axes[r, c].set_title(f"{label}: {panel.title}" if c == 0 else panel.title, fontsize=9)
-    fig.colorbar(images[-1], ax=axes, shrink=0.6, label="density / max (log scale)")
+    fig.colorbar(image, ax=axes, shrink=0.6, label="density / max (log scale)")
     fig.suptitle(suptitle)
     return fig
 
@@ -159,14 +158,13 @@ def projection_figure(
         sharey=False if single else "row",
         constrained_layout=True,
     )
-    images = []
     for r, (i, j) in enumerate(projections):
         for c, panel in enumerate(panels):
             ax = axes[0, r] if single else axes[r, c]
-            images.append(_draw_panel(ax, panel, (i, j), [limits[i], limits[j]]))
+            image = _draw_panel(ax, panel, (i, j), [limits[i], limits[j]])
             if r == 0 or single:
                 ax.set_title(panel.title)
-    fig.colorbar(images[-1], ax=axes, shrink=0.85, label="density / max (log scale)")
+    fig.colorbar(image, ax=axes, shrink=0.85, label="density / max (log scale)")
     fig.suptitle(suptitle)
     return fig
 

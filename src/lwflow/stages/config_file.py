@@ -30,7 +30,7 @@ from typing import Any
 
 CONFIG_SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config.schema.yaml"
 
-__all__ = ["CONFIG_SCHEMA_PATH", "ConfigError", "check_config_file", "config_file_problems"]
+__all__ = ["CONFIG_SCHEMA_PATH", "ConfigError", "check_config_file", "config_file_problems", "with_defaults"]
 
 
 class ConfigError(ValueError):
@@ -92,18 +92,57 @@ def _strict_loader(path: str | Path) -> type:
     return StrictLoader
 
 
+def with_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` with the config schema's defaults filled in wherever a key is missing,
+    as the workflow's ``snakemake.utils.validate`` fills them, after checking it against the
+    schema (:class:`jsonschema.ValidationError` when it does not match).
+
+    Example (the test suite's small config, which leaves ``execution`` out)::
+
+        >>> import yaml
+        >>> smoke = yaml.safe_load((CONFIG_SCHEMA_PATH.parents[2] / "tests/config/smoke.yaml").read_text())
+        >>> "execution" in smoke, with_defaults(smoke)["execution"]
+        (False, {'local_cores': 'auto'})
+    """
+    import copy
+
+    from jsonschema import Draft202012Validator, validators
+
+    check_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def fill_then_check(validator: Any, properties: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if isinstance(instance, dict):
+            for key, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(key, copy.deepcopy(subschema["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    filling = validators.extend(Draft202012Validator, {"properties": fill_then_check})
+    schema, registry = _schema()
+    filled = copy.deepcopy(config)
+    filling(schema, registry=registry).validate(filled)
+    return filled
+
+
 @functools.cache
-def _validator() -> Any:
-    """The config schema's validator, its references to the settings schema resolved."""
+def _schema() -> tuple[Any, Any]:
+    """The config schema and the registry that resolves its references to the settings schema."""
     import yaml
-    from jsonschema import Draft202012Validator
     from referencing import Registry, Resource
 
     from lwflow.settings import SCHEMA_PATH
 
     settings = Resource.from_contents(yaml.safe_load(SCHEMA_PATH.read_text()))
-    registry = Registry().with_resource(SCHEMA_PATH.name, settings)
-    return Draft202012Validator(yaml.safe_load(CONFIG_SCHEMA_PATH.read_text()), registry=registry)
+    return yaml.safe_load(CONFIG_SCHEMA_PATH.read_text()), Registry().with_resource(SCHEMA_PATH.name, settings)
+
+
+@functools.cache
+def _validator() -> Any:
+    """The config schema's validator, its references to the settings schema resolved."""
+    from jsonschema import Draft202012Validator
+
+    schema, registry = _schema()
+    return Draft202012Validator(schema, registry=registry)
 
 
 def _key_lines(node: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:

@@ -12,11 +12,10 @@ no Snakemake in it, so that it is tested like any other module; the rule files o
 Example (the test suite's small config, its defaults filled in by the schema as the workflow does)::
 
     >>> import yaml
-    >>> from snakemake.utils import validate
     >>> from lwflow.problems import problem_from_spec
-    >>> from lwflow.stages.config_file import CONFIG_SCHEMA_PATH
-    >>> config = yaml.safe_load((CONFIG_SCHEMA_PATH.parents[2] / "tests/config/smoke.yaml").read_text())
-    >>> validate(config, str(CONFIG_SCHEMA_PATH))
+    >>> from lwflow.stages.config_file import CONFIG_SCHEMA_PATH, with_defaults
+    >>> smoke = yaml.safe_load((CONFIG_SCHEMA_PATH.parents[2] / "tests/config/smoke.yaml").read_text())
+    >>> config = with_defaults(smoke)
     >>> plan = Plan.from_config(config, lambda name: problem_from_spec(name, config["problems"][name]))
     >>> plan.model_seeds[("likelihood", "gmm2d_1mode", "realnvp", "1")]
     [0, 1]
