@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from test_workflow import ROOT, smoke_config, snakemake_env
+from workflow_runs import ROOT, smoke_config, snakemake_env
 
 from benchmarks.reproduction import rule_times, timed_run
 from lwflow.fitting.refine import RefineConfig

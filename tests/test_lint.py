@@ -129,3 +129,22 @@ def test_the_public_functions_and_classes_list_their_arguments():
         assert not missing, f"{obj.__qualname__}: arguments not listed: {sorted(missing)}"
         checked += 1
     assert checked >= 8
+
+
+def test_every_test_the_docs_name_exists():
+    """The docs point readers at tests (``tests/test_x.py::test_y`` or ``test_x.py::test_y``):
+    each must still be there under that file and name."""
+    import re
+
+    named = set()
+    for page in [ROOT / "README.md", *ROOT.glob("docs/**/*.md")]:
+        named |= {(page.name, *ref) for ref in re.findall(r"(test_\w+\.py)::(test_\w+)", page.read_text())}
+    assert named, "no doc names a test: the pattern is out of date"
+    missing = [
+        f"{page}: {file}::{name}"
+        for page, file, name in sorted(named)
+        if not re.search(
+            rf"^def {name}\(", (ROOT / "tests" / file).read_text() if (ROOT / "tests" / file).is_file() else "", re.M
+        )
+    ]
+    assert missing == []

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_workflow import ROOT, processes, run_snakemake, smoke_config, workflow_copy
+from workflow_runs import ROOT, processes, run_snakemake, smoke_config, workflow_copy
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
