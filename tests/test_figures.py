@@ -9,7 +9,7 @@ import pandas as pd
 
 from lwflow.artefacts import Provenance, write_json, write_npz
 from lwflow.evaluation.figures import loss_figure, pair_figure
-from lwflow.stages import jobs
+from lwflow.stages import report
 
 
 def test_a_pair_plot_names_the_parameters():
@@ -30,7 +30,7 @@ def test_model_diagnostics_titles_the_plot_with_the_chosen_base_modes(tmp_path, 
     write_npz(tmp_path / "samples.npz", {"samples": rng.normal(size=(300, 2))}, provenance)
     write_npz(tmp_path / "truth.npz", {"samples": rng.normal(size=(300, 2))}, provenance)
     write_json(tmp_path / "modes.json", {"rule": "auto", "n_modes": 2}, provenance)
-    jobs.model_diagnostics(
+    report.model_diagnostics(
         "gm", spec, "gm, realnvp_Kauto", tmp_path / "samples.npz", tmp_path / "modes.json",
         {"reference": tmp_path / "truth.npz"}, 0, tmp_path / "plot.png", provenance,
     )  # fmt: skip

@@ -61,9 +61,9 @@ def test_the_likelihood_jobs_do_not_import_torch(modules_imported_by):
     """About 1.5 s per job on this machine: the prior draws' likelihood chunks skip it."""
     code = (
         "import numpy as np, yaml\n"
-        "from lwflow.stages import jobs\n"
+        "from lwflow.stages import data\n"
         "try:\n"  # the job's own imports, then its refusal of a chunk that does not exist
-        "    jobs.evaluate_likelihood('x', {}, 'prior.npz', 5, 1, 'out.npz', None)\n"
+        "    data.evaluate_likelihood('x', {}, 'prior.npz', 5, 1, 'out.npz', None)\n"
         "except ValueError as error:\n"
         "    assert 'chunk 5 does not exist' in str(error)\n"
         "from lwflow.fitting.weights import evaluate_log_likelihood\n"
@@ -82,7 +82,7 @@ def test_a_round_draws_as_many_points_as_the_last_rounds_report_sized_it(tmp_pat
     """The workflow's propose_round reads the size from round r-1's report (``next_n``), as the
     library's rounds do (lwflow.fitting.rounds.round_size); without one, n_per_round."""
     from lwflow.artefacts import Provenance, read_npz
-    from lwflow.stages import jobs
+    from lwflow.stages import rounds
 
     spec = {"kind": "gaussian_mixture", "bounds": [-5, 5], "means": [[0, 0]], "covariances": [[[1, 0], [0, 1]]]}
     adaptive = {"n_per_round": 1000, "defensive_share": 0.1}
@@ -90,5 +90,5 @@ def test_a_round_draws_as_many_points_as_the_last_rounds_report_sized_it(tmp_pat
     report.write_text(json.dumps({"next": "train", "next_n": 300}))
     for last, expected in ((report, 300), (None, 1000)):
         out = tmp_path / f"draws_{expected}.npz"
-        jobs.propose_round("g", spec, adaptive, None, last, 0, 0, out, Provenance("propose_round", [], {}))
+        rounds.propose_round("g", spec, adaptive, None, last, 0, 0, out, Provenance("propose_round", [], {}))
         assert len(read_npz(out)["theta"]) == expected

@@ -67,10 +67,10 @@ def test_mode_moments_merge_each_modes_components_into_one_gaussian():
 
 
 def test_the_chosen_number_feeds_training(tmp_path):
-    """jobs.train with n_modes 'auto' records the choice and builds a base with that many modes."""
+    """train.train with n_modes 'auto' records the choice and builds a base with that many modes."""
     from lwflow.artefacts import Provenance, read_json, write_npz
     from lwflow.models.flows import load_checkpoint
-    from lwflow.stages import jobs
+    from lwflow.stages import train
 
     rng = np.random.default_rng(0)
     theta = rng.uniform(-6, 6, size=(40_000, 2))
@@ -80,7 +80,7 @@ def test_the_chosen_number_feeds_training(tmp_path):
     outputs = {n: tmp_path / f"{n}{e}" for n, e in [("model", ".pt"), ("loss", ".csv"), ("modes", ".json")]}
     flow = {"arch": "realnvp", "n_modes": "auto", "n_layers": 2, "hidden_units": 16}
     spec = {"kind": "gaussian_mixture", "bounds": [-6, 6], "means": [[0, 0]], "covariances": [np.eye(2).tolist()]}
-    jobs.train(
+    train.train(
         "box",
         spec,
         tmp_path / "prior.npz",

@@ -10,7 +10,7 @@ import pytest
 from lwflow.artefacts import Provenance, read_npz, sidecar_path, write_npz
 from lwflow.fitting.train import TrainConfig, TrainingDiverged, train_flow
 from lwflow.models.flows import FlowSpec, StandardisedFlow
-from lwflow.stages import jobs
+from lwflow.stages import data, evaluate, report, train
 
 SMALL_FLOW = FlowSpec(arch="realnvp", n_modes=1, n_layers=2, hidden_units=16)
 
@@ -60,7 +60,7 @@ def test_ess_below_the_floor_stops_with_advice(tmp_path):
     likelihood = tmp_path / "likelihood.npz"
     write_npz(likelihood, {"log_likelihood": log_likelihood}, Provenance("test", [], {}))
     with pytest.raises(ValueError, match=r"effective sample size 3.0 before clipping \(3.0 after\) is below .* prior"):
-        jobs.clip_weights(
+        data.clip_weights(
             likelihood,
             {"strategy": "none", "threshold": None, "min_ess": 50},
             tmp_path / "w.npz",
@@ -87,9 +87,9 @@ def test_a_bad_likelihood_is_stopped_before_anything_is_written(tmp_path, monkey
     monkeypatch.syspath_prepend(str(tmp_path))
     spec = {"kind": "user", "target": f"{module}:problem", "n_prior_samples": 100}
     prior = tmp_path / "prior.npz"
-    jobs.sample_prior("bad", spec, 0, prior, Provenance("test", [], {}))
+    data.sample_prior("bad", spec, 0, prior, Provenance("test", [], {}))
     with pytest.raises(ValueError, match=message):
-        jobs.evaluate_likelihood("bad", spec, prior, 0, 1, tmp_path / "ll.npz", Provenance("test", [], {}))
+        data.evaluate_likelihood("bad", spec, prior, 0, 1, tmp_path / "ll.npz", Provenance("test", [], {}))
     assert not (tmp_path / "ll.npz").exists()
 
 
@@ -99,7 +99,7 @@ def test_a_likelihood_all_zero_is_stopped_when_the_chunks_are_gathered(tmp_path)
     for path in ll:
         write_npz(path, {"log_likelihood": np.full(10, -np.inf)}, Provenance("test", [], {}))
     with pytest.raises(ValueError, match="-inf for all 20 samples"):
-        jobs.gather_likelihood(ll, tmp_path / "ll.npz", Provenance("test", [], {}))
+        data.gather_likelihood(ll, tmp_path / "ll.npz", Provenance("test", [], {}))
     assert not (tmp_path / "ll.npz").exists()
 
 
@@ -113,14 +113,14 @@ def test_chunked_and_unchunked_likelihoods_give_identical_weights(tmp_path):
     }
     provenance = Provenance("test", [], {})
     prior = tmp_path / "prior.npz"
-    jobs.sample_prior("gm", spec, 0, prior, provenance)
+    data.sample_prior("gm", spec, 0, prior, provenance)
     weights = {}
     for n_chunks in (1, 3):
         chunks = [tmp_path / f"ll{n_chunks}_{i}.npz" for i in range(n_chunks)]
         for i, path in enumerate(chunks):
-            jobs.evaluate_likelihood("gm", spec, prior, i, n_chunks, path, provenance)
-        jobs.gather_likelihood(chunks, tmp_path / f"ll{n_chunks}.npz", provenance)
-        jobs.clip_weights(
+            data.evaluate_likelihood("gm", spec, prior, i, n_chunks, path, provenance)
+        data.gather_likelihood(chunks, tmp_path / f"ll{n_chunks}.npz", provenance)
+        data.clip_weights(
             tmp_path / f"ll{n_chunks}.npz",
             {"strategy": "max_share", "threshold": 0.01, "min_ess": 10},
             tmp_path / f"w{n_chunks}.npz",
@@ -140,7 +140,7 @@ def train_and_sample(folder: Path, flow: dict, training: dict, n_samples: int, s
     """The jobs train_flow then sample_model on the prior draws and weights beside ``folder``; every output's path."""
     provenance = Provenance("test", [], {})
     trained = {name: folder / f"{name}{ext}" for name, ext in [("model", ".pt"), ("loss", ".csv"), ("modes", ".json")]}
-    jobs.train(
+    train.train(
         "box", BOX_SPEC, folder.parent / "prior.npz", folder.parent / "weights.npz", flow, training, {}, {}, seed,
         trained, provenance,
     )  # fmt: skip
@@ -149,7 +149,7 @@ def train_and_sample(folder: Path, flow: dict, training: dict, n_samples: int, s
         for name, ext in [("samples", ".npz"), ("summary", ".json"), ("summary_markdown", ".md")]
     }
     sampling = {"n_samples": n_samples, "check": {"n_draws": 500}}
-    jobs.sample_model(
+    train.sample_model(
         "box", BOX_SPEC, "samples", "test", trained["model"], trained["modes"], None, sampling, seed, drawn, provenance
     )
     return trained | drawn
@@ -194,16 +194,18 @@ def test_a_model_the_check_does_not_trust_is_flagged_in_its_log_sidecar_summary_
     assert f"WARNING: {summary['warning']}" in capsys.readouterr().out
     assert json.loads(sidecar_path(outputs["samples"]).read_text())["check"]["verdict"] == "not trusted"
     assert outputs["summary_markdown"].read_text().startswith("verdict: not trusted")
-    jobs.truth_reference("box", BOX_SPEC, EVALUATION, 0, tmp_path / "truth.npz", tmp_path / "floor.json", provenance)
+    evaluate.truth_reference(
+        "box", BOX_SPEC, EVALUATION, 0, tmp_path / "truth.npz", tmp_path / "floor.json", provenance
+    )
     metrics = tmp_path / "metrics.json"
-    jobs.model_metrics(
+    evaluate.model_metrics(
         "box", BOX_SPEC, [outputs["model"]], [outputs["samples"]], tmp_path / "truth.npz", EVALUATION, [metrics],
         [tmp_path / "log_q.npz"], provenance,
     )  # fmt: skip
     assert json.loads(metrics.read_text())["verdict"] == "not trusted"
     row = {"label": "K1", "published": {}, "seeds": [0], "metrics": [metrics], "floors": [tmp_path / "floor.json"]}
     table = [tmp_path / f"table.{ext}" for ext in ("csv", "md", "html", "png")]
-    jobs.paper_table("table", [row], ("kl", "sliced_w1"), *table, provenance)
+    report.paper_table("table", [row], ("kl", "sliced_w1"), *table, provenance)
     markdown = table[1].read_text()
     assert "K1 [not trusted: seed 0]" in markdown and "failed (lwflow.fitting.verdict)" in markdown
 
@@ -215,7 +217,7 @@ def test_models_scored_together_match_models_scored_alone(tmp_path):
     evaluation = EVALUATION
     provenance = Provenance("test", [], {})
     reference = tmp_path / "truth.npz"
-    jobs.truth_reference("gm", spec, evaluation, 0, reference, tmp_path / "floor.json", provenance)
+    evaluate.truth_reference("gm", spec, evaluation, 0, reference, tmp_path / "floor.json", provenance)
     theta, weights = gaussian_weighted_sample()
     write_npz(tmp_path / "prior.npz", {"theta": theta}, provenance)
     write_npz(tmp_path / "weights.npz", {"weights": weights}, provenance)
@@ -229,7 +231,7 @@ def test_models_scored_together_match_models_scored_alone(tmp_path):
     def score(indices, folder):
         metrics = [tmp_path / folder / f"{i}.json" for i in indices]
         log_q = [tmp_path / folder / f"{i}_log_q.npz" for i in indices]
-        jobs.model_metrics(
+        evaluate.model_metrics(
             "gm",
             spec,
             [models[i] for i in indices],
@@ -249,7 +251,7 @@ def test_models_scored_together_match_models_scored_alone(tmp_path):
         sidecar = json.loads(sidecar_path(together[i]).read_text())
         assert set(sidecar["inputs"]) == {str(models[i]), str(samples[i]), str(reference)}
     with pytest.raises(ValueError, match="one draws file and two outputs per model"):
-        jobs.model_metrics(
+        evaluate.model_metrics(
             "gm",
             spec,
             models,
@@ -267,7 +269,7 @@ def test_draws_of_a_prior_that_changed_with_its_data_are_refused_before_their_li
     """The prior draws' job reads the problem's module only (a data edit reruns the likelihood,
     not the draws); a prior built from a data file that changed is caught by the likelihood's job."""
     import lwflow
-    from lwflow.stages.jobs import check_prior_unchanged
+    from lwflow.stages.data import check_prior_unchanged
 
     old = lwflow.Problem("shifting", lwflow.UniformBox([-5, -5], [5, 5]), lambda t: -(t**2).sum(1))
     theta = old.prior.sample(100, np.random.default_rng(0))

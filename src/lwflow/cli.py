@@ -7,12 +7,13 @@
     lwflow audit results
     lwflow summary results
 
-``lwflow fit`` runs the workflow's own stages (:mod:`lwflow.stages.jobs`): prior draws, likelihood,
-clipped weights with the evidence (``--proposal prior``) or the adaptive rounds' draws, likelihood,
-pooled weights and round flows until one stops them (``--proposal adaptive``), then training
-restricted to the prior's support with the posterior summary, and writes the files a workflow
-run writes, in the same layout (:mod:`lwflow.stages.layout`) with the same sidecars and a log per
-stage, under ``--out``; ``lwflow.load_posterior`` opens its model folder.  ``--pool N`` shares
+``lwflow fit`` runs the workflow's own stages (:mod:`lwflow.stages.data`,
+:mod:`lwflow.stages.rounds`, :mod:`lwflow.stages.train`): prior draws, likelihood, clipped weights
+with the evidence (``--proposal prior``) or the adaptive rounds' draws, likelihood, pooled weights
+and round flows until one stops them (``--proposal adaptive``), then training restricted to the
+prior's support with the posterior summary, and writes the files a workflow run writes, in the same
+layout (:mod:`lwflow.stages.layout`) with the same sidecars and a log per stage,
+under ``--out``; ``lwflow.load_posterior`` opens its model folder.  ``--pool N`` shares
 the likelihood's calls among N processes.  Every option's default is its settings-schema entry's.
 A progress bar (tqdm) follows the likelihood rows and the training steps.
 """
@@ -128,12 +129,12 @@ class _FitRun:
 
     def likelihood(self, rule: str, label: str, draws: Path, chunk: Path, total: int) -> None:
         """The likelihood at ``draws`` (one chunk, over ``--pool`` processes) with a progress bar."""
-        from lwflow.stages import jobs
+        from lwflow.stages import data, jobs
 
         job = _stage(self.root, rule, label, [draws, *self.code], {"problem": self.spec}, self.seed)
         bar = self.bar_factory(total=total, desc="likelihood", unit="rows")
         with bar, jobs.job_context(job) as provenance:
-            jobs.evaluate_likelihood(
+            data.evaluate_likelihood(
                 self.name, self.spec, draws, 0, 1, chunk, provenance, lambda done, _: bar.update(done - bar.n),
                 pool=self.args.pool,
             )  # fmt: skip
@@ -141,23 +142,23 @@ class _FitRun:
     def prior_draws(self) -> tuple[Path, Path]:
         """Prior draws, their likelihood and clipped weights with the evidence: the draws (with
         their weights) and the weights' report."""
-        from lwflow.stages import jobs
+        from lwflow.stages import data, jobs
 
         args, paths = self.args, {key: self.path(key) for key in ("prior", "likelihood_chunk", "likelihood")}
         with jobs.job_context(
             _stage(self.root, "sample_prior", self.label, self.module, {"problem": self.spec}, self.seed)
         ) as provenance:
-            jobs.sample_prior(self.name, self.spec, self.seed, paths["prior"], provenance)
+            data.sample_prior(self.name, self.spec, self.seed, paths["prior"], provenance)
         label = f"{self.label}/chunk0"
         self.likelihood("evaluate_likelihood", label, paths["prior"], paths["likelihood_chunk"], args.n_prior_samples)
         job = _stage(self.root, "gather_likelihood", self.label, [paths["likelihood_chunk"]], {}, self.seed)
         with jobs.job_context(job) as provenance:
-            jobs.gather_likelihood([paths["likelihood_chunk"]], paths["likelihood"], provenance)
+            data.gather_likelihood([paths["likelihood_chunk"]], paths["likelihood"], provenance)
         clipping = {"strategy": args.clip, "threshold": args.clip_threshold, "min_ess": args.min_ess}
         weights, report = self.path("weights"), self.path("weights_report")
         job = _stage(self.root, "clip_weights", self.label, [paths["likelihood"]], {"clipping": clipping}, self.seed)
         with jobs.job_context(job) as provenance:
-            jobs.clip_weights(paths["likelihood"], clipping, weights, report, provenance)
+            data.clip_weights(paths["likelihood"], clipping, weights, report, provenance)
         self.weights = weights
         return paths["prior"], report
 
@@ -165,7 +166,7 @@ class _FitRun:
         """The adaptive rounds as the workflow's round stages (draws, likelihood, pooled weights,
         the round's flow) until one stops them: the last round's pool and report."""
         from lwflow.fitting.rounds import round_size, round_training_seed
-        from lwflow.stages import jobs
+        from lwflow.stages import data, jobs, rounds, train
 
         adaptive = self.adaptive_settings()
         model_label = f"{self.name}/{self.args.arch}_K{self.args.modes}/seed{self.seed}"
@@ -178,7 +179,7 @@ class _FitRun:
             inputs = [*flows[-1:], *([last_report] if last_report else []), *self.module]
             job = _stage(self.root, "propose_round", label, inputs, {"adaptive": adaptive}, self.seed)
             with jobs.job_context(job) as provenance:
-                jobs.propose_round(
+                rounds.propose_round(
                     self.name, self.spec, adaptive, flows[-1] if flows else None, last_report, self.seed,
                     round_index, paths["draws"], provenance,
                 )  # fmt: skip
@@ -188,7 +189,7 @@ class _FitRun:
             )
             job = _stage(self.root, "gather_round_likelihood", label, [paths["likelihood_chunk"]], {}, self.seed)
             with jobs.job_context(job) as provenance:
-                jobs.gather_likelihood([paths["likelihood_chunk"]], paths["likelihood"], provenance)
+                data.gather_likelihood([paths["likelihood_chunk"]], paths["likelihood"], provenance)
             previous = {"pool": self.path("round_pool", round=round_index - 1)} if round_index else None
             if previous:
                 previous["report"] = self.path("round_report", round=round_index - 1)
@@ -196,7 +197,7 @@ class _FitRun:
             with jobs.job_context(
                 _stage(self.root, "weigh_round", label, inputs, {"adaptive": adaptive}, self.seed)
             ) as provenance:
-                jobs.weigh_round(
+                rounds.weigh_round(
                     adaptive, paths["draws"], paths["likelihood"], previous, flows,
                     {"pool": paths["pool"], "report": paths["report"]}, provenance,
                 )  # fmt: skip
@@ -209,7 +210,7 @@ class _FitRun:
             job = _stage(self.root, "train_round", label, [*flows[-1:], paths["pool"]], settings, self.seed)
             outputs = {key: paths[key] for key in ("model", "loss", "modes")}
             with jobs.job_context(job) as provenance:
-                jobs.train_with_settings(
+                train.train_with_settings(
                     self.name, settings, paths["pool"], paths["pool"], "auto",
                     round_training_seed(self.seed, round_index, last=False), outputs, provenance,
                     warm_start=flows[-1] if flows else None,
@@ -228,7 +229,7 @@ class _FitRun:
     def final_flow(self, theta: Path, report: Path) -> Path:
         """The final flow trained on ``theta`` (with :attr:`weights`), its base refined, then its
         samples, check and summary; the summary's path."""
-        from lwflow.stages import jobs
+        from lwflow.stages import jobs, train
 
         args = self.args
         outputs = {key: self.path(key) for key in ("model", "loss", "modes")}
@@ -241,7 +242,7 @@ class _FitRun:
         bar = self.bar_factory(total=args.max_steps, desc="training", unit="steps")
         beta = json.loads(Path(report).read_text()).get("beta")
         with bar, jobs.job_context(job) as provenance:
-            jobs.train(
+            train.train(
                 self.name, self.spec, theta, self.weights, self.flow, self.training, {}, {}, self.seed,
                 outputs, provenance, lambda record: bar.update(int(record["step"]) - bar.n), refine=refine, beta=beta,
             )  # fmt: skip
@@ -249,7 +250,7 @@ class _FitRun:
         sampling = {"n_samples": args.n_samples, "check": {"n_draws": args.check_draws}}
         job = _stage(self.root, "sample_model", model_label, inputs, {"problem": self.spec} | sampling, self.seed)
         with jobs.job_context(job) as provenance:
-            jobs.sample_model(
+            train.sample_model(
                 self.name, self.spec, self.fit, f"{args.arch}_K{args.modes} (fit on {self.fit})", outputs["model"],
                 outputs["modes"], report, sampling, self.seed, drawn, provenance,
             )  # fmt: skip

@@ -2,11 +2,11 @@
 
 import torch  # noqa: F401  (imported first so job_context sets its threads)
 
-from lwflow.stages import jobs
+from lwflow.stages import evaluate, jobs
 
 cfg = snakemake.params.config_slice
 with jobs.job_context(snakemake) as provenance:
-    jobs.amfvi_weights(
+    evaluate.amfvi_weights(
         snakemake.wildcards.problem,
         cfg["problem"],
         snakemake.wildcards.fit,

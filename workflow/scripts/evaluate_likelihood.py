@@ -1,10 +1,10 @@
 """Rule evaluate_likelihood: log-likelihood of one chunk of the prior draws."""
 
-from lwflow.stages import jobs
+from lwflow.stages import data, jobs
 
 with jobs.job_context(snakemake) as provenance:
     cfg = snakemake.params.config_slice
-    jobs.evaluate_likelihood(
+    data.evaluate_likelihood(
         snakemake.wildcards.problem,
         cfg["problem"],
         snakemake.input[0],

@@ -1,9 +1,9 @@
 """Rule loss_curves: training curves of every model of one problem."""
 
-from lwflow.stages import jobs
+from lwflow.stages import jobs, report
 
 with jobs.job_context(snakemake) as provenance:
-    jobs.loss_curves(
+    report.loss_curves(
         snakemake.wildcards.problem,
         snakemake.params.histories,
         snakemake.output.png,

@@ -1,10 +1,10 @@
 """Rule mixture_metrics: every metric of the AMF-VI and EM mixtures."""
 
-from lwflow.stages import jobs
+from lwflow.stages import evaluate, jobs
 
 cfg = snakemake.params.config_slice
 with jobs.job_context(snakemake) as provenance:
-    jobs.mixture_metrics(
+    evaluate.mixture_metrics(
         snakemake.wildcards.problem,
         cfg["problem"],
         snakemake.input.weights,

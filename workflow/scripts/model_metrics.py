@@ -3,11 +3,11 @@ one scoring group (workflow/rules/evaluate.smk) for one seed."""
 
 import torch  # noqa: F401  (imported first so job_context sets its threads)
 
-from lwflow.stages import jobs
+from lwflow.stages import evaluate, jobs
 
 cfg = snakemake.params.config_slice
 with jobs.job_context(snakemake) as provenance:
-    jobs.model_metrics(
+    evaluate.model_metrics(
         snakemake.params.problem,
         cfg["problem"],
         snakemake.input.models,

@@ -1,9 +1,9 @@
 """Rule paper_a_figure: one of paper A's figures."""
 
-from lwflow.stages import jobs
+from lwflow.stages import jobs, report
 
 with jobs.job_context(snakemake) as provenance:
-    jobs.paper_a_figure(
+    report.paper_a_figure(
         snakemake.wildcards.figure,
         snakemake.params.title,
         snakemake.params.panels,

@@ -1,9 +1,9 @@
 """Rule paper_b_fig1: mixture weights per dataset, AMF-VI (EMA) and EM."""
 
-from lwflow.stages import jobs
+from lwflow.stages import jobs, report
 
 with jobs.job_context(snakemake) as provenance:
-    jobs.paper_b_weights_figure(
+    report.paper_b_weights_figure(
         snakemake.params.weights,
         snakemake.output.png,
         snakemake.output.pdf,

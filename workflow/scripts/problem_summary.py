@@ -1,9 +1,9 @@
 """Rule problem_summary: every model's posterior summary of one problem in one table."""
 
-from lwflow.stages import jobs
+from lwflow.stages import jobs, summary
 
 with jobs.job_context(snakemake) as provenance:
-    jobs.problem_summary(
+    summary.problem_summary(
         list(snakemake.input),
         snakemake.output.csv,
         snakemake.output.markdown,

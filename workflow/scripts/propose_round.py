@@ -1,10 +1,10 @@
 """Rule propose_round: one adaptive round's draws, from the prior or the last round's flow."""
 
-from lwflow.stages import jobs
+from lwflow.stages import jobs, rounds
 
 cfg = snakemake.params.config_slice
 with jobs.job_context(snakemake) as provenance:
-    jobs.propose_round(
+    rounds.propose_round(
         snakemake.wildcards.problem,
         cfg["problem"],
         cfg["adaptive"],

@@ -1,9 +1,9 @@
 """Rule results_page: one page of docs/results (outputs.results_pages) from the workflow's tables."""
 
-from lwflow.stages import jobs
+from lwflow.stages import jobs, report
 
 with jobs.job_context(snakemake) as provenance:
-    jobs.results_page(
+    report.results_page(
         snakemake.input.template,
         dict(zip(snakemake.params.tables, snakemake.input.tables)),
         snakemake.output[0],

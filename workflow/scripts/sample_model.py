@@ -2,12 +2,12 @@
 
 import torch  # noqa: F401  (imported first so job_context sets its threads)
 
-from lwflow.stages import jobs
+from lwflow.stages import jobs, train
 
 cfg = snakemake.params.config_slice
 w, output = snakemake.wildcards, snakemake.output
 with jobs.job_context(snakemake) as provenance:
-    jobs.sample_model(
+    train.sample_model(
         w.problem,
         cfg["problem"],
         w.fit,

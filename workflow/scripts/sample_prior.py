@@ -1,9 +1,9 @@
 """Rule sample_prior: prior draws for one (problem, seed)."""
 
-from lwflow.stages import jobs
+from lwflow.stages import data, jobs
 
 with jobs.job_context(snakemake) as provenance:
-    jobs.sample_prior(
+    data.sample_prior(
         snakemake.wildcards.problem,
         snakemake.params.config_slice["problem"],
         int(snakemake.wildcards.seed),

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from lwflow.stages import jobs
+from lwflow.stages import jobs, report
 
 with jobs.job_context(snakemake) as provenance:
-    jobs.paper_table(
+    report.paper_table(
         Path(snakemake.output.csv).stem,
         snakemake.params.rows,
         tuple(snakemake.params.metrics),

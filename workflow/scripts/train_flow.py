@@ -3,11 +3,11 @@ or on the last adaptive round's pool (fit adaptive)."""
 
 import torch  # noqa: F401  (imported first so job_context sets its threads)
 
-from lwflow.stages import jobs
+from lwflow.stages import jobs, train
 
 w, output = snakemake.wildcards, snakemake.output
 with jobs.job_context(snakemake) as provenance:
-    jobs.train_with_settings(
+    train.train_with_settings(
         w.problem,
         snakemake.params.config_slice,
         snakemake.input.theta,

@@ -4,11 +4,11 @@ the pooled draws at the round's tempering; it proposes the next round's draws.""
 import torch  # noqa: F401  (imported first so job_context sets its threads)
 
 from lwflow.fitting.rounds import round_training_seed
-from lwflow.stages import jobs
+from lwflow.stages import jobs, train
 
 w, output = snakemake.wildcards, snakemake.output
 with jobs.job_context(snakemake) as provenance:
-    jobs.train_with_settings(
+    train.train_with_settings(
         w.problem,
         snakemake.params.config_slice,
         snakemake.input.pool,

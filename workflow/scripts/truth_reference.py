@@ -1,10 +1,10 @@
 """Rule truth_reference: exact posterior samples and truth-vs-truth floors."""
 
-from lwflow.stages import jobs
+from lwflow.stages import evaluate, jobs
 
 cfg = snakemake.params.config_slice
 with jobs.job_context(snakemake) as provenance:
-    jobs.truth_reference(
+    evaluate.truth_reference(
         snakemake.wildcards.problem,
         cfg["problem"],
         cfg["evaluation"],

@@ -1,0 +1,205 @@
+"""The training stages (workflow/rules/train.smk and the rounds' train_round): one model trained
+on weighted draws, then its samples, its check against the likelihood and its summary."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lwflow.artefacts import (
+    Provenance,
+    read_json,
+    read_npz,
+    read_sidecar,
+    sidecar_path,
+    write_csv,
+    write_json,
+    write_npz,
+    write_sidecar,
+    write_text,
+)
+from lwflow.settings import settings_of
+from lwflow.streams import rng_for, seed_for
+
+__all__ = ["train", "train_with_settings", "sample_model"]
+
+
+def train(
+    name: str,
+    spec: dict[str, Any],
+    theta_path: Path,
+    weights_path: Path | None,
+    flow: dict[str, Any],
+    training: dict[str, Any],
+    rbig: dict[str, Any],
+    mode_selection: dict[str, Any],
+    seed: int,
+    outputs: dict[str, Path],
+    provenance: Provenance,
+    on_step: Callable[[dict[str, float]], None] | None = None,
+    refine: dict[str, Any] | None = None,
+    beta: float | None = None,
+    warm_start: Path | None = None,
+    warm_steps: int = 0,
+) -> None:
+    """Train one model on ``theta`` with weights (all equal without ``weights_path``) by
+    :func:`lwflow.fitting.model_fit.fit_model`, restricted to the prior's support, its base refined on
+    fresh draws where ``refine`` says (:mod:`lwflow.fitting.refine`: a final flow fitted to the
+    likelihood, not after adaptive rounds that stopped at ``beta`` < 1; its record in the checkpoint's
+    sidecar); ``warm_start``: an adaptive round's flow that this one starts from for ``warm_steps``
+    steps where it has the base modes chosen (:func:`lwflow.fitting.model_fit.fit_model`); write its checkpoint,
+    loss history and base-modes record (``outputs``: ``model``, ``loss``, ``modes``).  Its samples
+    are another job's (:func:`sample_model`), so that their number reruns no training.  A
+    flushed log line per evaluation step."""
+    from lwflow.fitting.model_fit import ModelConfig, ModeSelectionConfig, fit_model
+    from lwflow.fitting.refine import RefineConfig, refine_base
+    from lwflow.fitting.train import TrainConfig
+    from lwflow.models.flows import load_checkpoint, save_checkpoint
+    from lwflow.problems import problem_from_spec
+
+    def progress(record: dict[str, float]) -> None:
+        print(f"step {record['step']}: train {record['train_loss']:.4f} val {record['val_loss']:.4f}", flush=True)
+        if on_step is not None:
+            on_step(record)
+
+    problem = problem_from_spec(name, spec)
+    theta = read_npz(theta_path)["theta"]
+    w = read_npz(weights_path)["weights"] if weights_path is not None else np.ones(len(theta))
+    fitted = fit_model(
+        theta,
+        w,
+        problem.prior.support(),
+        settings_of(ModelConfig, flow),
+        seed,
+        settings_of(TrainConfig, training),
+        rbig,
+        settings_of(ModeSelectionConfig, mode_selection),
+        progress=progress,
+        warm_start=None if warm_start is None else load_checkpoint(warm_start),
+        warm_steps=warm_steps,
+    )
+    if refine:
+        config = settings_of(RefineConfig, refine)
+        fitted.model, fitted.facts["refinement"] = refine_base(fitted.model, problem, config, seed, beta)
+        print(f"base refined: {fitted.facts['refinement']}", flush=True)
+    if "device" in fitted.facts:
+        print(f"trained on {fitted.facts['device']}: {fitted.facts['device_reason']}", flush=True)
+    write_json(outputs["modes"], fitted.modes, provenance)
+    provenance.extra = fitted.facts
+    save_checkpoint(outputs["model"], fitted.model, fitted.spec)
+    write_sidecar(outputs["model"], provenance)
+    write_csv(outputs["loss"], fitted.history, provenance)
+    print(fitted.history.tail().to_string(index=False))
+
+
+def train_with_settings(
+    name: str,
+    settings: dict[str, Any],
+    theta_path: Path,
+    weights_path: Path | None,
+    device: str,
+    seed: int,
+    outputs: dict[str, Path],
+    provenance: Provenance,
+    report: Path | None = None,
+    warm_start: Path | None = None,
+) -> None:
+    """:func:`train` with the sections of one model's settings as the workflow's plan slices them
+    (``problem``, ``flow``, ``training``, ``rbig``, ``mode_selection``, and ``refine`` for a final flow:
+    :meth:`lwflow.stages.plan.Plan.final_model_settings`; ``warm_start_steps`` for an adaptive round's
+    flow, which starts from the last round's flow ``warm_start``) and the device, which is no rerun
+    trigger; ``report``: the training data's report, whose ``beta`` (adaptive rounds) the refinement reads."""
+    training = {**settings["training"], "device": device}
+    beta = read_json(report).get("beta") if report is not None else None
+    train(
+        name, settings["problem"], theta_path, weights_path, settings["flow"], training, settings["rbig"],
+        settings["mode_selection"], seed, outputs, provenance, refine=settings.get("refine"), beta=beta,
+        warm_start=warm_start, warm_steps=settings.get("warm_start_steps", 0),
+    )  # fmt: skip
+
+
+def _fit_calls(fit: str, spec: dict[str, Any], report: dict[str, Any], model: Path) -> int:
+    """The likelihood calls of a workflow model's fit: its prior draws, its rounds' draws, or none
+    (trained on exact draws), and its base refinement's draws (from the checkpoint's sidecar)."""
+    refined = int((read_sidecar(sidecar_path(model)).get("refinement") or {}).get("n_draws", 0))
+    if fit == "adaptive":
+        return int(report["n_likelihood_calls"]) + refined
+    return (int(spec.get("n_prior_samples", 0)) if fit == "likelihood" else 0) + refined
+
+
+def _check_model(problem: Any, fitted: Any, fit: str, report: dict[str, Any], check: dict[str, Any], seed: int) -> Any:
+    """The check of a workflow model: against the weights' or the last round's evidence, with the
+    rounds' stop and beta for adaptive fits."""
+    from lwflow.fitting.verdict import CheckConfig, advice_for, check_posterior
+
+    evidence = (report["log_evidence"], report["log_evidence_se"]) if "log_evidence" in report else None
+    rounds = report.get("rounds") or [{}]
+    stop, beta = rounds[-1].get("next"), rounds[-1].get("beta")
+    proposal = {"likelihood": "prior"}.get(fit, fit)
+    advice = advice_for(proposal, stop, report.get("n_likelihood_calls"), report.get("adaptive"))
+    rng = rng_for(seed, "check")
+    return check_posterior(fitted, problem, settings_of(CheckConfig, check), rng, evidence, stop, beta, advice)
+
+
+def sample_model(
+    name: str,
+    spec: dict[str, Any],
+    fit: str,
+    label: str,
+    model: Path,
+    modes: Path,
+    weights_report: Path | None,
+    sampling: dict[str, Any],
+    seed: int,
+    outputs: dict[str, Path],
+    provenance: Provenance,
+) -> None:
+    """``sampling['n_samples']`` draws of one trained model with their log-density
+    (``outputs['samples']``), its check against the likelihood (:mod:`lwflow.fitting.verdict`,
+    settings ``sampling['check']``; in the samples' sidecar) and what a scientist reads first
+    about that posterior (``summary``, ``summary_markdown``): the verdict, per parameter the mean,
+    sd and 5/50/95 % quantiles of the draws (names from the problem), with the ESS before and
+    after clipping, the chosen base modes and :math:`\\log \\hat Z \\pm` se (fit on the
+    likelihood or adaptive).  A ``not trusted`` verdict is a ``WARNING:`` line in the log."""
+    from lwflow.evaluation.tables import markdown_table
+    from lwflow.fitting.posterior import check_headline, summarise_samples
+    from lwflow.models.flows import load_checkpoint
+    from lwflow.problems import problem_from_spec
+
+    fitted = load_checkpoint(model)
+    problem = problem_from_spec(name, spec)
+    report = read_json(weights_report) if weights_report is not None else {}
+    check = _check_model(problem, fitted, fit, report, sampling.get("check", {}), seed)
+    samples = fitted.sample(int(sampling["n_samples"]), seed_for(seed, "model_samples"))
+    checked = dataclasses.replace(provenance, extra={"check": check.as_dict()})  # read back by model_check
+    write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.log_prob(samples)}, checked)
+    frame = summarise_samples(samples, problem.names)
+    headline = (
+        {
+            "problem": name,
+            "model": label,
+            "seed": provenance.seed,
+            "n_modes": read_json(modes)["n_modes"],
+            "ess_before_clipping": report.get("ess_before"),
+            "ess": report.get("ess_after"),
+            "log_evidence": report.get("log_evidence"),
+            "log_evidence_se": report.get("log_evidence_se"),
+            "n_likelihood_calls": _fit_calls(fit, spec, report, model) + check.n_draws,
+        }
+        | check_headline(check)
+        | {"warning": check.warning}
+    )
+    write_json(outputs["summary"], headline | {"parameters": frame.to_dict(orient="records")}, provenance)
+    in_line = set(check_headline(check)) - {"verdict"}  # the verdict line above the table says them
+    shown = {k: v for k, v in headline.items() if v is not None and k not in in_line | {"warning"}}
+    facts = markdown_table(pd.DataFrame([shown]))
+    notes = "".join(f"\n**{key}**: {headline[key]}\n" for key in ("advice", "warning") if headline[key])
+    write_text(outputs["summary_markdown"], f"{check.line()}\n\n{facts}{notes}\n{markdown_table(frame)}", provenance)
+    print(f"{len(samples)} samples of {label}; {check.line()}", flush=True)
+    if check.warning is not None:
+        print(f"WARNING: {check.warning}", flush=True)
