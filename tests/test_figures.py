@@ -82,6 +82,27 @@ def test_one_diverging_run_does_not_flatten_the_other_loss_curves():
     assert high < 10 and low < 2.2 and "spikes cut off" in fig.axes[0].get_ylabel()
 
 
+def test_the_seeds_figure_of_the_same_table_is_the_same_file(tmp_path):
+    """Its points are jittered (seaborn's stripplot): by a fixed stream, not numpy's global one."""
+    from lwflow.evaluation.figures import save_figure, seeds_figure
+
+    per_seed = pd.DataFrame(
+        [
+            {"row": row, "metric": "kl", "seed": seed, "value": 0.1 + seed + i}
+            for i, row in enumerate("ab")
+            for seed in (0, 1)
+        ]
+    )
+    summary = pd.DataFrame([{"row": row, "metric": "kl", "published": 0.5, "floor": 0.01} for row in "ab"])
+    written = []
+    for run in ("a", "b"):
+        np.random.seed(int(run == "b"))  # whatever the global state
+        path = tmp_path / run / "seeds.png"
+        save_figure(seeds_figure(per_seed, summary, "every seed"), [path], Provenance("test", [], {}))
+        written.append(path.read_bytes())
+    assert written[0] == written[1]
+
+
 def test_a_figure_written_twice_is_byte_identical(tmp_path):
     """PDFs carry no date of writing: the same figure a second later is the same file."""
     import time

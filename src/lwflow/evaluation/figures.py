@@ -314,6 +314,10 @@ def seeds_figure(per_seed: pd.DataFrame, summary: pd.DataFrame, title: str, max_
     )
     for ax, metric in zip(axes[0], metrics):
         values = per_seed[per_seed["metric"] == metric].astype({"seed": str})
+        # seaborn draws the jitter from numpy's global generator: seeded here, and put back after,
+        # so that the same tables give the same figure, byte for byte
+        state = np.random.get_state()
+        np.random.seed(0)
         sns.stripplot(
             values,
             x="value",
@@ -327,6 +331,7 @@ def seeds_figure(per_seed: pd.DataFrame, summary: pd.DataFrame, title: str, max_
             size=5,
             jitter=0.15,
         )
+        np.random.set_state(state)
         marks = summary[summary["metric"] == metric].set_index("row").reindex(rows)
         for column, style in (("published", PUBLISHED_MARK), ("floor", FLOOR_MARK)):
             shown = marks[column].notna()
