@@ -13,6 +13,7 @@ _EXPORTS = {
     "pair_figure": "lwflow.evaluation.figures",
     "sample_metrics": "lwflow.evaluation.metrics",
     "save_figure": "lwflow.evaluation.figures",
+    "score_model": "lwflow.evaluation.metrics",
     "sliced_w1": "lwflow.evaluation.metrics",
     "summarise": "lwflow.evaluation.tables",
     "wasserstein2": "lwflow.evaluation.metrics",

@@ -154,3 +154,35 @@ def sample_metrics(x: np.ndarray, y: np.ndarray, evaluation: dict) -> dict[str, 
         "mmd_u": mmd_u,
         "mmd_b": mmd_b,
     }
+
+
+def score_model(
+    truth_log_prob: LogDensity,
+    log_q_at_p: np.ndarray,
+    q_samples: np.ndarray,
+    reference: dict[str, np.ndarray],
+    evaluation: dict,
+) -> dict[str, float]:
+    r"""Every metric of one model against the exact posterior :math:`p`: KL(p || q) with its
+    standard error and the NLL from ``log_q_at_p`` (the model's log-density on the reference
+    draws), the sample metrics (:func:`sample_metrics`) of its own draws ``q_samples`` against
+    the reference draws, their bridge mass under :math:`p` and the reference's hole mass under
+    :math:`q`.
+
+    Arguments:
+        truth_log_prob: :math:`\log p` of an array of points.
+        log_q_at_p: :math:`\log q` at ``reference["samples"]``.
+        q_samples: the model's draws.
+        reference: the exact draws (``samples``), :math:`\log p` at them (``log_p``) and the
+            highest :math:`\log p` found (``log_p_max``).
+        evaluation: the evaluation settings (``bridge_fraction``, ``hole_fraction`` and those of
+            :func:`sample_metrics`).
+    """
+    kl, kl_se = kl_divergence(reference["log_p"], log_q_at_p)
+    result = {"kl": kl, "kl_se": kl_se, "nll": negative_log_likelihood(log_q_at_p), "n_samples": len(q_samples)}
+    result |= sample_metrics(q_samples, reference["samples"], evaluation)
+    result["bridge_mass"] = bridge_mass(
+        truth_log_prob(q_samples), float(reference["log_p_max"]), evaluation["bridge_fraction"]
+    )
+    result["hole_mass"] = hole_mass(reference["log_p"], log_q_at_p, evaluation["hole_fraction"])
+    return result

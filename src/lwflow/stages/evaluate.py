@@ -51,27 +51,6 @@ def truth_reference(
     write_json(floor_out, floor, provenance)
 
 
-def _score(
-    truth: Any, log_q: np.ndarray, q_samples: np.ndarray, ref: dict[str, np.ndarray], evaluation: dict[str, Any]
-) -> dict[str, Any]:
-    """Every metric of one model from its log-density on the reference and its own samples."""
-    from lwflow.evaluation.metrics import bridge_mass, hole_mass, kl_divergence, negative_log_likelihood, sample_metrics
-
-    kl, kl_se = kl_divergence(ref["log_p"], log_q)
-    result: dict[str, Any] = {
-        "kl": kl,
-        "kl_se": kl_se,
-        "nll": negative_log_likelihood(log_q),
-        "n_samples": len(q_samples),
-    }
-    result |= sample_metrics(q_samples, ref["samples"], evaluation)
-    result["bridge_mass"] = bridge_mass(
-        truth.log_prob(q_samples), float(ref["log_p_max"]), evaluation["bridge_fraction"]
-    )
-    result["hole_mass"] = hole_mass(ref["log_p"], log_q, evaluation["hole_fraction"])
-    return result
-
-
 def model_metrics(
     name: str,
     spec: dict[str, Any],
@@ -90,6 +69,7 @@ def model_metrics(
     the exact posterior are paid for once.  All are scored before any is written: the workflow
     marks these outputs ``update``, so when one model cannot be scored Snakemake restores the
     group's earlier metrics instead of deleting them."""
+    from lwflow.evaluation.metrics import score_model
     from lwflow.models.flows import load_checkpoint
 
     groups = (models, samples, outputs, log_q_outputs)
@@ -103,8 +83,8 @@ def model_metrics(
     scored = []
     for model, draws in zip(models, samples, strict=True):  # every model scored before any is written
         log_q = load_checkpoint(model).log_prob(ref["samples"])
-        result = _score(truth, log_q, read_npz(draws)["samples"], ref, evaluation)
-        scored.append((log_q, result | {"verdict": model_check(draws).get("verdict")}))
+        metrics = score_model(truth.log_prob, log_q, read_npz(draws)["samples"], ref, evaluation)
+        scored.append((log_q, metrics | {"verdict": model_check(draws).get("verdict")}))
         print(f"{model}: {scored[-1][1]}", flush=True)
     for (log_q, result), model, draws, output, log_q_out in zip(scored, *groups, strict=True):
         own = dataclasses.replace(provenance, inputs=[str(model), str(draws), str(reference)])
@@ -184,7 +164,7 @@ def mixture_metrics(
 ) -> None:
     """Every metric of the AMF-VI and EM mixtures (their log-density from the experts' on the
     reference; their samples drawn from the experts' samples by multinomial counts)."""
-    from lwflow.evaluation.metrics import effective_number
+    from lwflow.evaluation.metrics import effective_number, score_model
     from lwflow.fitting.mixture import mixture_log_prob, mixture_samples
 
     truth, ref, mix = truth_of(name, spec), read_npz(reference), read_json(weights)
@@ -196,7 +176,7 @@ def mixture_metrics(
     for method in ("ema", "em"):
         pi = np.array([mix[method][a] for a in archs])
         draws[method] = mixture_samples(expert_samples, pi, min(len(s) for s in expert_samples), rng)
-        result[method] = _score(truth, mixture_log_prob(expert_log_q, pi), draws[method], ref, evaluation)
+        result[method] = score_model(truth.log_prob, mixture_log_prob(expert_log_q, pi), draws[method], ref, evaluation)
         result[method]["n_eff"] = effective_number(pi)
     write_npz(samples_out, draws, provenance)
     write_json(output, result, provenance)
