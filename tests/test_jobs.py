@@ -61,7 +61,7 @@ def test_the_likelihood_jobs_do_not_import_torch(modules_imported_by):
     """About 1.5 s per job on this machine: the prior draws' likelihood chunks skip it."""
     code = (
         "import numpy as np, yaml\n"
-        "from lwflow.stages import data\n"
+        "from lwflow.stages import data, runner\n"
         "try:\n"  # the job's own imports, then its refusal of a chunk that does not exist
         "    data.evaluate_likelihood('x', {}, 'prior.npz', 5, 1, 'out.npz', None)\n"
         "except ValueError as error:\n"
@@ -76,6 +76,27 @@ def test_the_likelihood_jobs_do_not_import_torch(modules_imported_by):
     )
     modules = modules_imported_by(code)
     assert "lwflow.fitting.weights" in modules and "torch" not in modules
+
+
+def test_every_rule_runs_a_stage_of_the_runner_through_the_one_script() -> None:
+    import re
+
+    import pytest
+
+    from lwflow.stages.runner import STAGES, run, stage_of
+
+    root = Path(__file__).parents[1] / "workflow"
+    rule_files = "".join(path.read_text() for path in (root / "rules").glob("*.smk"))
+    rules = set(re.findall(r"^(?:rule|checkpoint) (\w+):", rule_files, re.M))
+    rules.add("model_metrics_likelihood_gmm2d_3mode_seeds0_1")  # the generated scoring rules (evaluate.smk)
+    scripts = re.findall(r"script:\n\s+f?\"([^\"]+)\"", rule_files)
+    assert len(rules) > 20 and len(scripts) == len(rules)  # one script per rule (the generated ones share one)
+    assert set(scripts) == {"../scripts/stage.py"}, "every rule's script is the runner's"
+    assert {stage_of(rule) for rule in rules} == set(STAGES), "one stage per rule family, none unused"
+    assert [p.name for p in (root / "scripts").glob("*.py")] == ["stage.py"]
+    job = type("Job", (), {"rule": "no_such_rule"})()
+    with pytest.raises(KeyError, match="rule 'no_such_rule' has no stage in lwflow.stages.runner.STAGES"):
+        run(job)
 
 
 def test_a_round_draws_as_many_points_as_the_last_rounds_report_sized_it(tmp_path: Path) -> None:

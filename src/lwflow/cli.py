@@ -211,7 +211,7 @@ class _FitRun:
             outputs = {key: paths[key] for key in ("model", "loss", "modes")}
             with jobs.job_context(job) as provenance:
                 train.train_with_settings(
-                    self.name, settings, paths["pool"], paths["pool"], "auto",
+                    self.name, settings, paths["pool"], paths["pool"], {"device": "auto"},
                     round_training_seed(self.seed, round_index, last=False), outputs, provenance,
                     warm_start=flows[-1] if flows else None,
                 )  # fmt: skip

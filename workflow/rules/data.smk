@@ -15,7 +15,7 @@ rule sample_prior:
     params:
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem)},
     script:
-        "../scripts/sample_prior.py"
+        "../scripts/stage.py"
 
 
 rule evaluate_likelihood:
@@ -36,7 +36,7 @@ rule evaluate_likelihood:
             "likelihood_chunks": config["problems"][w.problem]["likelihood_chunks"],
         },
     script:
-        "../scripts/evaluate_likelihood.py"
+        "../scripts/stage.py"
 
 
 rule gather_likelihood:
@@ -53,7 +53,7 @@ rule gather_likelihood:
     params:
         config_slice=lambda w: {},
     script:
-        "../scripts/gather_likelihood.py"
+        "../scripts/stage.py"
 
 
 rule clip_weights:
@@ -71,7 +71,7 @@ rule clip_weights:
     params:
         config_slice=lambda w: {"clipping": PLAN.clipping_settings()},
     script:
-        "../scripts/clip_weights.py"
+        "../scripts/stage.py"
 
 
 rule sample_target:
@@ -88,4 +88,4 @@ rule sample_target:
     params:
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem, target_draws=True)},
     script:
-        "../scripts/sample_target.py"
+        "../scripts/stage.py"

@@ -16,7 +16,7 @@ rule truth_reference:
     params:
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "evaluation": config["evaluation"]},
     script:
-        "../scripts/truth_reference.py"
+        "../scripts/stage.py"
 
 
 for (_fit, _problem, _seeds), _members in PLAN.scoring_groups().items():
@@ -46,7 +46,7 @@ for (_fit, _problem, _seeds), _members in PLAN.scoring_groups().items():
             problem=_problem,
             config_slice={"problem": PLAN.problem_spec(_problem), "evaluation": config["evaluation"]},
         script:
-            "../scripts/model_metrics.py"
+            "../scripts/stage.py"
 
 
 rule amfvi_weights:
@@ -66,7 +66,7 @@ rule amfvi_weights:
         experts=lambda w: {arch: f"{d}/model.pt" for arch, d in mixture_experts(w).items()},
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "amfvi": config["amfvi"]},
     script:
-        "../scripts/amfvi_weights.py"
+        "../scripts/stage.py"
 
 
 rule mixture_metrics:
@@ -87,4 +87,4 @@ rule mixture_metrics:
         paths=mixture_metric_inputs,
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "evaluation": config["evaluation"]},
     script:
-        "../scripts/mixture_metrics.py"
+        "../scripts/stage.py"

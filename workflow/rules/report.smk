@@ -30,7 +30,7 @@ rule paper_a_table:
         metrics=paper_a.METRICS,
         config_slice=lambda w: {"seeds": SEEDS, "evaluation": config["evaluation"]},
     script:
-        "../scripts/summary_table.py"
+        "../scripts/stage.py"
 
 
 rule paper_a_figure:
@@ -55,7 +55,7 @@ rule paper_a_figure:
         title=lambda w: paper_a.FIGURE_TITLES[w.figure],
         config_slice=lambda w: {"figure_seed": config["outputs"]["figure_seed"]},
     script:
-        "../scripts/paper_a_figure.py"
+        "../scripts/stage.py"
 
 
 rule loss_curves:
@@ -79,7 +79,7 @@ rule loss_curves:
         histories=lambda w: PLAN.loss_histories(w.problem),
         config_slice=lambda w: {"training": PLAN.training_settings()},
     script:
-        "../scripts/loss_curves.py"
+        "../scripts/stage.py"
 
 
 rule model_diagnostics:
@@ -105,7 +105,7 @@ rule model_diagnostics:
         label=lambda w: f"{w.problem}, {w.arch}_K{w.modes}, fit on {w.fit}, seed {w.seed}",
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem)},
     script:
-        "../scripts/model_diagnostics.py"
+        "../scripts/stage.py"
 
 
 rule paper_b_table:
@@ -137,7 +137,7 @@ rule paper_b_table:
         metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
         config_slice=lambda w: {"seeds": SEEDS, "evaluation": config["evaluation"], "amfvi": config["amfvi"]},
     script:
-        "../scripts/summary_table.py"
+        "../scripts/stage.py"
 
 
 rule amfvi_likelihood_table:
@@ -173,7 +173,7 @@ rule amfvi_likelihood_table:
             "amfvi": config["amfvi"],
         },
     script:
-        "../scripts/summary_table.py"
+        "../scripts/stage.py"
 
 
 rule paper_b_fig1:
@@ -197,7 +197,7 @@ rule paper_b_fig1:
         weights=lambda w: PLAN.paper_b_weight_paths(),
         config_slice=lambda w: {"seeds": SEEDS},
     script:
-        "../scripts/paper_b_fig1.py"
+        "../scripts/stage.py"
 
 
 rule paper_b_fig2:
@@ -225,7 +225,7 @@ rule paper_b_fig2:
         rows=lambda w: PLAN.paper_b_sample_rows(),
         config_slice=lambda w: {"figure_seed": config["outputs"]["figure_seed"]},
     script:
-        "../scripts/paper_b_fig2.py"
+        "../scripts/stage.py"
 
 
 rule auto_modes_table:
@@ -261,7 +261,7 @@ rule auto_modes_table:
             "mode_selection": config["mode_selection"],
         },
     script:
-        "../scripts/summary_table.py"
+        "../scripts/stage.py"
 
 
 # The results pages: each a template of workflow/report/pages filled from the tables
@@ -288,4 +288,4 @@ rule results_page:
         tables=lambda w: RESULTS_PAGES[w.page],
         config_slice=lambda w: {"results_pages": config["outputs"]["results_pages"]},
     script:
-        "../scripts/results_page.py"
+        "../scripts/stage.py"

@@ -24,7 +24,7 @@ rule propose_round:
             "adaptive": {k: adaptive_of(w)[k] for k in ("n_per_round", "defensive_share")},
         },
     script:
-        "../scripts/propose_round.py"
+        "../scripts/stage.py"
 
 
 rule evaluate_round_likelihood:
@@ -45,7 +45,7 @@ rule evaluate_round_likelihood:
             "likelihood_chunks": config["problems"][w.problem]["likelihood_chunks"],
         },
     script:
-        "../scripts/evaluate_likelihood.py"
+        "../scripts/stage.py"
 
 
 rule gather_round_likelihood:
@@ -62,7 +62,7 @@ rule gather_round_likelihood:
     params:
         config_slice=lambda w: {},
     script:
-        "../scripts/gather_likelihood.py"
+        "../scripts/stage.py"
 
 
 checkpoint weigh_round:
@@ -82,7 +82,7 @@ checkpoint weigh_round:
     params:
         config_slice=lambda w: {"adaptive": adaptive_of(w)},
     script:
-        "../scripts/weigh_round.py"
+        "../scripts/stage.py"
 
 
 rule train_round:
@@ -104,4 +104,4 @@ rule train_round:
         config_slice=lambda w: PLAN.model_settings("adaptive", w.problem, w.arch, w.modes)
         | {"warm_start_steps": adaptive_of(w)["warm_start_steps"]},
     script:
-        "../scripts/train_round.py"
+        "../scripts/stage.py"

@@ -23,4 +23,4 @@ rule problem_summary:
     params:
         config_slice=lambda w: {},
     script:
-        "../scripts/problem_summary.py"
+        "../scripts/stage.py"

@@ -18,7 +18,7 @@ rule train_flow:
     params:
         config_slice=lambda w: PLAN.final_model_settings(w.fit, w.problem, w.arch, w.modes),
     script:
-        "../scripts/train_flow.py"
+        "../scripts/stage.py"
 
 
 # Its own job, so that evaluation.n_samples reruns no training.
@@ -43,4 +43,4 @@ rule sample_model:
             "check": config["check"],
         },
     script:
-        "../scripts/sample_model.py"
+        "../scripts/stage.py"

@@ -30,10 +30,16 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp, softmax
+
+from lwflow.evaluation.metrics import effective_number
+from lwflow.fitting.weights import weights_from_log_likelihood
+
+__all__ = ["em_weights", "ema_weights", "fresh_batches", "mixture_log_prob", "mixture_samples", "mixture_weights"]
 
 
 def _normalised(weights: np.ndarray | None, n: int) -> np.ndarray:
@@ -109,3 +115,50 @@ def mixture_samples(
             raise ValueError(f"expert {k} has {len(samples)} samples, the mixture needs {count}")
     draws = np.concatenate([samples[:count] for samples, count in zip(expert_samples, counts)])
     return draws[rng.permutation(len(draws))]
+
+
+def fresh_batches(
+    problem: Any, exact: bool, n_batches: int, batch_size: int, rng: np.random.Generator
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """AMF-VI's fresh batches ``(x, w)``: exact target draws with equal weights (``exact``, from
+    ``problem.truth``), or prior draws with their self-normalised likelihood weights
+    (:func:`lwflow.fitting.weights.weights_from_log_likelihood`), draws of weight 0 dropped."""
+    if exact and problem.truth is None:
+        raise ValueError(f"problem {problem.name!r} has no exact sampler; it can only be trained with fit: likelihood")
+    batches = []
+    for _ in range(n_batches):
+        if exact:
+            x = problem.truth.sample(batch_size, rng)
+            batches.append((x, np.ones(len(x))))
+        else:
+            x = problem.prior.sample(batch_size, rng)
+            w = weights_from_log_likelihood(np.asarray(problem.log_likelihood(x), dtype=float))
+            batches.append((x[w > 0], w[w > 0]))
+    return batches
+
+
+def mixture_weights(
+    experts: Mapping[str, Any], batches: Sequence[tuple[np.ndarray, np.ndarray]], beta: float
+) -> tuple[dict[str, Any], np.ndarray]:
+    """AMF-VI (:func:`ema_weights`) and EM (:func:`em_weights`, on all the batches at once) weights
+    over frozen ``experts`` (name -> model with ``log_prob``) from weighted ``batches``
+    (:func:`fresh_batches`): their summary (``experts``, ``ema``, ``em``, each one's effective
+    number of experts, ``beta``, ``n_batches``) and the EMA trajectory ``(T + 1, K)``.  Every
+    expert sees all batches in one call, so its per-call costs (e.g. RBIG's tables) are paid once."""
+    draws = np.concatenate([x for x, _ in batches])
+    log_q = np.column_stack([model.log_prob(draws) for model in experts.values()])
+    log_q_batches = np.split(log_q, np.cumsum([len(x) for x, _ in batches])[:-1])
+    batch_weights = [w for _, w in batches]
+    trajectory = ema_weights(log_q_batches, beta, batch_weights)
+    em = em_weights(log_q, np.concatenate([w / w.sum() for w in batch_weights]))
+    names = list(experts)
+    summary = {
+        "experts": names,
+        "ema": dict(zip(names, trajectory[-1].tolist())),
+        "em": dict(zip(names, em.tolist())),
+        "n_eff_ema": effective_number(trajectory[-1]),
+        "n_eff_em": effective_number(em),
+        "beta": beta,
+        "n_batches": len(batches),
+    }
+    return summary, trajectory

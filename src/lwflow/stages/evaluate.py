@@ -19,7 +19,6 @@ from lwflow.artefacts import (
     write_json,
     write_npz,
 )
-from lwflow.fitting.weights import weights_from_log_likelihood
 from lwflow.stages.jobs import model_check, truth_of
 from lwflow.streams import rng_for
 
@@ -108,42 +107,17 @@ def amfvi_weights(
     Fresh batches are exact target draws (``fit == 'samples'``) or fresh prior draws with
     self-normalised likelihood weights (``fit == 'likelihood'``); EM uses all of them.
     """
-    from lwflow.evaluation.metrics import effective_number
-    from lwflow.fitting.mixture import em_weights, ema_weights
-    from lwflow.models.density import DensityModel
+    from lwflow.fitting.mixture import fresh_batches, mixture_weights
     from lwflow.models.flows import load_checkpoint
     from lwflow.problems import problem_from_spec
 
     problem = problem_from_spec(name, spec)
-    truth = truth_of(name, spec) if fit == "samples" else None
-    models: dict[str, DensityModel] = {arch: load_checkpoint(path) for arch, path in experts.items()}
-    rng = rng_for(seed, "fresh")
-    draws, batch_weights = [], []
-    for _ in range(int(amfvi["n_batches"])):
-        if truth is not None:
-            x = truth.sample(int(amfvi["batch_size"]), rng)
-            w = np.ones(len(x))
-        else:
-            x = problem.prior.sample(int(amfvi["batch_size"]), rng)
-            w = weights_from_log_likelihood(np.asarray(problem.log_likelihood(x), dtype=float))
-            x, w = x[w > 0], w[w > 0]
-        draws.append(x)
-        batch_weights.append(w)
-    # every expert sees all batches in one call (its per-call costs, e.g. RBIG's tables, paid once)
-    log_q = np.column_stack([models[a].log_prob(np.concatenate(draws)) for a in models])
-    batches = np.split(log_q, np.cumsum([len(x) for x in draws])[:-1])
-    trajectory = ema_weights(batches, float(amfvi["beta"]), batch_weights)
-    em = em_weights(np.concatenate(batches), np.concatenate([w / w.sum() for w in batch_weights]))
-    archs = list(models)
-    result = {
-        "experts": archs,
-        "ema": dict(zip(archs, trajectory[-1].tolist())),
-        "em": dict(zip(archs, em.tolist())),
-        "n_eff_ema": effective_number(trajectory[-1]),
-        "n_eff_em": effective_number(em),
-        "beta": float(amfvi["beta"]),
-        "n_batches": len(batches),
-    }
+    batches = fresh_batches(
+        problem, fit == "samples", int(amfvi["n_batches"]), int(amfvi["batch_size"]), rng_for(seed, "fresh")
+    )
+    models = {arch: load_checkpoint(path) for arch, path in experts.items()}
+    result, trajectory = mixture_weights(models, batches, float(amfvi["beta"]))
+    archs = result["experts"]
     write_json(output, result, provenance)
     write_csv(trajectory_out, pd.DataFrame(trajectory, columns=archs).rename_axis("update").reset_index(), provenance)
     print(result)

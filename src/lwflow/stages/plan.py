@@ -41,6 +41,15 @@ Model = tuple[str, str, str, str]  # fit, problem, arch, base modes ("1", "2", .
 COMPUTE_ONLY = {"problem": ("likelihood_chunks",), "training": ("device",), "clipping": ("min_ess", "max_ess_gain")}
 
 
+def compute_settings(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The compute-only settings of a (validated) config that jobs read (:data:`COMPUTE_ONLY`), by
+    section: ``training`` (``device``) and ``clipping`` (its gates).  A problem's
+    ``likelihood_chunks`` shapes the jobs themselves (one per chunk), so no job reads it here."""
+    return {
+        section: {key: config[section][key] for key in COMPUTE_ONLY[section]} for section in ("training", "clipping")
+    }
+
+
 def _path(name: str, **wildcards: object) -> str:
     return pattern(name).format(**wildcards)
 

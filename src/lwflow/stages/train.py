@@ -102,7 +102,7 @@ def train_with_settings(
     settings: dict[str, Any],
     theta_path: Path,
     weights_path: Path | None,
-    device: str,
+    compute: dict[str, Any],
     seed: int,
     outputs: dict[str, Path],
     provenance: Provenance,
@@ -112,9 +112,10 @@ def train_with_settings(
     """:func:`train` with the sections of one model's settings as the workflow's plan slices them
     (``problem``, ``flow``, ``training``, ``rbig``, ``mode_selection``, and ``refine`` for a final flow:
     :meth:`lwflow.stages.plan.Plan.final_model_settings`; ``warm_start_steps`` for an adaptive round's
-    flow, which starts from the last round's flow ``warm_start``) and the device, which is no rerun
-    trigger; ``report``: the training data's report, whose ``beta`` (adaptive rounds) the refinement reads."""
-    training = {**settings["training"], "device": device}
+    flow, which starts from the last round's flow ``warm_start``) and the training section's
+    compute-only settings ``compute`` (``device``: no rerun trigger); ``report``: the training
+    data's report, whose ``beta`` (adaptive rounds) the refinement reads."""
+    training = settings["training"] | compute
     beta = read_json(report).get("beta") if report is not None else None
     train(
         name, settings["problem"], theta_path, weights_path, settings["flow"], training, settings["rbig"],

@@ -1,0 +1,262 @@
+"""One runner for every rule of the workflow: ``run(snakemake)`` runs the stage that the job's rule
+names, inside :func:`lwflow.stages.jobs.job_context`.  Every rule's ``script:`` is
+``workflow/scripts/stage.py``, whose one statement calls it.
+
+Each entry of :data:`STAGES` reads one rule's named inputs, outputs, wildcards and settings
+(``params.config_slice``: what the plan records, the rerun trigger) and calls its stage in
+:mod:`lwflow.stages.data`, :mod:`~lwflow.stages.rounds`, :mod:`~lwflow.stages.train`,
+:mod:`~lwflow.stages.evaluate`, :mod:`~lwflow.stages.summary` or :mod:`~lwflow.stages.report`.
+Compute-only settings (where training runs, the clipping gates) are no rerun trigger, so they
+are not in ``config_slice``; they reach the stages that use them as their own argument, taken
+from the run's config by :func:`lwflow.stages.plan.compute_settings`.
+
+``job`` is any object with Snakemake's job attributes (``rule, input, output, params, wildcards,
+log, threads, config``), so a stage can be run by this runner without Snakemake.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lwflow.artefacts import Provenance
+from lwflow.stages.jobs import job_context
+from lwflow.stages.plan import compute_settings
+
+__all__ = ["STAGES", "run", "stage_of"]
+
+Stage = Callable[[Any, Provenance], None]
+
+
+def _stages(name: str) -> Any:
+    return importlib.import_module(f"lwflow.stages.{name}")
+
+
+def _sample_prior(job: Any, provenance: Provenance) -> None:
+    w = job.wildcards
+    spec = job.params.config_slice["problem"]
+    _stages("data").sample_prior(w.problem, spec, int(w.seed), job.output[0], provenance)
+
+
+def _evaluate_likelihood(job: Any, provenance: Provenance) -> None:
+    w, settings = job.wildcards, job.params.config_slice
+    _stages("data").evaluate_likelihood(
+        w.problem, settings["problem"], job.input[0], int(w.chunk), int(settings["likelihood_chunks"]),
+        job.output[0], provenance,
+    )  # fmt: skip
+
+
+def _gather_likelihood(job: Any, provenance: Provenance) -> None:
+    _stages("data").gather_likelihood(list(job.input), job.output[0], provenance)
+
+
+def _clip_weights(job: Any, provenance: Provenance) -> None:
+    clipping = job.params.config_slice["clipping"] | compute_settings(job.config)["clipping"]
+    _stages("data").clip_weights(job.input[0], clipping, job.output.weights, job.output.report, provenance)
+
+
+def _sample_target(job: Any, provenance: Provenance) -> None:
+    w = job.wildcards
+    spec = job.params.config_slice["problem"]
+    _stages("data").sample_target(
+        w.problem, spec, int(spec["n_target_samples"]), int(w.seed), job.output[0], provenance
+    )
+
+
+def _propose_round(job: Any, provenance: Provenance) -> None:
+    w, settings = job.wildcards, job.params.config_slice
+    _stages("rounds").propose_round(
+        w.problem, settings["problem"], settings["adaptive"], job.input.get("proposal"),
+        job.input.get("last_report"), int(w.seed), int(w.round), job.output[0], provenance,
+    )  # fmt: skip
+
+
+def _weigh_round(job: Any, provenance: Provenance) -> None:
+    inputs, output = job.input, job.output
+    _stages("rounds").weigh_round(
+        job.params.config_slice["adaptive"],
+        inputs.draws,
+        inputs.likelihood,
+        {"pool": inputs.pool, "report": inputs.report} if inputs.get("pool") else None,
+        list(inputs.get("proposals", [])),
+        {"pool": output.pool, "report": output.record},
+        provenance,
+    )
+
+
+def _model_outputs(job: Any) -> dict[str, Path]:
+    return {key: job.output[key] for key in ("model", "loss", "modes")}
+
+
+def _train_flow(job: Any, provenance: Provenance) -> None:
+    w = job.wildcards
+    _stages("train").train_with_settings(
+        w.problem, job.params.config_slice, job.input.theta, job.input.get("weights"),
+        compute_settings(job.config)["training"], int(w.seed), _model_outputs(job), provenance,
+        job.input.get("report"),
+    )  # fmt: skip
+
+
+def _train_round(job: Any, provenance: Provenance) -> None:
+    from lwflow.fitting.rounds import round_training_seed
+
+    w = job.wildcards
+    _stages("train").train_with_settings(
+        w.problem, job.params.config_slice, job.input.pool, job.input.pool, compute_settings(job.config)["training"],
+        round_training_seed(int(w.seed), int(w.round), last=False), _model_outputs(job), provenance,
+        warm_start=job.input.get("warm_start"),
+    )  # fmt: skip
+
+
+def _sample_model(job: Any, provenance: Provenance) -> None:
+    w, settings, output = job.wildcards, job.params.config_slice, job.output
+    _stages("train").sample_model(
+        w.problem, settings["problem"], w.fit, f"{w.arch}_K{w.modes} (fit on {w.fit})", job.input.model,
+        job.input.modes, job.input.get("report"), settings, int(w.seed),
+        {key: output[key] for key in ("samples", "summary", "summary_markdown")}, provenance,
+    )  # fmt: skip
+
+
+def _truth_reference(job: Any, provenance: Provenance) -> None:
+    w, settings = job.wildcards, job.params.config_slice
+    _stages("evaluate").truth_reference(
+        w.problem, settings["problem"], settings["evaluation"], int(w.seed), job.output.reference,
+        job.output.floor, provenance,
+    )  # fmt: skip
+
+
+def _model_metrics(job: Any, provenance: Provenance) -> None:
+    settings, inputs = job.params.config_slice, job.input
+    _stages("evaluate").model_metrics(
+        job.params.problem, settings["problem"], inputs.models, inputs.samples, inputs.reference,
+        settings["evaluation"], job.output.metrics, job.output.log_q, provenance,
+    )  # fmt: skip
+
+
+def _amfvi_weights(job: Any, provenance: Provenance) -> None:
+    w, settings = job.wildcards, job.params.config_slice
+    _stages("evaluate").amfvi_weights(
+        w.problem, settings["problem"], w.fit, job.params.experts, settings["amfvi"], int(w.seed),
+        job.output.weights, job.output.trajectory, provenance,
+    )  # fmt: skip
+
+
+def _mixture_metrics(job: Any, provenance: Provenance) -> None:
+    w, settings, paths = job.wildcards, job.params.config_slice, job.params.paths
+    _stages("evaluate").mixture_metrics(
+        w.problem, settings["problem"], job.input.weights, paths["log_q"], paths["samples"], job.input.reference,
+        settings["evaluation"], int(w.seed), job.output.metrics, job.output.samples, provenance,
+    )  # fmt: skip
+
+
+def _problem_summary(job: Any, provenance: Provenance) -> None:
+    output = job.output
+    _stages("summary").problem_summary(list(job.input), output.csv, output.markdown, output.html, provenance)
+
+
+def _summary_table(job: Any, provenance: Provenance) -> None:
+    output = job.output
+    _stages("report").paper_table(
+        Path(output.csv).stem, job.params.rows, tuple(job.params.metrics), output.csv, output.markdown,
+        output.html, output.seeds, provenance,
+    )  # fmt: skip
+
+
+def _paper_a_figure(job: Any, provenance: Provenance) -> None:
+    output = job.output
+    _stages("report").paper_a_figure(
+        job.wildcards.figure, job.params.title, job.params.panels, output.png, output.pdf, provenance
+    )
+
+
+def _loss_curves(job: Any, provenance: Provenance) -> None:
+    output = job.output
+    _stages("report").loss_curves(job.wildcards.problem, job.params.histories, output.png, output.pdf, provenance)
+
+
+def _model_diagnostics(job: Any, provenance: Provenance) -> None:
+    w, inputs = job.wildcards, job.input
+    background = {k: v for k, v in inputs.items() if k not in ("samples", "modes")}
+    _stages("report").model_diagnostics(
+        w.problem, job.params.config_slice["problem"], job.params.label, inputs.samples, inputs.modes, background,
+        int(w.seed), job.output[0], provenance,
+    )  # fmt: skip
+
+
+def _paper_b_fig1(job: Any, provenance: Provenance) -> None:
+    _stages("report").paper_b_weights_figure(job.params.weights, job.output.png, job.output.pdf, provenance)
+
+
+def _paper_b_fig2(job: Any, provenance: Provenance) -> None:
+    _stages("report").paper_b_samples_figure(job.params.rows, job.output.png, job.output.pdf, provenance)
+
+
+def _results_page(job: Any, provenance: Provenance) -> None:
+    tables = dict(zip(job.params.tables, job.input.tables))
+    _stages("report").results_page(job.input.template, tables, job.output[0], provenance)
+
+
+STAGES: dict[str, Stage] = {
+    "sample_prior": _sample_prior,
+    "evaluate_likelihood": _evaluate_likelihood,
+    "gather_likelihood": _gather_likelihood,
+    "clip_weights": _clip_weights,
+    "sample_target": _sample_target,
+    "propose_round": _propose_round,
+    "weigh_round": _weigh_round,
+    "train_round": _train_round,
+    "train_flow": _train_flow,
+    "sample_model": _sample_model,
+    "truth_reference": _truth_reference,
+    "model_metrics": _model_metrics,
+    "amfvi_weights": _amfvi_weights,
+    "mixture_metrics": _mixture_metrics,
+    "problem_summary": _problem_summary,
+    "summary_table": _summary_table,
+    "paper_a_figure": _paper_a_figure,
+    "loss_curves": _loss_curves,
+    "model_diagnostics": _model_diagnostics,
+    "paper_b_fig1": _paper_b_fig1,
+    "paper_b_fig2": _paper_b_fig2,
+    "results_page": _results_page,
+}
+"""Rule (family) name -> the function that runs its stage from the job."""
+
+# Rules that run the stage of another name: the rounds' likelihood stages and the long-format tables
+_SAME_STAGE = {
+    "evaluate_round_likelihood": "evaluate_likelihood",
+    "gather_round_likelihood": "gather_likelihood",
+    "paper_a_table": "summary_table",
+    "paper_b_table": "summary_table",
+    "amfvi_likelihood_table": "summary_table",
+    "auto_modes_table": "summary_table",
+}
+# Stages that load or train a flow: torch is imported before the job's context sets its threads
+_TORCH_STAGES = {"train_flow", "train_round", "sample_model", "model_metrics", "amfvi_weights"}
+
+
+def stage_of(rule: str) -> str:
+    """The stage a rule runs: its own name, ``model_metrics`` for the generated
+    ``model_metrics_<group>`` rules, the shared stage of the rules in ``_SAME_STAGE``.
+
+    Example::
+
+        >>> stage_of("model_metrics_likelihood_gmm2d_3mode_seeds0_1"), stage_of("paper_b_table")
+        ('model_metrics', 'summary_table')
+    """
+    if rule.startswith("model_metrics_"):
+        return "model_metrics"
+    return _SAME_STAGE.get(rule, rule)
+
+
+def run(job: Any) -> None:
+    """Run the stage of ``job.rule`` (:func:`stage_of`) inside the job's context."""
+    stage = stage_of(job.rule)
+    if stage not in STAGES:
+        raise KeyError(f"rule {job.rule!r} has no stage in lwflow.stages.runner.STAGES; add one there")
+    if stage in _TORCH_STAGES:
+        import torch  # noqa: F401  (imported before job_context, which sets its threads)
+    with job_context(job) as provenance:
+        STAGES[stage](job, provenance)
