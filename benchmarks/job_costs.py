@@ -32,13 +32,13 @@ WORKLOAD = """
 import json, sys, time
 import numpy as np, torch
 from lwflow.fitting.adam import FusedAdam
-from lwflow.models.flows import BaseInit, FlowSpec, build_flow
+from lwflow.models.flows import BaseInit, FlowArchitecture, build_flow
 from lwflow.evaluation.metrics import mmd_squared, wasserstein2
 torch.set_num_threads(1)
 torch.manual_seed(0)
 steps, batch = int(sys.argv[1]), int(sys.argv[2])
 base = BaseInit(loc=np.zeros((1, 2)), scale=np.ones((1, 2)), weights=np.ones(1))
-model = build_flow(FlowSpec("realnvp", 1, 8, 64), np.zeros(2), np.ones(2), base)
+model = build_flow(FlowArchitecture("realnvp", 1, 8, 64), np.zeros(2), np.ones(2), base)
 parameters = list(model.parameters())
 optimiser = FusedAdam(parameters)
 u = torch.randn(batch, 2)

@@ -32,8 +32,8 @@ import torch
 from benchmarks.timing import median_time, timed
 from lwflow.evaluation.metrics import kl_divergence
 from lwflow.fitting.train import TrainConfig, train_flow
-from lwflow.fitting.weights import ClippingConfig, clipped_weights, weights_from_log_likelihood
-from lwflow.models.flows import FlowSpec, realnvp_layers
+from lwflow.fitting.weights import ClippingConfig, training_weights, weights_from_log_likelihood
+from lwflow.models.flows import FlowArchitecture, realnvp_layers
 from lwflow.problems import Problem
 from lwflow.settings import settings_of
 
@@ -102,7 +102,7 @@ def compare_trainers(
     theta = problem.prior.sample(settings.n_prior, rng)
     log_likelihood = problem.log_likelihood(theta)
     weights = weights_from_log_likelihood(log_likelihood)
-    clipped, _ = clipped_weights(log_likelihood, settings_of(ClippingConfig, clipping))
+    clipped, _ = training_weights(log_likelihood, settings_of(ClippingConfig, clipping))
     reference = problem.truth.sample(settings.n_reference, rng)
     log_p = problem.truth.log_prob(reference)
 
@@ -113,8 +113,8 @@ def compare_trainers(
         for _ in plain_loop(theta, weights, flow, training, steps, seed):
             pass
 
-    def realnvp(n_modes: int) -> FlowSpec:  # the config's RealNVP keys (its flow section also has NSF's)
-        return FlowSpec("realnvp", n_modes, flow["n_layers"], flow["hidden_units"])
+    def realnvp(n_modes: int) -> FlowArchitecture:  # the config's RealNVP keys (its flow section also has NSF's)
+        return FlowArchitecture("realnvp", n_modes, flow["n_layers"], flow["hidden_units"])
 
     def run_lwflow(steps: int, n_modes: int = 1) -> Any:
         return train_flow(theta, clipped, realnvp(n_modes), TrainConfig(**{**training, "max_steps": steps}), seed)

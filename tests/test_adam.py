@@ -41,10 +41,10 @@ def test_training_every_flow_does_not_import_dynamo(modules_imported_by):
     """The 0.9 s import FusedAdam exists to avoid; torch.optim.Adam would load it."""
     code = (
         "import numpy as np; from lwflow.fitting.train import train_flow, TrainConfig\n"
-        "from lwflow.models.flows import FlowSpec\n"
+        "from lwflow.models.flows import FlowArchitecture\n"
         "theta = np.random.default_rng(0).normal(size=(200, 2))\n"
         "for arch in ('realnvp', 'maf', 'nsf'):\n"
-        "    spec = FlowSpec(arch=arch, n_modes=2, n_layers=2, hidden_units=8)\n"
+        "    spec = FlowArchitecture(arch=arch, n_modes=2, n_layers=2, hidden_units=8)\n"
         "    train_flow(theta, np.ones(200), spec, TrainConfig(max_steps=2, batch_size=32, eval_every=1), 0)\n"
     )
     modules = modules_imported_by(code)

@@ -226,3 +226,16 @@ def test_a_one_parameter_problem_is_fitted_by_nsf_and_realnvp_refuses_it_naming_
     assert abs(posterior.log_evidence - np.log(0.1)) < 0.05
     assert posterior.diagnostics["n_modes"] == 2
     assert abs(np.mean(draws < 0) - 0.3) < 0.02
+
+
+def test_renamed_public_names_work_for_one_release_with_a_warning_naming_the_new_one(two_mode_posterior):
+    import lwflow.fitting
+    import lwflow.models
+
+    with pytest.warns(DeprecationWarning, match="lwflow.fitting.clipped_weights is renamed training_weights"):
+        assert lwflow.fitting.clipped_weights is lwflow.fitting.training_weights
+    with pytest.warns(DeprecationWarning, match="lwflow.models.FlowSpec is renamed FlowArchitecture"):
+        assert lwflow.models.FlowSpec is lwflow.models.FlowArchitecture
+    with pytest.warns(DeprecationWarning, match="Posterior.spec is renamed Posterior.architecture"):
+        assert two_mode_posterior.spec is two_mode_posterior.architecture
+    assert "clipped_weights" not in lwflow.fitting.__all__ and "FlowSpec" not in lwflow.models.__all__

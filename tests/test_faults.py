@@ -77,7 +77,7 @@ def test_a_missing_saved_posterior_is_called_missing(tmp_path):
 def test_parameter_names_must_fit_the_model(saved):
     posterior, _ = saved
     with pytest.raises(ValueError, match="1 parameter names \\['a'\\] for a 2-D model; give 2 names"):
-        lwflow.Posterior(posterior.model, posterior.spec, ("a",), 0.0, 0.0)
+        lwflow.Posterior(posterior.model, posterior.architecture, ("a",), 0.0, 0.0)
 
 
 class _SampleOneLawScoreAnother:

@@ -6,7 +6,7 @@ import pytest
 from lwflow.evaluation.metrics import bridge_mass, kl_divergence, log_density_maximum
 from lwflow.fitting.train import TrainConfig, train_flow
 from lwflow.fitting.weights import weights_from_log_likelihood
-from lwflow.models.flows import FlowSpec
+from lwflow.models.flows import FlowArchitecture
 from lwflow.reproduction.paper_a import TABLES
 
 
@@ -21,7 +21,7 @@ def test_three_mode_base_beats_the_paper_and_one_mode_base_bridges(default_confi
     results = {}
     for modes in (1, 3):
         sizes = {key: default_config["flow"][key] for key in ("n_layers", "hidden_units")}
-        flow = FlowSpec(arch="realnvp", n_modes=modes, **sizes)
+        flow = FlowArchitecture(arch="realnvp", n_modes=modes, **sizes)
         model = train_flow(theta, weights, flow, TrainConfig(**default_config["training"]), seed=0).model
         log_q, samples = model.log_prob(reference), model.sample(50_000, seed=0)
         kl, _ = kl_divergence(problem.truth.log_prob(reference), log_q)

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from lwflow.models.flows import BaseInit, FlowSpec, _autoregressive_layers, build_flow, load_checkpoint, save_checkpoint
+from lwflow.models.flows import (
+    BaseInit,
+    FlowArchitecture,
+    _autoregressive_layers,
+    build_flow,
+    load_checkpoint,
+    save_checkpoint,
+)
 from lwflow.models.rbig import RBIG
 
 WIDE_ENTROPY = float(np.log(2 * np.pi * np.e) + np.log(25.0))  # N(0, 5^2 I) in 2D
@@ -41,7 +48,7 @@ def test_normflows_maf_cannot_expand_to_a_wide_gaussian():
 
 @pytest.mark.parametrize("arch", ["maf", "nsf"])
 def test_autoregressive_flows_start_at_the_identity_and_invert(arch):
-    spec = FlowSpec(arch=arch, n_modes=2, n_layers=3, hidden_units=16)
+    spec = FlowArchitecture(arch=arch, n_modes=2, n_layers=3, hidden_units=16)
     base = BaseInit(np.array([[-1.0, 0.0], [1.0, 0.0]]), np.ones((2, 2)), np.array([0.5, 0.5]))
     model = build_flow(spec, np.zeros(2), np.ones(2), base)
     u = torch.randn(100, 2)
@@ -68,7 +75,7 @@ def test_a_checkpoint_with_a_pickled_object_is_refused_as_not_trusted(tmp_path):
 @pytest.mark.parametrize("arch", ["realnvp", "maf", "nsf", "rbig"])
 def test_checkpoint_round_trip(arch, tmp_path):
     x = np.random.default_rng(0).normal(size=(2000, 2))
-    spec = FlowSpec(arch=arch, n_modes=1, n_layers=2, hidden_units=8)
+    spec = FlowArchitecture(arch=arch, n_modes=1, n_layers=2, hidden_units=8)
     if arch == "rbig":
         model, _ = RBIG.fit(x, np.ones(len(x)), seed=0)
     else:
@@ -81,7 +88,7 @@ def test_checkpoint_round_trip(arch, tmp_path):
 
 def test_rbig_needs_one_base_mode():
     with pytest.raises(ValueError, match="base modes 1"):
-        FlowSpec(arch="rbig", n_modes=3, n_layers=1, hidden_units=1)
+        FlowArchitecture(arch="rbig", n_modes=3, n_layers=1, hidden_units=1)
 
 
 def test_one_mode_flow_jobs_do_not_import_scipy(tmp_path, modules_imported_by):
@@ -89,10 +96,10 @@ def test_one_mode_flow_jobs_do_not_import_scipy(tmp_path, modules_imported_by):
     RBIG, and with it scipy.special, is imported only where an RBIG is fitted or loaded."""
     code = (
         "import numpy as np; from lwflow.fitting.train import train_flow, TrainConfig\n"
-        "from lwflow.models.flows import FlowSpec, load_checkpoint, save_checkpoint\n"
+        "from lwflow.models.flows import FlowArchitecture, load_checkpoint, save_checkpoint\n"
         "theta = np.random.default_rng(0).normal(size=(200, 2))\n"
         "for arch in ('realnvp', 'maf', 'nsf'):\n"
-        "    spec = FlowSpec(arch=arch, n_modes=1, n_layers=2, hidden_units=8)\n"
+        "    spec = FlowArchitecture(arch=arch, n_modes=1, n_layers=2, hidden_units=8)\n"
         "    result = train_flow(theta, np.ones(200), spec, TrainConfig(max_steps=2, batch_size=32, eval_every=1), 0)\n"
         f"    save_checkpoint({str(tmp_path)!r} + '/m.pt', result.model, spec)\n"
         f"    load_checkpoint({str(tmp_path)!r} + '/m.pt').sample(10, 0)\n"

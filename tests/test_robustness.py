@@ -9,10 +9,10 @@ import pytest
 
 from lwflow.artefacts import Provenance, read_npz, sidecar_path, write_npz
 from lwflow.fitting.train import TrainConfig, TrainingDiverged, train_flow
-from lwflow.models.flows import FlowSpec, StandardisedFlow
+from lwflow.models.flows import FlowArchitecture, StandardisedFlow
 from lwflow.stages import data, evaluate, report, train
 
-SMALL_FLOW = FlowSpec(arch="realnvp", n_modes=1, n_layers=2, hidden_units=16)
+SMALL_FLOW = FlowArchitecture(arch="realnvp", n_modes=1, n_layers=2, hidden_units=16)
 
 
 BOX_SPEC = {"kind": "gaussian_mixture", "bounds": [-4, 4], "means": [[0, 0]], "covariances": [np.eye(2)]}

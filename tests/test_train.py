@@ -9,10 +9,10 @@ import torch
 from lwflow.evaluation.metrics import kl_divergence
 from lwflow.fitting.train import GPU_MIN_BATCH, TrainConfig, choose_device, train_flow
 from lwflow.fitting.weights import weights_from_log_likelihood
-from lwflow.models.flows import FlowSpec, init_mixture_base, load_checkpoint, save_checkpoint
+from lwflow.models.flows import FlowArchitecture, init_mixture_base, load_checkpoint, save_checkpoint
 from lwflow.problems import gaussian_mixture_problem
 
-SMALL_FLOW = FlowSpec(arch="realnvp", n_modes=1, n_layers=4, hidden_units=32)
+SMALL_FLOW = FlowArchitecture(arch="realnvp", n_modes=1, n_layers=4, hidden_units=32)
 QUICK = TrainConfig(batch_size=256, max_steps=600, eval_every=50, patience=100)
 
 
@@ -92,9 +92,9 @@ def test_mixture_base_starts_at_the_clusters():
 
 def test_bad_spec_is_rejected():
     with pytest.raises(ValueError, match="base modes"):
-        FlowSpec(arch="realnvp", n_modes=0, n_layers=2, hidden_units=8)
+        FlowArchitecture(arch="realnvp", n_modes=0, n_layers=2, hidden_units=8)
     with pytest.raises(ValueError, match="unknown architecture"):
-        FlowSpec(arch="glow", n_modes=1, n_layers=2, hidden_units=8)
+        FlowArchitecture(arch="glow", n_modes=1, n_layers=2, hidden_units=8)
 
 
 def test_device_auto_takes_a_gpu_only_for_large_batches_and_says_why(monkeypatch):

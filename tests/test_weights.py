@@ -5,11 +5,11 @@ import pytest
 
 from lwflow.fitting.weights import (
     ClippingConfig,
+    ClipReport,
     LikelihoodError,
     WeightsError,
     clip_weights,
-    clip_with_report,
-    clipped_weights,
+    training_weights,
     weights_from_log_likelihood,
 )
 from lwflow.weighted_draws import effective_sample_size, heaviest_share, max_weight_share
@@ -45,14 +45,15 @@ def test_max_share_clipping_reaches_its_share():
 
 def test_the_ess_floor_holds_before_clipping_too():
     """max_share at 0.01 lifts an ESS of 53 to 328, past min_ess = 100: the gate before clipping stops it."""
-    from lwflow.fitting.weights import ClippingConfig, WeightsError, clipped_weights
+    from lwflow.fitting.weights import ClippingConfig, WeightsError, training_weights
 
     log_likelihood = np.log(np.concatenate([np.ones(30), np.full(10_000, 1e-3)]))
-    _, report = clip_with_report(np.exp(log_likelihood), "max_share", 0.01)
+    weights = np.exp(log_likelihood)
+    report = ClipReport.between(weights, clip_weights(weights, "max_share", 0.01), "max_share", 0.01)
     assert report.ess_before == pytest.approx(40**2 / 30.01) and report.ess_after > 300
     with pytest.raises(WeightsError, match=r"effective sample size 53.3 before clipping .*proposal: adaptive"):
-        clipped_weights(log_likelihood, ClippingConfig())
-    clipped_weights(log_likelihood, ClippingConfig(min_ess=50))  # both gates hold
+        training_weights(log_likelihood, ClippingConfig())
+    training_weights(log_likelihood, ClippingConfig(min_ess=50))  # both gates hold
 
 
 def test_max_share_leaves_already_flat_weights_alone():
@@ -62,7 +63,7 @@ def test_max_share_leaves_already_flat_weights_alone():
 
 def test_clip_report_records_ess_before_and_after():
     w = np.array([10.0, 1, 1, 1, 1])
-    _, report = clip_with_report(w, "max_share", 0.5)
+    report = ClipReport.between(w, clip_weights(w, "max_share", 0.5), "max_share", 0.5)
     assert report.ess_before == pytest.approx(14**2 / 104)
     assert report.ess_after == pytest.approx(8**2 / 20)
     assert report.n_clipped == 1 and report.max_share_after == pytest.approx(0.5)
@@ -98,7 +99,7 @@ def test_max_share_with_too_few_nonzero_weights_stops_instead_of_zeroing_them():
     w = np.zeros(1000)
     w[:50] = 1.0
     with pytest.raises(ValueError, match="cannot be met by 50 nonzero weights .* 1/threshold = 100"):
-        clip_with_report(w, "max_share", 0.01)
+        clip_weights(w, "max_share", 0.01)
 
 
 def test_wrong_number_of_likelihood_values():
@@ -118,8 +119,8 @@ def test_clipping_that_flattens_the_posterior_stops_with_advice():
     theta = rng.uniform(-12, 12, (400_000, 2))
     log_likelihood = -0.5 * (theta**2).sum(1)  # a unit Gaussian posterior under a flat prior on [-12, 12]^2
     with pytest.raises(WeightsError, match="raised the effective sample size from .* flatten the posterior"):
-        clipped_weights(log_likelihood, ClippingConfig("quantile", 0.01))
+        training_weights(log_likelihood, ClippingConfig("quantile", 0.01))
     with pytest.raises(WeightsError, match="set every weight to 0"):
-        clipped_weights(-50 * (theta**2).sum(1), ClippingConfig("quantile", 0.01))
-    clipped, report = clipped_weights(log_likelihood, ClippingConfig("max_share", 0.01))
+        training_weights(-50 * (theta**2).sum(1), ClippingConfig("quantile", 0.01))
+    clipped, report = training_weights(log_likelihood, ClippingConfig("max_share", 0.01))
     assert report.ess_after <= 10 * report.ess_before

@@ -13,7 +13,7 @@ from lwflow.stages.environment import JOB_ENVIRONMENT
 from lwflow.stages.config_file import check_config_file
 from lwflow.stages.plan import (
     Plan,
-    expert_modes,
+    base_modes_of,
     log_q_path,
     metrics_path,
     mixture_dir,

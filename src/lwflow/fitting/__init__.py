@@ -13,7 +13,6 @@ _EXPORTS = {
     "TrainConfig": "lwflow.fitting.train",
     "TrainingDiverged": "lwflow.fitting.train",
     "clip_weights": "lwflow.fitting.weights",
-    "clipped_weights": "lwflow.fitting.weights",
     "density_maxima": "lwflow.fitting.modes",
     "effective_sample_size": "lwflow.weighted_draws",
     "em_weights": "lwflow.fitting.mixture",
@@ -30,7 +29,8 @@ _EXPORTS = {
     "select_n_modes": "lwflow.fitting.modes",
     "separated_mode_count": "lwflow.fitting.modes",
     "train_flow": "lwflow.fitting.train",
+    "training_weights": "lwflow.fitting.weights",
     "weights_from_log_likelihood": "lwflow.fitting.weights",
 }
 __all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS, deprecated={"clipped_weights": "training_weights"})

@@ -54,7 +54,7 @@ from lwflow.fitting.model_fit import FittedModel
 from lwflow.fitting.posterior import seal_check, sealed
 from lwflow.fitting.rounds import Pool, RoundsState
 from lwflow.fitting.weights import evaluate_log_likelihood
-from lwflow.models.flows import FlowSpec, checkpoint_payload, load_torch, model_from_payload, save_torch
+from lwflow.models.flows import FlowArchitecture, checkpoint_payload, load_torch, model_from_payload, save_torch
 from lwflow.problems import Problem
 
 __all__ = [
@@ -166,15 +166,20 @@ def fitted_payload(fitted: FittedModel) -> dict[str, Any]:
         json.dumps({"modes": fitted.modes, "facts": fitted.facts, "seconds": fitted.seconds}, default=jsonable)
     )
     history = {column: fitted.history[column].tolist() for column in fitted.history.columns}
-    return {"model": checkpoint_payload(fitted.model, fitted.spec), "history": history} | plain
+    return {"model": checkpoint_payload(fitted.model, fitted.architecture), "history": history} | plain
 
 
 def fitted_from_payload(payload: dict[str, Any]) -> FittedModel:
     """The :class:`FittedModel` of :func:`fitted_payload`."""
-    spec = FlowSpec(**payload["model"]["spec"])
+    architecture = FlowArchitecture(**payload["model"]["spec"])
     history = pd.DataFrame(payload["history"])
     return FittedModel(
-        model_from_payload(payload["model"]), spec, history, payload["modes"], payload["facts"], payload["seconds"]
+        model_from_payload(payload["model"]),
+        architecture,
+        history,
+        payload["modes"],
+        payload["facts"],
+        payload["seconds"],
     )
 
 

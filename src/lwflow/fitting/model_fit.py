@@ -16,8 +16,8 @@ Example::
     >>> weights = weights_from_log_likelihood(evaluate_log_likelihood(problem, theta))
     >>> config = ModelConfig(n_modes=1, n_layers=2, hidden_units=16)
     >>> fitted = fit_model(theta, weights, problem.prior.support(), config, 0, TrainConfig(max_steps=100))
-    >>> fitted.spec, fitted.model.sample(3, seed=1).shape
-    (FlowSpec(arch='realnvp', n_modes=1, n_layers=2, hidden_units=16), (3, 2))
+    >>> fitted.architecture, fitted.model.sample(3, seed=1).shape
+    (FlowArchitecture(arch='realnvp', n_modes=1, n_layers=2, hidden_units=16), (3, 2))
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import pandas as pd
 from lwflow.density_modes import VALLEY_RATIO
 from lwflow.fitting.train import TrainConfig
 from lwflow.models.density import DensityModel
-from lwflow.models.flows import FlowSpec
+from lwflow.models.flows import FlowArchitecture
 from lwflow.models.support import SUPPORT_DRAWS, TruncatedModel, restrict_to_support
 from lwflow.settings import check_section, settings_of
 from lwflow.streams import seed_for
@@ -101,24 +101,24 @@ class ModelConfig:
 
 @dataclass
 class FittedModel:
-    """A fitted model and what its fitting shows: the spec (with the chosen base modes), the
+    """A fitted model and what its fitting shows: the architecture (with the chosen base modes), the
     loss history, the mode-selection record (``rule`` fixed or auto, with BIC values) and
     training facts (best step, early stop, device, RBIG layers)."""
 
     model: DensityModel
-    spec: FlowSpec
+    architecture: FlowArchitecture
     history: pd.DataFrame
     modes: dict[str, Any]
     facts: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per stage: modes, training, support
 
 
-def warm_flow(fitted: DensityModel | None, spec: FlowSpec) -> Any:
+def warm_flow(fitted: DensityModel | None, architecture: FlowArchitecture) -> Any:
     """The trained flow inside ``fitted`` (through its support's truncation) where it is a flow
-    of ``spec`` (same architecture, layers, units and base modes), else None: a warm start only
+    of ``architecture`` (same architecture, layers, units and base modes), else None: a warm start only
     continues a flow of the same shape."""
     flow = getattr(fitted, "model", fitted)
-    if fitted is None or spec.arch == "rbig" or getattr(flow, "spec", None) != spec:
+    if fitted is None or architecture.arch == "rbig" or getattr(flow, "architecture", None) != architecture:
         return None
     return flow
 
@@ -140,7 +140,7 @@ def fit_model(
     """Stage 4: base modes, then a flow trained (or an RBIG fitted) on ``(theta, weights)``,
     restricted to the box ``support``; deterministic given ``seed``.  ``progress`` receives
     each evaluation record of training.  ``warm_start``: a flow fitted before (an adaptive
-    round's); where it has the spec chosen here (architecture, size and base modes), training
+    round's); where it has the architecture chosen here (architecture, size and base modes), training
     starts from it and takes ``warm_steps`` steps (:func:`warm_flow`)."""
     from lwflow.fitting.modes import select_n_modes
     from lwflow.fitting.train import train_flow
@@ -162,10 +162,12 @@ def fit_model(
     else:
         modes = {"rule": "fixed", "n_modes": int(model.n_modes)}
         n_modes = int(model.n_modes)
-    spec = FlowSpec(model.arch, n_modes, cast(int, model.n_layers), model.hidden_units)  # set by __post_init__
+    architecture = FlowArchitecture(
+        model.arch, n_modes, cast(int, model.n_layers), model.hidden_units
+    )  # set by __post_init__
     watch.lap("modes")
     fitted: DensityModel
-    if spec.arch == "rbig":
+    if architecture.arch == "rbig":
         from lwflow.models.rbig import RBIG, RBIGConfig
 
         gaussianised, layers = RBIG.fit(theta, weights, seed, settings_of(RBIGConfig, rbig))
@@ -174,9 +176,9 @@ def fit_model(
         facts: dict[str, Any] = {"n_layers": gaussianised.n_layers}
         fitted = gaussianised
     else:
-        start = warm_flow(warm_start, spec) if warm_steps > 0 else None
+        start = warm_flow(warm_start, architecture) if warm_steps > 0 else None
         steps = dataclasses.replace(training, max_steps=warm_steps) if start is not None else training
-        result = train_flow(theta, weights, spec, steps, seed, mode_moments, progress, (shift, scale), start)
+        result = train_flow(theta, weights, architecture, steps, seed, mode_moments, progress, (shift, scale), start)
         fitted, history = result.model, result.history
         facts = {"best_step": result.best_step, "stopped_early": result.stopped_early, "device": result.device}
         facts["device_reason"] = result.device_reason
@@ -186,4 +188,4 @@ def fit_model(
     if isinstance(restricted, TruncatedModel):
         facts["support_log_mass"] = restricted.log_mass
     watch.lap("support")
-    return FittedModel(restricted, spec, history, modes, facts, watch.seconds)
+    return FittedModel(restricted, architecture, history, modes, facts, watch.seconds)

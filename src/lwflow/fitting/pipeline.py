@@ -7,7 +7,7 @@ The stages, each a function the workflow's jobs call as well (one code path):
    (:func:`evaluate_log_likelihood`), and the evidence :math:`\\hat Z` from them
    (:func:`lwflow.fitting.weights.log_evidence`);
 3. weights :math:`w_i \\propto e^{\\ell_i}`, clipped, stopped below the ESS floor
-   (:func:`lwflow.fitting.weights.clipped_weights`);
+   (:func:`lwflow.fitting.weights.training_weights`);
 4. the number of base modes (``n_modes='auto'``: :func:`lwflow.fitting.modes.select_n_modes`), a
    flow trained on the weighted draws (:func:`lwflow.fitting.train.train_flow`) or an RBIG fitted
    to them, restricted to the prior's support (:mod:`lwflow.models.support`): :func:`fit_model`;
@@ -60,10 +60,10 @@ from lwflow.fitting.train import TrainConfig
 from lwflow.fitting.verdict import CheckConfig, advice_for, check_posterior
 from lwflow.fitting.weights import (
     ClippingConfig,
-    clipped_weights,
     ess_of_log_weights,
     evaluate_log_likelihood,
     log_evidence,
+    training_weights,
 )
 from lwflow.models.flows import ONE_PARAMETER_REALNVP
 from lwflow.problems import Problem
@@ -225,7 +225,7 @@ def _fit_prior(
         _keep(store, state)
     log_likelihood = state["log_likelihood"].numpy()
     log_z, log_z_se = log_evidence(log_likelihood)
-    weights, report = clipped_weights(log_likelihood, clipping_config)
+    weights, report = training_weights(log_likelihood, clipping_config)
     if "fitted" in state:
         fitted = fitted_from_payload(state["fitted"])
     else:
@@ -245,7 +245,7 @@ def _fit_prior(
     diagnostics = {"n_likelihood_calls": int(len(theta)), "clipping": report.as_dict()}
     diagnostics |= _model_diagnostics(fitted) | {"seconds": time.perf_counter() - started}
     diagnostics = _count_rechecks(diagnostics | _resumed_diagnostics(saved, store))
-    posterior = Posterior(fitted.model, fitted.spec, problem.names, log_z, log_z_se, diagnostics, problem.name)
+    posterior = Posterior(fitted.model, fitted.architecture, problem.names, log_z, log_z_se, diagnostics, problem.name)
     posterior = _refined(posterior, problem, refine_config, seed)
     return _checked(posterior, problem, check_config, seed, advice=advice_for("prior"))
 
@@ -287,7 +287,7 @@ def _checked(
 def _model_diagnostics(fitted: FittedModel) -> dict[str, Any]:
     return {
         "modes": fitted.modes,
-        "n_modes": fitted.spec.n_modes,
+        "n_modes": fitted.architecture.n_modes,
         "loss_history": fitted.history.to_dict(orient="list"),
         "training": fitted.facts,
     }
@@ -328,7 +328,7 @@ def _fit_adaptive(
     diagnostics |= _model_diagnostics(result.fitted) | {"seconds": time.perf_counter() - started}
     diagnostics = _count_rechecks(diagnostics | _resumed_diagnostics(state, store))
     posterior = Posterior(
-        result.fitted.model, result.fitted.spec, problem.names, result.log_evidence, result.log_evidence_se,
+        result.fitted.model, result.fitted.architecture, problem.names, result.log_evidence, result.log_evidence_se,
         diagnostics, problem.name,
     )  # fmt: skip
     posterior.weighted_draws = {"theta": result.weighted_theta, "log_weight": result.weighted_log_weights}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from lwflow.artefacts import jsonable, lwflow_version
 from lwflow.fitting.verdict import CheckConfig, ImportanceSample, PosteriorCheck, importance_sample
 from lwflow.fitting.weights import weighted_resample
 from lwflow.models.density import DensityModel
-from lwflow.models.flows import FlowSpec, checkpoint_payload, load_torch, model_from_payload, save_torch
+from lwflow.models.flows import FlowArchitecture, checkpoint_payload, load_torch, model_from_payload, save_torch
 from lwflow.streams import rng_for
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class Posterior:
     """
 
     model: DensityModel
-    spec: FlowSpec
+    architecture: FlowArchitecture
     parameter_names: tuple[str, ...]
     log_evidence: float
     log_evidence_se: float
@@ -120,7 +121,14 @@ class Posterior:
     @property
     def n_modes(self) -> int:
         """The number of base modes of the fitted flow."""
-        return self.spec.n_modes
+        return self.architecture.n_modes
+
+    @property
+    def spec(self) -> FlowArchitecture:
+        """Deprecated name of :attr:`architecture` (a problem's config entry is its spec)."""
+        warnings.warn("Posterior.spec is renamed Posterior.architecture; the old name goes in the next release",
+                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        return self.architecture
 
     @property
     def verdict(self) -> str | None:
@@ -193,7 +201,7 @@ class Posterior:
         clipping = self.diagnostics.get("clipping", {})
         return {
             "problem": self.problem,
-            "arch": self.spec.arch,
+            "arch": self.architecture.arch,
             "n_modes": self.n_modes,
             "ess_before_clipping": clipping.get("ess_before"),
             "ess": clipping.get("ess_after"),
@@ -214,7 +222,7 @@ class Posterior:
         modes = flow.base_mode(draws) if self.n_modes > 1 and hasattr(flow, "base_mode") else None
         background = self.resample(n, seed) if self.weighted_draws is not None else None
         box = self.fitted_problem.prior.support() if self.fitted_problem is not None else None
-        title = f"{self.problem or 'posterior'}: {self.spec.arch}, {self.n_modes} base modes"
+        title = f"{self.problem or 'posterior'}: {self.architecture.arch}, {self.n_modes} base modes"
         title += f", verdict {self.verdict}" if self.verdict is not None else ""
         figure = pair_figure(draws, background, "weighted draws", title, self.parameter_names, box, modes)
         if path is not None:
@@ -223,7 +231,7 @@ class Posterior:
 
     def save(self, path: str | Path) -> None:
         """Tensors and plain values only; read back with :func:`lwflow.load_posterior`."""
-        payload = checkpoint_payload(self.model, self.spec)
+        payload = checkpoint_payload(self.model, self.architecture)
         payload["posterior"] = {
             "parameter_names": list(self.parameter_names),
             "log_evidence": self.log_evidence,
@@ -399,7 +407,7 @@ def read_saved_posterior(path: str | Path, problem: Problem | None = None) -> Po
             )
         return Posterior(
             model_from_payload(payload),
-            FlowSpec(**payload["spec"]),
+            FlowArchitecture(**payload["spec"]),
             tuple(info["parameter_names"]),
             float(info["log_evidence"]),
             float(info["log_evidence_se"]),

@@ -402,7 +402,9 @@ def adaptive_rounds(
             round_training_seed(seed, round_index, outcome.last), training, rbig, mode_selection,
             warm_start=None if outcome.last or not flows else flows[-1], warm_steps=config.warm_start_steps,
         )  # fmt: skip
-        records.append(outcome.record | {"n_modes": fitted.spec.n_modes, "seconds": watch.seconds | fitted.seconds})
+        records.append(
+            outcome.record | {"n_modes": fitted.architecture.n_modes, "seconds": watch.seconds | fitted.seconds}
+        )
         fitted_rounds.append(fitted)
         if log is not None:
             log(", ".join(_shown(key, value) for key, value in records[-1].items()))

@@ -40,7 +40,7 @@ from lwflow.fitting.adam import FusedAdam
 from lwflow.fitting.modes import ModeMoments
 from lwflow.models.flows import (
     BaseInit,
-    FlowSpec,
+    FlowArchitecture,
     StandardisedFlow,
     build_flow,
     init_mixture_base,
@@ -151,7 +151,7 @@ def initial_base(
 def train_flow(
     theta: np.ndarray,
     weights: np.ndarray,
-    spec: FlowSpec,
+    architecture: FlowArchitecture,
     config: TrainConfig,
     seed: int,
     mode_moments: ModeMoments | None = None,
@@ -159,12 +159,12 @@ def train_flow(
     standardisation: tuple[np.ndarray, np.ndarray] | None = None,
     init: StandardisedFlow | None = None,
 ) -> TrainResult:
-    """Fit ``spec`` to the weighted sample ``(theta, weights)``; deterministic given ``seed``.
+    """Fit ``architecture`` to the weighted sample ``(theta, weights)``; deterministic given ``seed``.
     The base starts from ``mode_moments`` where given (:func:`initial_base`); ``progress``
     receives every evaluation record (step, train and validation loss, learning rate).
     ``standardisation`` is the ``(shift, scale)`` of the coordinates, by default the weighted
     mean and sd of the nonzero-weight draws (:func:`lwflow.fitting.model_fit.fit_model` computes
-    it once for the base modes and the flow).  ``init``: a trained flow of ``spec`` to start from
+    it once for the base modes and the flow).  ``init``: a trained flow of ``architecture`` to start from
     (a warm start: its layers, base and standardisation), instead of a new one."""
     keep = weights > 0
     theta, weights = theta[keep], weights[keep]
@@ -186,8 +186,10 @@ def train_flow(
     else:
         shift, scale = standardisation if standardisation is not None else weighted_standardisation(theta, weights)
         u_all = (theta - shift) / scale
-        base_init = initial_base(u_all[train_idx], weights[train_idx], spec.n_modes, seed, shift, scale, mode_moments)
-        model = build_flow(spec, shift, scale, base_init).to(device)
+        base_init = initial_base(
+            u_all[train_idx], weights[train_idx], architecture.n_modes, seed, shift, scale, mode_moments
+        )
+        model = build_flow(architecture, shift, scale, base_init).to(device)
 
     u_train = torch.as_tensor(u_all[train_idx], dtype=torch.float32, device=device)
     w_train = torch.as_tensor(weights[train_idx], dtype=torch.float32)

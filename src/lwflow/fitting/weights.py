@@ -162,6 +162,21 @@ class ClipReport:
     max_share_before: float
     max_share_after: float
 
+    @classmethod
+    def between(cls, weights: np.ndarray, clipped: np.ndarray, strategy: str, threshold: float | None) -> ClipReport:
+        """The report of ``clipped = clip_weights(weights, strategy, threshold)``."""
+        return cls(
+            strategy=strategy,
+            threshold=threshold,
+            n_samples=int(clipped.size),
+            n_zero_weight=int(np.sum(clipped == 0)),
+            n_clipped=int(np.sum(clipped < weights)),
+            ess_before=effective_sample_size(weights),
+            ess_after=effective_sample_size(clipped),
+            max_share_before=max_weight_share(weights),
+            max_share_after=max_weight_share(clipped),
+        )
+
     def as_dict(self) -> dict[str, float | int | str | None]:
         return asdict(self)
 
@@ -189,13 +204,14 @@ class WeightsError(ValueError):
     """The weights are too few or too uneven to train on."""
 
 
-def clipped_weights(log_likelihood: np.ndarray, config: ClippingConfig) -> tuple[np.ndarray, ClipReport]:
-    """Weights from log-likelihoods, clipped by ``config``; stops where the ESS before or after
+def training_weights(log_likelihood: np.ndarray, config: ClippingConfig) -> tuple[np.ndarray, ClipReport]:
+    """The weights a fit trains on: from log-likelihoods, clipped by ``config``; stops where the ESS before or after
     clipping is below ``config.min_ess`` (the gate before clipping is the one that can fire under
     ``max_share``, which lifts the ESS to about ``1/threshold``), or where clipping multiplies the
     ESS by more than ``config.max_ess_gain``."""
     weights = weights_from_log_likelihood(log_likelihood)
-    clipped, report = clip_with_report(weights, config.strategy, config.threshold)
+    clipped = clip_weights(weights, config.strategy, config.threshold)
+    report = ClipReport.between(weights, clipped, config.strategy, config.threshold)
     if not report.ess_after > 0:  # all weights 0, or so small that their squares underflow
         raise WeightsError(
             f"clipping ({config.strategy}, threshold {config.threshold}) set every weight to 0 or to below "
@@ -243,23 +259,6 @@ def log_evidence(log_likelihood: np.ndarray) -> tuple[float, float]:
     n, ess = ll.size, effective_sample_size(weights)
     log_z = float(ll.max() + math.log(weights.sum()) - math.log(n))
     return log_z, float(math.sqrt(max(1 / ess - 1 / n, 0.0)))
-
-
-def clip_with_report(weights: np.ndarray, strategy: str, threshold: float | None) -> tuple[np.ndarray, ClipReport]:
-    """:func:`clip_weights` plus a :class:`ClipReport`."""
-    clipped = clip_weights(weights, strategy, threshold)
-    report = ClipReport(
-        strategy=strategy,
-        threshold=threshold,
-        n_samples=int(clipped.size),
-        n_zero_weight=int(np.sum(clipped == 0)),
-        n_clipped=int(np.sum(clipped < weights)),
-        ess_before=effective_sample_size(weights),
-        ess_after=effective_sample_size(clipped),
-        max_share_before=max_weight_share(weights),
-        max_share_after=max_weight_share(clipped),
-    )
-    return clipped, report
 
 
 def ess_of_log_weights(log_w: np.ndarray) -> float:

@@ -6,7 +6,7 @@ from lwflow._exports import lazy_exports
 _EXPORTS = {
     "ARCHITECTURES": "lwflow.models.flows",
     "DensityModel": "lwflow.models.density",
-    "FlowSpec": "lwflow.models.flows",
+    "FlowArchitecture": "lwflow.models.flows",
     "RBIG": "lwflow.models.rbig",
     "RBIGConfig": "lwflow.models.rbig",
     "StandardisedFlow": "lwflow.models.flows",
@@ -17,4 +17,4 @@ _EXPORTS = {
     "save_checkpoint": "lwflow.models.flows",
 }
 __all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS, deprecated={"FlowSpec": "FlowArchitecture"})

@@ -24,8 +24,8 @@ format (every model offers :class:`lwflow.models.density.DensityModel`).
 Example::
 
     >>> u = np.random.default_rng(0).normal(size=(1000, 2))
-    >>> spec = FlowSpec(arch="realnvp", n_modes=3, n_layers=8, hidden_units=64)
-    >>> model = build_flow(spec, np.zeros(2), np.ones(2), init_mixture_base(u, np.ones(len(u)), 3, seed=0))
+    >>> architecture = FlowArchitecture(arch="realnvp", n_modes=3, n_layers=8, hidden_units=64)
+    >>> model = build_flow(architecture, np.zeros(2), np.ones(2), init_mixture_base(u, np.ones(len(u)), 3, seed=0))
     >>> model.log_prob(u[:4]).shape, model.sample(5, seed=1).shape
     ((4,), (5, 2))
 """
@@ -62,7 +62,7 @@ ONE_PARAMETER_REALNVP = (
 
 
 @dataclass(frozen=True)
-class FlowSpec:
+class FlowArchitecture:
     """Everything needed to rebuild a flow's modules (not its trained values)."""
 
     arch: str
@@ -185,18 +185,22 @@ def _autoregressive_layers(dim: int, n_layers: int, hidden_units: int, spline: b
 
 
 class StandardisedFlow(nn.Module):
-    """A normflows flow acting on standardised coordinates :math:`u = (\\theta - m)/s`; ``spec``:
+    """A normflows flow acting on standardised coordinates :math:`u = (\\theta - m)/s`; ``architecture``:
     the architecture, size and base modes it was built with."""
 
     shift: torch.Tensor  # buffers
     scale: torch.Tensor
 
     def __init__(
-        self, flow: nf.NormalizingFlow, shift: np.ndarray, scale: np.ndarray, spec: FlowSpec | None = None
+        self,
+        flow: nf.NormalizingFlow,
+        shift: np.ndarray,
+        scale: np.ndarray,
+        architecture: FlowArchitecture | None = None,
     ) -> None:
         super().__init__()
         self.flow = flow
-        self.spec = spec
+        self.architecture = architecture
         self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
 
@@ -272,28 +276,32 @@ class StandardisedFlow(nn.Module):
         base.weight_scores.copy_(torch.as_tensor(np.log(mixture.weights))[None])
 
 
-def build_flow(spec: FlowSpec, shift: np.ndarray, scale: np.ndarray, base_init: BaseInit) -> StandardisedFlow:
-    """Construct the flow of ``spec`` (float32) with its base set from ``base_init``."""
+def build_flow(
+    architecture: FlowArchitecture, shift: np.ndarray, scale: np.ndarray, base_init: BaseInit
+) -> StandardisedFlow:
+    """Construct the flow of ``architecture`` (float32) with its base set from ``base_init``."""
     dim = len(shift)
     base = nf.distributions.GaussianMixture(
-        spec.n_modes, dim, loc=base_init.loc, scale=base_init.scale, weights=base_init.weights, trainable=True
+        architecture.n_modes, dim, loc=base_init.loc, scale=base_init.scale, weights=base_init.weights, trainable=True
     )
-    if spec.arch == "realnvp":
-        layers = realnvp_layers(dim, spec.n_layers, spec.hidden_units)
-    elif spec.arch in ("maf", "nsf"):
-        layers = _autoregressive_layers(dim, spec.n_layers, spec.hidden_units, spline=spec.arch == "nsf")
+    if architecture.arch == "realnvp":
+        layers = realnvp_layers(dim, architecture.n_layers, architecture.hidden_units)
+    elif architecture.arch in ("maf", "nsf"):
+        layers = _autoregressive_layers(
+            dim, architecture.n_layers, architecture.hidden_units, spline=architecture.arch == "nsf"
+        )
     else:
-        raise ValueError(f"{spec.arch!r} is not a trained flow; build it with lwflow.models.rbig")
+        raise ValueError(f"{architecture.arch!r} is not a trained flow; build it with lwflow.models.rbig")
     flow = nf.NormalizingFlow(base, layers)
-    return StandardisedFlow(flow.float(), shift, scale, spec)
+    return StandardisedFlow(flow.float(), shift, scale, architecture)
 
 
-def checkpoint_payload(model: DensityModel, spec: FlowSpec) -> dict[str, object]:
-    """Tensors and plain values only (so a reader can use ``weights_only=True``): the spec, the
+def checkpoint_payload(model: DensityModel, architecture: FlowArchitecture) -> dict[str, object]:
+    """Tensors and plain values only (so a reader can use ``weights_only=True``): the architecture, the
     trained state and, for a model truncated to the prior's support, the box and its mass."""
     from lwflow.models.support import TruncatedModel
 
-    payload: dict[str, object] = {"spec": asdict(spec)}
+    payload: dict[str, object] = {"spec": asdict(architecture)}
     if isinstance(model, TruncatedModel):
         payload["support"] = model.state()
         model = model.model
@@ -306,17 +314,19 @@ def checkpoint_payload(model: DensityModel, spec: FlowSpec) -> dict[str, object]
 
 def model_from_payload(payload: dict) -> StandardisedFlow | RBIG | TruncatedModel:
     """Rebuild a model from :func:`checkpoint_payload` output."""
-    spec = FlowSpec(**payload["spec"])
+    architecture = FlowArchitecture(**payload["spec"])
     state = payload["state_dict"]
     model: StandardisedFlow | RBIG
-    if spec.arch == "rbig":
+    if architecture.arch == "rbig":
         from lwflow.models.rbig import RBIG
 
         model = RBIG.from_state_tensors(state)
     else:
         dim = state["shift"].numel()
-        placeholder = BaseInit(np.zeros((spec.n_modes, dim)), np.ones((spec.n_modes, dim)), np.ones(spec.n_modes))
-        flow = build_flow(spec, np.zeros(dim), np.ones(dim), placeholder)
+        placeholder = BaseInit(
+            np.zeros((architecture.n_modes, dim)), np.ones((architecture.n_modes, dim)), np.ones(architecture.n_modes)
+        )
+        flow = build_flow(architecture, np.zeros(dim), np.ones(dim), placeholder)
         flow.load_state_dict(state)
         model = flow
     if "support" not in payload:
@@ -350,9 +360,9 @@ def load_torch(path: Path) -> dict:
         ) from None
 
 
-def save_checkpoint(path: Path, model: DensityModel, spec: FlowSpec) -> None:
+def save_checkpoint(path: Path, model: DensityModel, architecture: FlowArchitecture) -> None:
     """Write a model for :func:`load_checkpoint`."""
-    save_torch(path, checkpoint_payload(model, spec))
+    save_torch(path, checkpoint_payload(model, architecture))
 
 
 def load_checkpoint(path: Path) -> StandardisedFlow | RBIG | TruncatedModel:

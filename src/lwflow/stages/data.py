@@ -121,11 +121,11 @@ def clip_weights(
     """Normalised, clipped weights and a report of ESS and largest weight share before/after,
     with the evidence estimate of the prior draws and the gates that held; stops where the ESS
     before or after clipping is below ``clipping['min_ess']``."""
-    from lwflow.fitting.weights import ClippingConfig, clipped_weights, log_evidence
+    from lwflow.fitting.weights import ClippingConfig, log_evidence, training_weights
 
     log_likelihood = read_npz(likelihood)["log_likelihood"]
     config = settings_of(ClippingConfig, clipping)
-    clipped, report = clipped_weights(log_likelihood, config)
+    clipped, report = training_weights(log_likelihood, config)
     log_z, log_z_se = log_evidence(log_likelihood)
     print(report, flush=True)
     gates = {

@@ -64,7 +64,7 @@ def load_posterior(path: str | Path, problem: Problem | None = None) -> Posterio
 
 
 def _from_model_folder(folder: Path, problem: Problem | None) -> Posterior:
-    from lwflow.models.flows import FlowSpec, load_torch, model_from_payload
+    from lwflow.models.flows import FlowArchitecture, load_torch, model_from_payload
 
     match = MODEL_FOLDER.fullmatch(folder.resolve().as_posix())
     if match is None:
@@ -83,7 +83,7 @@ def _from_model_folder(folder: Path, problem: Problem | None) -> Posterior:
     for name in ("model", "loss", "samples"):  # the JSON ones below by read_verified_json
         read_verified(paths[name])
     payload = load_torch(paths["model"])
-    spec = FlowSpec(**payload["spec"])
+    architecture = FlowArchitecture(**payload["spec"])
     summary = read_verified_json(paths["summary"])
     facts = read_sidecar(sidecar_path(paths["model"]))
     check = read_sidecar(sidecar_path(paths["samples"])).get("check")
@@ -94,7 +94,7 @@ def _from_model_folder(folder: Path, problem: Problem | None) -> Posterior:
         "n_likelihood_calls": summary.get("n_likelihood_calls"),
         "clipping": {"ess_before": summary.get("ess_before_clipping"), "ess_after": summary.get("ess")},
         "modes": read_verified_json(paths["modes"]),
-        "n_modes": spec.n_modes,
+        "n_modes": architecture.n_modes,
         "loss_history": pd.read_csv(paths["loss"]).to_dict(orient="list"),
         "training": {key: facts[key] for key in TRAINING_FACTS if key in facts},
         "refinement": facts.get("refinement", {}),
@@ -106,7 +106,7 @@ def _from_model_folder(folder: Path, problem: Problem | None) -> Posterior:
         diagnostics |= rounds
     return Posterior(
         model_from_payload(payload),
-        spec,
+        architecture,
         names,
         _number(summary.get("log_evidence")),
         _number(summary.get("log_evidence_se")),

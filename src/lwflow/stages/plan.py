@@ -80,7 +80,7 @@ def truth_path(problem: str, seed: object) -> str:
     return _path("truth", problem=problem, seed=seed)
 
 
-def expert_modes(arch: str, modes: object) -> str:
+def base_modes_of(arch: str, modes: object) -> str:
     """Base modes a model is trained with: rbig Gaussianises to a single standard normal."""
     return "1" if arch == "rbig" else str(modes)
 
@@ -190,7 +190,7 @@ class Plan:
         for number, block in enumerate(config["experiments"], start=1):
             fit = "adaptive" if block.get("proposal", "prior") == "adaptive" else block["fit"]
             for problem, arch, modes in itertools.product(block["problems"], block["archs"], block["modes"]):
-                key = (fit, problem, arch, expert_modes(arch, modes))
+                key = (fit, problem, arch, base_modes_of(arch, modes))
                 model_seeds.setdefault(key, set()).update(block.get("seeds", seeds))
                 if fit == "adaptive":
                     rounds = adaptive_settings(block, number)
@@ -416,7 +416,7 @@ class Plan:
     def mixture_experts(self, fit: str, problem: str, modes: str, seed: object) -> dict[str, tuple[str, ...]]:
         """arch -> the (fit, problem, arch, modes, seed) of each expert of one mixture."""
         return {
-            arch: (fit, problem, arch, expert_modes(arch, modes), str(seed))
+            arch: (fit, problem, arch, base_modes_of(arch, modes), str(seed))
             for arch in self.mixtures[(fit, problem, modes)]
         }
 
@@ -491,7 +491,7 @@ class Plan:
                     }
                 )
             for arch in self.mixtures[(fit, problem, modes)]:
-                k = expert_modes(arch, modes)
+                k = base_modes_of(arch, modes)
                 rows.append(
                     {
                         "label": f"{prefix}/{arch}",

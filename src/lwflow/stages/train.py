@@ -91,7 +91,7 @@ def train(
         print(f"trained on {fitted.facts['device']}: {fitted.facts['device_reason']}", flush=True)
     write_json(outputs["modes"], fitted.modes, provenance)
     provenance.extra = fitted.facts
-    save_checkpoint(outputs["model"], fitted.model, fitted.spec)
+    save_checkpoint(outputs["model"], fitted.model, fitted.architecture)
     write_sidecar(outputs["model"], provenance)
     write_csv(outputs["loss"], fitted.history, provenance)
     print(fitted.history.tail().to_string(index=False))
