@@ -10,18 +10,21 @@ Compute-only settings (where training runs, the clipping gates) are no rerun tri
 are not in ``config_slice``; they reach the stages that use them as their own argument, taken
 from the run's config by :func:`lwflow.stages.plan.compute_settings`.
 
+The stage modules import what is slow to import (torch, scipy.stats, matplotlib) inside the
+stages that use it, so importing all six here costs a job about 5 ms.
+
 ``job`` is any object with Snakemake's job attributes (``rule, input, output, params, wildcards,
 log, threads, config``), so a stage can be run by this runner without Snakemake.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lwflow.artefacts import Provenance
+from lwflow.stages import data, evaluate, report, rounds, summary, train
 from lwflow.stages.jobs import job_context
 from lwflow.stages.plan import compute_settings
 
@@ -30,44 +33,38 @@ __all__ = ["STAGES", "run", "stage_of"]
 Stage = Callable[[Any, Provenance], None]
 
 
-def _stages(name: str) -> Any:
-    return importlib.import_module(f"lwflow.stages.{name}")
-
-
 def _sample_prior(job: Any, provenance: Provenance) -> None:
     w = job.wildcards
     spec = job.params.config_slice["problem"]
-    _stages("data").sample_prior(w.problem, spec, int(w.seed), job.output[0], provenance)
+    data.sample_prior(w.problem, spec, int(w.seed), job.output[0], provenance)
 
 
 def _evaluate_likelihood(job: Any, provenance: Provenance) -> None:
     w, settings = job.wildcards, job.params.config_slice
-    _stages("data").evaluate_likelihood(
+    data.evaluate_likelihood(
         w.problem, settings["problem"], job.input[0], int(w.chunk), int(settings["likelihood_chunks"]),
         job.output[0], provenance,
     )  # fmt: skip
 
 
 def _gather_likelihood(job: Any, provenance: Provenance) -> None:
-    _stages("data").gather_likelihood(list(job.input), job.output[0], provenance)
+    data.gather_likelihood(list(job.input), job.output[0], provenance)
 
 
 def _clip_weights(job: Any, provenance: Provenance) -> None:
     clipping = job.params.config_slice["clipping"] | compute_settings(job.config)["clipping"]
-    _stages("data").clip_weights(job.input[0], clipping, job.output.weights, job.output.report, provenance)
+    data.clip_weights(job.input[0], clipping, job.output.weights, job.output.report, provenance)
 
 
 def _sample_target(job: Any, provenance: Provenance) -> None:
     w = job.wildcards
     spec = job.params.config_slice["problem"]
-    _stages("data").sample_target(
-        w.problem, spec, int(spec["n_target_samples"]), int(w.seed), job.output[0], provenance
-    )
+    data.sample_target(w.problem, spec, int(spec["n_target_samples"]), int(w.seed), job.output[0], provenance)
 
 
 def _propose_round(job: Any, provenance: Provenance) -> None:
     w, settings = job.wildcards, job.params.config_slice
-    _stages("rounds").propose_round(
+    rounds.propose_round(
         w.problem, settings["problem"], settings["adaptive"], job.input.get("proposal"),
         job.input.get("last_report"), int(w.seed), int(w.round), job.output[0], provenance,
     )  # fmt: skip
@@ -75,7 +72,7 @@ def _propose_round(job: Any, provenance: Provenance) -> None:
 
 def _weigh_round(job: Any, provenance: Provenance) -> None:
     inputs, output = job.input, job.output
-    _stages("rounds").weigh_round(
+    rounds.weigh_round(
         job.params.config_slice["adaptive"],
         inputs.draws,
         inputs.likelihood,
@@ -92,7 +89,7 @@ def _model_outputs(job: Any) -> dict[str, Path]:
 
 def _train_flow(job: Any, provenance: Provenance) -> None:
     w = job.wildcards
-    _stages("train").train_with_settings(
+    train.train_with_settings(
         w.problem, job.params.config_slice, job.input.theta, job.input.get("weights"),
         compute_settings(job.config)["training"], int(w.seed), _model_outputs(job), provenance,
         job.input.get("report"),
@@ -103,7 +100,7 @@ def _train_round(job: Any, provenance: Provenance) -> None:
     from lwflow.fitting.rounds import round_training_seed
 
     w = job.wildcards
-    _stages("train").train_with_settings(
+    train.train_with_settings(
         w.problem, job.params.config_slice, job.input.pool, job.input.pool, compute_settings(job.config)["training"],
         round_training_seed(int(w.seed), int(w.round), last=False), _model_outputs(job), provenance,
         warm_start=job.input.get("warm_start"),
@@ -112,7 +109,7 @@ def _train_round(job: Any, provenance: Provenance) -> None:
 
 def _sample_model(job: Any, provenance: Provenance) -> None:
     w, settings, output = job.wildcards, job.params.config_slice, job.output
-    _stages("train").sample_model(
+    train.sample_model(
         w.problem, settings["problem"], w.fit, f"{w.arch}_K{w.modes} (fit on {w.fit})", job.input.model,
         job.input.modes, job.input.get("report"), settings, int(w.seed),
         {key: output[key] for key in ("samples", "summary", "summary_markdown")}, provenance,
@@ -121,7 +118,7 @@ def _sample_model(job: Any, provenance: Provenance) -> None:
 
 def _truth_reference(job: Any, provenance: Provenance) -> None:
     w, settings = job.wildcards, job.params.config_slice
-    _stages("evaluate").truth_reference(
+    evaluate.truth_reference(
         w.problem, settings["problem"], settings["evaluation"], int(w.seed), job.output.reference,
         job.output.floor, provenance,
     )  # fmt: skip
@@ -129,7 +126,7 @@ def _truth_reference(job: Any, provenance: Provenance) -> None:
 
 def _model_metrics(job: Any, provenance: Provenance) -> None:
     settings, inputs = job.params.config_slice, job.input
-    _stages("evaluate").model_metrics(
+    evaluate.model_metrics(
         job.params.problem, settings["problem"], inputs.models, inputs.samples, inputs.reference,
         settings["evaluation"], job.output.metrics, job.output.log_q, provenance,
     )  # fmt: skip
@@ -137,7 +134,7 @@ def _model_metrics(job: Any, provenance: Provenance) -> None:
 
 def _amfvi_weights(job: Any, provenance: Provenance) -> None:
     w, settings = job.wildcards, job.params.config_slice
-    _stages("evaluate").amfvi_weights(
+    evaluate.amfvi_weights(
         w.problem, settings["problem"], w.fit, job.params.experts, settings["amfvi"], int(w.seed),
         job.output.weights, job.output.trajectory, provenance,
     )  # fmt: skip
@@ -145,7 +142,7 @@ def _amfvi_weights(job: Any, provenance: Provenance) -> None:
 
 def _mixture_metrics(job: Any, provenance: Provenance) -> None:
     w, settings, paths = job.wildcards, job.params.config_slice, job.params.paths
-    _stages("evaluate").mixture_metrics(
+    evaluate.mixture_metrics(
         w.problem, settings["problem"], job.input.weights, paths["log_q"], paths["samples"], job.input.reference,
         settings["evaluation"], int(w.seed), job.output.metrics, job.output.samples, provenance,
     )  # fmt: skip
@@ -153,12 +150,12 @@ def _mixture_metrics(job: Any, provenance: Provenance) -> None:
 
 def _problem_summary(job: Any, provenance: Provenance) -> None:
     output = job.output
-    _stages("summary").problem_summary(list(job.input), output.csv, output.markdown, output.html, provenance)
+    summary.problem_summary(list(job.input), output.csv, output.markdown, output.html, provenance)
 
 
 def _summary_table(job: Any, provenance: Provenance) -> None:
     output = job.output
-    _stages("report").paper_table(
+    report.paper_table(
         Path(output.csv).stem, job.params.rows, tuple(job.params.metrics), output.csv, output.markdown,
         output.html, output.seeds, provenance,
     )  # fmt: skip
@@ -166,36 +163,34 @@ def _summary_table(job: Any, provenance: Provenance) -> None:
 
 def _paper_a_figure(job: Any, provenance: Provenance) -> None:
     output = job.output
-    _stages("report").paper_a_figure(
-        job.wildcards.figure, job.params.title, job.params.panels, output.png, output.pdf, provenance
-    )
+    report.paper_a_figure(job.wildcards.figure, job.params.title, job.params.panels, output.png, output.pdf, provenance)
 
 
 def _loss_curves(job: Any, provenance: Provenance) -> None:
     output = job.output
-    _stages("report").loss_curves(job.wildcards.problem, job.params.histories, output.png, output.pdf, provenance)
+    report.loss_curves(job.wildcards.problem, job.params.histories, output.png, output.pdf, provenance)
 
 
 def _model_diagnostics(job: Any, provenance: Provenance) -> None:
     w, inputs = job.wildcards, job.input
     background = {k: v for k, v in inputs.items() if k not in ("samples", "modes")}
-    _stages("report").model_diagnostics(
+    report.model_diagnostics(
         w.problem, job.params.config_slice["problem"], job.params.label, inputs.samples, inputs.modes, background,
         int(w.seed), job.output[0], provenance,
     )  # fmt: skip
 
 
 def _paper_b_fig1(job: Any, provenance: Provenance) -> None:
-    _stages("report").paper_b_weights_figure(job.params.weights, job.output.png, job.output.pdf, provenance)
+    report.paper_b_weights_figure(job.params.weights, job.output.png, job.output.pdf, provenance)
 
 
 def _paper_b_fig2(job: Any, provenance: Provenance) -> None:
-    _stages("report").paper_b_samples_figure(job.params.rows, job.output.png, job.output.pdf, provenance)
+    report.paper_b_samples_figure(job.params.rows, job.output.png, job.output.pdf, provenance)
 
 
 def _results_page(job: Any, provenance: Provenance) -> None:
     tables = dict(zip(job.params.tables, job.input.tables))
-    _stages("report").results_page(job.input.template, tables, job.output[0], provenance)
+    report.results_page(job.input.template, tables, job.output[0], provenance)
 
 
 STAGES: dict[str, Stage] = {
