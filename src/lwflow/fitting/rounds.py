@@ -318,7 +318,7 @@ def round_training_seed(seed: int, round_index: int, last: bool) -> int:
     return seed if last else seed + 10_000 * (100 + round_index)
 
 
-def training_weights(log_weights: np.ndarray) -> np.ndarray:
+def pool_training_weights(log_weights: np.ndarray) -> np.ndarray:
     """Weights scaled to a maximum of 1, zero where ``log_w`` is ``-inf``; an error naming the
     likelihood where every draw so far has zero weight."""
     finite = np.isfinite(log_weights)
@@ -398,7 +398,7 @@ def adaptive_rounds(
         outcome = weigh_round(pool, config, records)
         watch.lap("weighing")
         fitted = fit_model(
-            pool.theta, training_weights(outcome.log_weights), support, model,
+            pool.theta, pool_training_weights(outcome.log_weights), support, model,
             round_training_seed(seed, round_index, outcome.last), training, rbig, mode_selection,
             warm_start=None if outcome.last or not flows else flows[-1], warm_steps=config.warm_start_steps,
         )  # fmt: skip

@@ -60,7 +60,7 @@ def weigh_round(
     ``proposal_models`` are the flows of rounds 0..r-1, whose mixtures with the prior proposed
     rounds 1..r.  Writes the pool with the training weights and a report: this round's record,
     every round's so far, the ESS and :math:`\\log \\hat Z` with its se and Pareto :math:`\\hat k`."""
-    from lwflow.fitting.rounds import AdaptiveConfig, Pool, evidence, training_weights, weigh_round
+    from lwflow.fitting.rounds import AdaptiveConfig, Pool, evidence, pool_training_weights, weigh_round
     from lwflow.models.flows import load_checkpoint
 
     config = AdaptiveConfig(**adaptive)
@@ -73,7 +73,7 @@ def weigh_round(
     outcome = weigh_round(pool, config, report["rounds"])
     records = [*report["rounds"], outcome.record]
     log_z, log_z_se, k_hat = evidence(pool, records)
-    weights = training_weights(outcome.log_weights)
+    weights = pool_training_weights(outcome.log_weights)
     write_npz(outputs["pool"], pool.arrays() | {"log_weights": outcome.log_weights, "weights": weights}, provenance)
     ess = outcome.record["ess"]
     summary = {"ess_before": ess, "ess_after": ess, "log_evidence": log_z, "log_evidence_se": log_z_se}
