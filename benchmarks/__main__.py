@@ -117,6 +117,12 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         help="adaptive: also the fit whose rounds' flows start from the last round's for this many steps",
     )
+    parser.add_argument(
+        "--proposal-patience",
+        type=int,
+        default=0,
+        help="adaptive: also the fit whose proposal flows stop at this patience (adaptive.proposal_patience)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="verdict: fits run side by side (processes)")
     parser.add_argument(
         "--skip", nargs="*", default=[], metavar="PROBLEM:PROPOSAL", help="verdict: fits not to run (slow ones)"
@@ -160,7 +166,9 @@ def main(argv: list[str] | None = None) -> None:
         )
         if args.dims is not None:
             adaptive_settings = replace(adaptive_settings, dims=tuple(args.dims))
-        adaptive_settings = replace(adaptive_settings, warm_start_steps=args.warm_start_steps)
+        adaptive_settings = replace(
+            adaptive_settings, warm_start_steps=args.warm_start_steps, proposal_patience=args.proposal_patience
+        )
         names = args.problems if args.problems is not None else [] if args.quick else list(ADAPTIVE_PROBLEMS)
         if args.runs:  # each run's rows as they were measured, side by side per seed in that run
             runs = pd.concat([pd.read_csv(folder / "adaptive_runs.csv") for folder in args.runs], ignore_index=True)

@@ -35,6 +35,7 @@ class AdaptiveBenchmarkSettings:
     anchors: bool = True
     bridge_fraction: float = 0.001
     warm_start_steps: int = 0  # > 0: also the fit with warm starts between rounds, side by side
+    proposal_patience: int = 0  # > 0: also the fit whose proposal flows stop at this patience, side by side
 
     @classmethod
     def quick(cls) -> AdaptiveBenchmarkSettings:
@@ -64,11 +65,17 @@ def method_runs(
         "lwflow_adaptive_weighted": lambda seed: adaptive_fit(seed, "weighted"),
         "lwflow_adaptive_corrected": lambda seed: adaptive_fit(seed, "corrected"),
     }
-    if settings.warm_start_steps > 0:
-        warm = adaptive | {"warm_start_steps": settings.warm_start_steps}
-        runs["lwflow_adaptive_warm_start"] = lambda seed: methods.adaptive_flow(problem, n, seed, flow, training, warm)[
-            "flow"
-        ]
+    variants = {
+        "lwflow_adaptive_warm_start": {"warm_start_steps": settings.warm_start_steps},
+        f"lwflow_adaptive_proposal_patience{settings.proposal_patience}": {
+            "proposal_patience": settings.proposal_patience
+        },
+    }
+    for method, change in variants.items():
+        if next(iter(change.values())) > 0:
+            runs[method] = lambda seed, variant=adaptive | change: methods.adaptive_flow(
+                problem, n, seed, flow, training, variant
+            )["flow"]
     if settings.anchors:
         runs["nautilus"] = lambda seed: methods.nautilus_sampler(problem, n, seed)
         runs["pocomc"] = lambda seed: methods.pocomc_sampler(problem, n, seed)

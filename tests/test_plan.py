@@ -123,6 +123,19 @@ def test_a_problem_run_only_by_adaptive_rounds_needs_no_n_prior_samples(smoke):
     assert ("adaptive", "gmm2d_2mode", "realnvp", "2") in plan_of(config).models
 
 
+def test_a_rounds_proposal_flow_records_the_proposal_patience_and_the_final_flow_the_trainings(smoke):
+    config = copy.deepcopy(smoke)
+    config["training"]["patience"] = 7
+    next(block for block in config["experiments"] if block.get("proposal") == "adaptive")["adaptive"] |= {
+        "proposal_patience": 3
+    }
+    plan = plan_of(config)
+    proposal = plan.proposal_model_settings("gmm2d_2mode", "realnvp", "2")
+    final = plan.final_model_settings("adaptive", "gmm2d_2mode", "realnvp", "2")
+    assert proposal["training"]["patience"] == 3 and final["training"]["patience"] == 7
+    assert proposal["training"] | {"patience": 7} == final["training"] and proposal["warm_start_steps"] == 20
+
+
 def test_leaving_out_outputs_schedules_only_the_experiments(smoke):
     config = {"seeds": [0], "problems": {"gmm2d_1mode": smoke["problems"]["gmm2d_1mode"]}}
     config["experiments"] = [{"problems": ["gmm2d_1mode"], "archs": ["realnvp"], "modes": [1]}]

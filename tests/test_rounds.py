@@ -160,6 +160,37 @@ def test_a_warm_start_continues_the_last_rounds_flow_where_its_base_modes_stay()
     assert last_steps[1:3] == [60, 60] and last_steps[0] > 60 and last_steps[3] > 60
 
 
+def test_the_proposal_flows_stop_at_their_own_patience_and_the_final_flow_at_the_trainings(monkeypatch):
+    """adaptive.proposal_patience: each flow that only proposes the next round's draws trains with
+    that patience; the final flow with training.patience; the workflow's round stage records the
+    same (Plan.proposal_model_settings), and the final model's settings keep training.patience."""
+    import lwflow.fitting.model_fit as model_fit
+    from lwflow.fitting.model_fit import ModelConfig
+    from lwflow.fitting.rounds import adaptive_rounds, proposal_training
+    from lwflow.fitting.train import TrainConfig
+
+    patiences = []
+
+    def spy(*args, **kwargs):
+        patiences.append(args[5].patience)  # fit_model(theta, weights, support, model, seed, training, ...)
+        return fit_model(*args, **kwargs)
+
+    fit_model = model_fit.fit_model
+    monkeypatch.setattr(model_fit, "fit_model", spy)
+    config = AdaptiveConfig(n_per_round=1000, max_calls=3000, proposal_patience=1)
+    training = TrainConfig(**TRAINING)
+    states = []
+    adaptive_rounds(
+        two_mode_problem(2), config, ModelConfig(**{**TINY, "n_modes": 2}), 0, training, on_round=states.append
+    )
+    assert patiences == [1, 1, TRAINING["patience"]]
+    assert [f.facts["stopped_early"] for f in states[-1].fitted][:2] == [True, True]
+    assert proposal_training({}, config) == {} and proposal_training({"patience": 9, "x": 1}, config) == {
+        "patience": 1,
+        "x": 1,
+    }
+
+
 def test_a_round_that_should_be_the_last_is_sized_to_what_the_evidence_draws_lack():
     """Once beta is 1 and the last round's own ESS fraction is enough, the next round draws
     1.1 x the missing ESS over that fraction, in hundreds, between a quarter round and a round;

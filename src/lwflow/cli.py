@@ -165,7 +165,7 @@ class _FitRun:
     def adaptive_rounds(self) -> tuple[Path, Path]:
         """The adaptive rounds as the workflow's round stages (draws, likelihood, pooled weights,
         the round's flow) until one stops them: the last round's pool and report."""
-        from lwflow.fitting.rounds import round_size, round_training_seed
+        from lwflow.fitting.rounds import AdaptiveConfig, proposal_training, round_size, round_training_seed
         from lwflow.stages import data, jobs, rounds, train
 
         adaptive = self.adaptive_settings()
@@ -206,7 +206,8 @@ class _FitRun:
             if record["next"] != "train":
                 self.weights = paths["pool"]
                 return paths["pool"], paths["report"]
-            settings = self.model_settings() | {"warm_start_steps": adaptive["warm_start_steps"]}
+            proposal = proposal_training(self.training, AdaptiveConfig(**adaptive))
+            settings = self.model_settings() | {"training": proposal, "warm_start_steps": adaptive["warm_start_steps"]}
             job = _stage(self.root, "train_round", label, [*flows[-1:], paths["pool"]], settings, self.seed)
             outputs = {key: paths[key] for key in ("model", "loss", "modes")}
             with jobs.job_context(job) as provenance:
@@ -272,6 +273,7 @@ def _round_line(record: dict[str, Any]) -> str:
 # type, range, default and help come from there.
 ADAPTIVE_OPTIONS = [f"--{key}" for key in ("n-per-round", "max-calls", "beta-ess-fraction", "final-ess-fraction")]
 ADAPTIVE_OPTIONS += [f"--{key}" for key in ("final-ess", "defensive-share", "max-rounds", "warm-start-steps")]
+ADAPTIVE_OPTIONS += ["--proposal-patience"]
 OPTION_SETTINGS = {
     "--proposal": ("proposal", None),
     "--n-prior-samples": ("n_prior_samples", None),

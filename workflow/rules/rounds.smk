@@ -101,7 +101,6 @@ rule train_round:
         LWFLOW_ENV
     threads: 1
     params:
-        config_slice=lambda w: PLAN.model_settings("adaptive", w.problem, w.arch, w.modes)
-        | {"warm_start_steps": adaptive_of(w)["warm_start_steps"]},
+        config_slice=lambda w: PLAN.proposal_model_settings(w.problem, w.arch, w.modes),
     script:
         "../scripts/stage.py"

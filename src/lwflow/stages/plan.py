@@ -281,6 +281,17 @@ class Plan:
         """The adaptive rounds' settings of one model (every field of AdaptiveConfig)."""
         return self.model_adaptive[("adaptive", problem, arch, modes)]
 
+    def proposal_model_settings(self, problem: str, arch: str, modes: str) -> dict[str, Any]:
+        """:meth:`model_settings` of a round's flow that proposes the next round's draws: its
+        training with the rounds' ``proposal_patience``
+        (:func:`lwflow.fitting.rounds.proposal_training`), and their ``warm_start_steps``."""
+        from lwflow.fitting.rounds import AdaptiveConfig, proposal_training
+
+        adaptive = AdaptiveConfig(**self.adaptive_settings(problem, arch, modes))
+        settings = self.model_settings("adaptive", problem, arch, modes)
+        training = proposal_training(settings["training"], adaptive)
+        return settings | {"training": training, "warm_start_steps": adaptive.warm_start_steps}
+
     @staticmethod
     def round_path(
         name: str, problem: str, arch: str, modes: str, seed: object, round_index: object, **chunk: object
