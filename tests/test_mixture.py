@@ -63,3 +63,27 @@ def test_mixture_samples_follow_the_weights():
 def test_effective_number():
     assert effective_number(np.full(4, 0.25)) == pytest.approx(4.0)
     assert effective_number(np.array([1.0, 0.0, 0.0])) == pytest.approx(1.0)
+
+
+def test_amfvi_and_em_weights_from_fresh_batches_favour_the_expert_of_the_target():
+    """Exact draws of N(0, 1) in equal-weight batches; of experts N(0, 1) and N(0, 3), EM puts
+    nearly all weight on the first and AMF-VI's trajectory moves towards it from uniform; a
+    problem without an exact sampler is refused for exact batches, naming it."""
+    from types import SimpleNamespace
+
+    from lwflow.fitting.mixture import fresh_batches, mixture_weights
+
+    def expert(scale: float) -> SimpleNamespace:
+        return SimpleNamespace(log_prob=lambda x: stats.norm(0, scale).logpdf(x[:, 0]))
+
+    truth = SimpleNamespace(sample=lambda n, rng: rng.normal(0, 1, (n, 1)))
+    problem = SimpleNamespace(name="normal", truth=truth)
+    batches = fresh_batches(problem, True, 4, 500, np.random.default_rng(0))
+    assert [x.shape for x, _ in batches] == [(500, 1)] * 4 and all((w == 1).all() for _, w in batches)
+    summary, trajectory = mixture_weights({"narrow": expert(1.0), "wide": expert(3.0)}, batches, 0.9)
+    assert summary["experts"] == ["narrow", "wide"] and summary["n_batches"] == 4
+    assert summary["em"]["narrow"] > 0.95 and trajectory.shape == (5, 2)
+    assert trajectory[0].tolist() == [0.5, 0.5] and np.all(np.diff(trajectory[:, 0]) > 0)
+    assert summary["ema"]["narrow"] == trajectory[-1, 0]
+    with pytest.raises(ValueError, match="problem 'normal' has no exact sampler"):
+        fresh_batches(SimpleNamespace(name="normal", truth=None), True, 1, 10, np.random.default_rng(0))

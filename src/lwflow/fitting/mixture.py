@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from lwflow.evaluation.metrics import effective_number
 from lwflow.fitting.weights import weights_from_log_likelihood
 
 __all__ = ["em_weights", "ema_weights", "fresh_batches", "mixture_log_prob", "mixture_samples", "mixture_weights"]
@@ -145,6 +144,8 @@ def mixture_weights(
     (:func:`fresh_batches`): their summary (``experts``, ``ema``, ``em``, each one's effective
     number of experts, ``beta``, ``n_batches``) and the EMA trajectory ``(T + 1, K)``.  Every
     expert sees all batches in one call, so its per-call costs (e.g. RBIG's tables) are paid once."""
+    from lwflow.evaluation.metrics import effective_number  # scipy.stats: 0.35 s that ema_weights users skip
+
     draws = np.concatenate([x for x, _ in batches])
     log_q = np.column_stack([model.log_prob(draws) for model in experts.values()])
     log_q_batches = np.split(log_q, np.cumsum([len(x) for x, _ in batches])[:-1])
