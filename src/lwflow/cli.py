@@ -165,8 +165,9 @@ class _FitRun:
     def adaptive_rounds(self) -> tuple[Path, Path]:
         """The adaptive rounds as the workflow's round stages (draws, likelihood, pooled weights,
         the round's flow) until one stops them: the last round's pool and report."""
-        from lwflow.fitting.rounds import AdaptiveConfig, proposal_training, round_size, round_training_seed
+        from lwflow.fitting.rounds import round_size, round_training_seed
         from lwflow.stages import data, jobs, rounds, train
+        from lwflow.stages.plan import round_flow_settings
 
         adaptive = self.adaptive_settings()
         model_label = f"{self.name}/{self.args.arch}_K{self.args.modes}/seed{self.seed}"
@@ -206,8 +207,7 @@ class _FitRun:
             if record["next"] != "train":
                 self.weights = paths["pool"]
                 return paths["pool"], paths["report"]
-            proposal = proposal_training(self.training, AdaptiveConfig(**adaptive))
-            settings = self.model_settings() | {"training": proposal, "warm_start_steps": adaptive["warm_start_steps"]}
+            settings = round_flow_settings(self.model_settings(), adaptive)
             job = _stage(self.root, "train_round", label, [*flows[-1:], paths["pool"]], settings, self.seed)
             outputs = {key: paths[key] for key in ("model", "loss", "modes")}
             with jobs.job_context(job) as provenance:

@@ -50,6 +50,18 @@ def compute_settings(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def round_flow_settings(model_settings: dict[str, Any], adaptive: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a round's flow that proposes the next round's draws (the workflow's
+    ``train_round``, ``lwflow fit``'s rounds): one model's ``model_settings`` with its training at
+    the rounds' ``proposal_patience`` (:func:`lwflow.fitting.rounds.proposal_training`) and their
+    ``warm_start_steps``, from the rounds' settings ``adaptive`` (fields of AdaptiveConfig)."""
+    from lwflow.fitting.rounds import AdaptiveConfig, proposal_training
+
+    config = AdaptiveConfig(**adaptive)
+    training = proposal_training(model_settings["training"], config)
+    return model_settings | {"training": training, "warm_start_steps": config.warm_start_steps}
+
+
 def _path(name: str, **wildcards: object) -> str:
     return pattern(name).format(**wildcards)
 
@@ -282,15 +294,9 @@ class Plan:
         return self.model_adaptive[("adaptive", problem, arch, modes)]
 
     def proposal_model_settings(self, problem: str, arch: str, modes: str) -> dict[str, Any]:
-        """:meth:`model_settings` of a round's flow that proposes the next round's draws: its
-        training with the rounds' ``proposal_patience``
-        (:func:`lwflow.fitting.rounds.proposal_training`), and their ``warm_start_steps``."""
-        from lwflow.fitting.rounds import AdaptiveConfig, proposal_training
-
-        adaptive = AdaptiveConfig(**self.adaptive_settings(problem, arch, modes))
-        settings = self.model_settings("adaptive", problem, arch, modes)
-        training = proposal_training(settings["training"], adaptive)
-        return settings | {"training": training, "warm_start_steps": adaptive.warm_start_steps}
+        """:func:`round_flow_settings` of one adaptive model's rounds."""
+        model = self.model_settings("adaptive", problem, arch, modes)
+        return round_flow_settings(model, self.adaptive_settings(problem, arch, modes))
 
     @staticmethod
     def round_path(
