@@ -4,8 +4,9 @@ Snakemake is gone) and the readers that several stages use.
 One module per rule file holds the stages themselves, each a function that reads artefacts,
 calls the library and writes artefacts: :mod:`lwflow.stages.data`, :mod:`~lwflow.stages.rounds`,
 :mod:`~lwflow.stages.train`, :mod:`~lwflow.stages.evaluate`, :mod:`~lwflow.stages.summary` and
-:mod:`~lwflow.stages.report`.  The workflow's rule scripts only forward their inputs, outputs and
-parameters to them, so every stage can also be run from Python without Snakemake.
+:mod:`~lwflow.stages.report`.  Every rule runs its stage through :mod:`lwflow.stages.runner`,
+which only hands it the job's inputs, outputs and settings, so every stage can also be run from
+Python without Snakemake.
 ``job_context`` accepts any object with Snakemake's job attributes (``rule, input, output,
 params, wildcards, log, threads``); the library never imports Snakemake.
 
