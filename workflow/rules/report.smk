@@ -85,8 +85,8 @@ rule loss_curves:
 rule model_diagnostics:
     input:
         unpack(diagnostics_background),
-        samples="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
-        modes="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/modes.json",
+        samples=rules.sample_model.output.samples,
+        modes=rules.train_flow.output.modes,
     output:
         report(
             "results/figures/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}.png",

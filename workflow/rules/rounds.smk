@@ -29,7 +29,7 @@ rule propose_round:
 
 rule evaluate_round_likelihood:
     input:
-        verified("results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/draws.npz"),
+        verified(rules.propose_round.output[0]),
         problem_inputs,
     output:
         "results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/likelihood/chunk{chunk}.npz",
@@ -68,8 +68,8 @@ rule gather_round_likelihood:
 checkpoint weigh_round:
     input:
         unpack(earlier_rounds),
-        draws="results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/draws.npz",
-        likelihood="results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/likelihood.npz",
+        draws=rules.propose_round.output[0],
+        likelihood=rules.gather_round_likelihood.output[0],
     output:
         pool="results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/pool.npz",
         record="results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/report.json",
@@ -88,7 +88,7 @@ checkpoint weigh_round:
 rule train_round:
     input:
         unpack(round_warm_start),
-        pool="results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/pool.npz",
+        pool=rules.weigh_round.output.pool,
     output:
         model="results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/model.pt",
         loss="results/rounds/{problem}/{arch}_K{modes}/seed{seed}/round{round}/loss.csv",

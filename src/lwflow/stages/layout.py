@@ -1,7 +1,8 @@
 """Where every artefact of a run lives, relative to the results folder: defined once.
 
-The workflow's rules spell these patterns out literally (the Snakemake convention; a test
-checks they agree), the experiment plan (:mod:`lwflow.stages.plan`) builds its paths from
+The workflow's rules spell these patterns out literally where they make the artefact (the
+Snakemake convention; a test checks they agree) and link to that rule's ``rules.X.output`` where
+another rule reads it; the experiment plan (:mod:`lwflow.stages.plan`) builds its paths from
 them, and ``lwflow fit --out DIR`` writes the same files under ``DIR``.
 Wildcards: ``problem``, ``seed``, ``fit`` (likelihood | samples | adaptive), ``arch``,
 ``modes`` (base modes: an integer or auto), ``chunk``, ``round`` (adaptive rounds: 0, 1, ...).
