@@ -18,6 +18,18 @@ def test_three_modes_in_2d(seed):
     assert select_n_modes(u, np.ones(len(u)), seed=seed).n_modes == 3
 
 
+def test_a_scan_stopped_past_the_lowest_bic_chooses_and_fits_as_the_full_scan():
+    """bic_patience 2: the mixtures stop two K past the lowest BIC (5 of 6 fitted for three
+    modes), and the choice, its BIC and the fit are the full scan's."""
+    u = separated_mixture(np.array([[-3.0, 3.0], [3.0, 3.0], [0.0, -3.0]]), 3000, 0)
+    full = select_n_modes(u, np.ones(len(u)), seed=0)
+    stopped = select_n_modes(u, np.ones(len(u)), seed=0, bic_patience=2)
+    assert full.bic_best_k == 3 and list(stopped.bic) == [1, 2, 3, 4, 5] and list(full.bic) == [1, 2, 3, 4, 5, 6]
+    assert {k: full.bic[k] for k in stopped.bic} == stopped.bic
+    np.testing.assert_array_equal(stopped.mode_moments().means, full.mode_moments().means)
+    assert stopped.n_modes == full.n_modes == 3
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_four_modes_in_5d(seed):
     centres = 4.0 * np.eye(5)[:4]

