@@ -123,6 +123,12 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         help="adaptive: also the fit whose proposal flows stop at this patience (adaptive.proposal_patience)",
     )
+    parser.add_argument(
+        "--bic-patience",
+        type=int,
+        default=0,
+        help="adaptive: also the fit whose K scan stops this many K past the lowest BIC (mode_selection.bic_patience)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="verdict: fits run side by side (processes)")
     parser.add_argument(
         "--skip", nargs="*", default=[], metavar="PROBLEM:PROPOSAL", help="verdict: fits not to run (slow ones)"
@@ -167,7 +173,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.dims is not None:
             adaptive_settings = replace(adaptive_settings, dims=tuple(args.dims))
         adaptive_settings = replace(
-            adaptive_settings, warm_start_steps=args.warm_start_steps, proposal_patience=args.proposal_patience
+            adaptive_settings,
+            warm_start_steps=args.warm_start_steps,
+            proposal_patience=args.proposal_patience,
+            bic_patience=args.bic_patience,
         )
         names = args.problems if args.problems is not None else [] if args.quick else list(ADAPTIVE_PROBLEMS)
         if args.runs:  # each run's rows as they were measured, side by side per seed in that run

@@ -36,6 +36,7 @@ class AdaptiveBenchmarkSettings:
     bridge_fraction: float = 0.001
     warm_start_steps: int = 0  # > 0: also the fit with warm starts between rounds, side by side
     proposal_patience: int = 0  # > 0: also the fit whose proposal flows stop at this patience, side by side
+    bic_patience: int = 0  # > 0: also the fit whose K scan stops this many K past the lowest BIC, side by side
 
     @classmethod
     def quick(cls) -> AdaptiveBenchmarkSettings:
@@ -65,16 +66,18 @@ def method_runs(
         "lwflow_adaptive_weighted": lambda seed: adaptive_fit(seed, "weighted"),
         "lwflow_adaptive_corrected": lambda seed: adaptive_fit(seed, "corrected"),
     }
-    variants = {
-        "lwflow_adaptive_warm_start": {"warm_start_steps": settings.warm_start_steps},
-        f"lwflow_adaptive_proposal_patience{settings.proposal_patience}": {
-            "proposal_patience": settings.proposal_patience
-        },
+    variants = {  # each: (its change to the adaptive settings, its mode_selection)
+        "lwflow_adaptive_warm_start": ({"warm_start_steps": settings.warm_start_steps}, {}),
+        f"lwflow_adaptive_proposal_patience{settings.proposal_patience}": (
+            {"proposal_patience": settings.proposal_patience},
+            {},
+        ),
+        f"lwflow_adaptive_bic_patience{settings.bic_patience}": ({}, {"bic_patience": settings.bic_patience}),
     }
-    for method, change in variants.items():
-        if next(iter(change.values())) > 0:
-            runs[method] = lambda seed, variant=adaptive | change: methods.adaptive_flow(
-                problem, n, seed, flow, training, variant
+    for method, (change, mode_selection) in variants.items():
+        if next(iter((change | mode_selection).values())) > 0:
+            runs[method] = lambda seed, variant=adaptive | change, modes=mode_selection: methods.adaptive_flow(
+                problem, n, seed, flow, training, variant, modes
             )["flow"]
     if settings.anchors:
         runs["nautilus"] = lambda seed: methods.nautilus_sampler(problem, n, seed)
