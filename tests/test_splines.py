@@ -16,8 +16,10 @@ def _spline_inputs(n: int, dtype: torch.dtype, seed: int) -> tuple[list[torch.Te
 
 
 def test_softmax_last_matches_torch_softmax():
+    """Equal to rounding: the two reduce along different memory layouts, whose vectorised kernels
+    round differently by CPU (2.4e-7, two float32 steps at 1, on an AMD EPYC; under 1e-7 elsewhere)."""
     x = 3 * torch.randn(1024, 2, 23, generator=torch.Generator().manual_seed(0))[..., :8]
-    torch.testing.assert_close(softmax_last(x), F.softmax(x, dim=-1), rtol=0, atol=1e-7)
+    torch.testing.assert_close(softmax_last(x), F.softmax(x, dim=-1), rtol=0, atol=4 * torch.finfo(x.dtype).eps)
     assert torch.allclose(softmax_last(x).sum(-1), torch.ones(1024, 2))
 
 
