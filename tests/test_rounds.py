@@ -72,25 +72,39 @@ def _pool_of_rounds(scales: list[float], n: int, seed: int) -> Pool:
 
 
 def test_one_poor_round_among_the_evidence_rounds_costs_little_ess_and_no_accuracy():
-    """Rounds 1-3 at beta = 1: two good proposals (sd 1.3), then a poor one (sd 0.45, whose
+    """Rounds 1-3 after the prior's round 0: two good proposals (sd 1.3), then a poor one (sd 0.45, whose
     weights have infinite variance).  Weighed by their own ESS, the rounds keep about the good
     rounds' ESS and log Z stays within 0.015 nats on average; weighed by size (the unbiased
     alternative) the poor round's few huge weights cut the ESS and the error grows."""
-    records = [{"beta": 1.0}] * 4
     exact = -np.log(400.0)  # log Z = log(1/400): the box holds all the mass to 1e-21
     errors, errors_by_size, z_scores = [], [], []
     for seed in range(20):
         pool = _pool_of_rounds([10.0, 1.3, 1.3, 0.45], 2000, seed)
         good = sum(ess_of_log_weights(pool.own_log_weights(s)) for s in (1, 2))
-        _, log_w = evidence_draws(pool, records)
+        _, log_w = evidence_draws(pool)
         by_size = np.concatenate([pool.own_log_weights(s) for s in (1, 2, 3)])
         assert ess_of_log_weights(log_w) > 0.9 * good > ess_of_log_weights(by_size)
-        log_z, se, _ = evidence(pool, records)
+        log_z, se, _ = evidence(pool)
         errors.append(log_z - exact)
         errors_by_size.append(log_mean_exp(by_size)[0] - exact)
         z_scores.append((log_z - exact) / se)
     assert abs(np.mean(errors)) < 0.015 and np.mean(np.abs(errors)) < 0.5 * np.mean(np.abs(errors_by_size))
     assert np.std(z_scores) < 2.0  # the se is about right
+
+
+def test_a_round_drawn_from_a_broad_tempered_flow_adds_its_ess_to_the_evidence():
+    """Round 1 drawn from a proposal three times broader than the posterior (a flow trained at
+    beta < 1), round 2 from a good one: both count, each by its own ESS, so the evidence draws
+    hold more ESS than round 2's alone and log Z stays accurate."""
+    exact = -np.log(400.0)
+    errors = []
+    for seed in range(20):
+        pool = _pool_of_rounds([10.0, 3.0, 1.3], 2000, seed)
+        broad, good = (ess_of_log_weights(pool.own_log_weights(s)) for s in (1, 2))
+        assert 100 < broad < 0.5 * good
+        assert ess_of_log_weights(evidence_draws(pool)[1]) > good + 0.9 * broad
+        errors.append(evidence(pool)[0] - exact)
+    assert abs(np.mean(errors)) < 0.01 and np.max(np.abs(errors)) < 0.05
 
 
 def test_pareto_k_separates_bounded_from_heavy_tailed_weights():

@@ -127,7 +127,7 @@ def _adaptive_rounds(workdir: Path, facts: dict[str, Any]) -> tuple[dict[str, An
     pool_path = next(workdir / path for path in facts.get("inputs", {}) if path.endswith("/pool.npz"))
     report = read_verified_json(pool_path.with_name("report.json"))
     pool = Pool.from_arrays(read_npz(read_verified(pool_path)))
-    theta, log_weight = evidence_draws(pool, report["rounds"])
+    theta, log_weight = evidence_draws(pool)
     return {"rounds": report["rounds"], "pareto_k": report["pareto_k"]}, {"theta": theta, "log_weight": log_weight}
 
 

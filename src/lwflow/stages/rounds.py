@@ -72,7 +72,7 @@ def weigh_round(
     pool = pool.extend(new["theta"], new["log_prior"], log_likelihood, proposals, config.defensive_share)
     outcome = weigh_round(pool, config, report["rounds"])
     records = [*report["rounds"], outcome.record]
-    log_z, log_z_se, k_hat = evidence(pool, records)
+    log_z, log_z_se, k_hat = evidence(pool)
     weights = pool_training_weights(outcome.log_weights)
     write_npz(outputs["pool"], pool.arrays() | {"log_weights": outcome.log_weights, "weights": weights}, provenance)
     ess = outcome.record["ess"]
