@@ -513,7 +513,7 @@ def evidence_draws(pool: Pool) -> tuple[np.ndarray, np.ndarray]:
     alone, seeds 0-2, likelihood calls with the fit's check and refinement): paper A's 3-D
     three modes 24 000 against 26 000, its 3-D non-Gaussian problem 25 500 against 30 833, two
     modes in 10-D 33 600 against 37 933, the 10-D box faces (seed 0) 47 500 against 51 300;
-    :math:`|\\log Z` error| at most 0.015 against 0.013 before.
+    the |log Z error| at most 0.015, against 0.013 before.
     Weighing by ESS trades that for a small bias (a round whose estimate is high through one
     large weight also has a low ESS), which the benchmark's |log Z error| measures."""
     ends = np.cumsum(pool.counts)
