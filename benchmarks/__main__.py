@@ -129,6 +129,12 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         help="adaptive: also the fit whose K scan stops this many K past the lowest BIC (mode_selection.bic_patience)",
     )
+    parser.add_argument(
+        "--tempering-round-share",
+        type=float,
+        default=0.0,
+        help="adaptive: also the fit whose rounds at beta < 1 draw this share of a round (adaptive.tempering_round_share)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="verdict: fits run side by side (processes)")
     parser.add_argument(
         "--skip", nargs="*", default=[], metavar="PROBLEM:PROPOSAL", help="verdict: fits not to run (slow ones)"
@@ -177,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
             warm_start_steps=args.warm_start_steps,
             proposal_patience=args.proposal_patience,
             bic_patience=args.bic_patience,
+            tempering_round_share=args.tempering_round_share,
         )
         names = args.problems if args.problems is not None else [] if args.quick else list(ADAPTIVE_PROBLEMS)
         if args.runs:  # each run's rows as they were measured, side by side per seed in that run

@@ -37,6 +37,7 @@ class AdaptiveBenchmarkSettings:
     warm_start_steps: int = 0  # > 0: also the fit with warm starts between rounds, side by side
     proposal_patience: int = 0  # > 0: also the fit whose proposal flows stop at this patience, side by side
     bic_patience: int = 0  # > 0: also the fit whose K scan stops this many K past the lowest BIC, side by side
+    tempering_round_share: float = 0.0  # > 0: also the fit whose rounds at beta < 1 draw this share of a round
 
     @classmethod
     def quick(cls) -> AdaptiveBenchmarkSettings:
@@ -73,6 +74,10 @@ def method_runs(
             {},
         ),
         f"lwflow_adaptive_bic_patience{settings.bic_patience}": ({}, {"bic_patience": settings.bic_patience}),
+        f"lwflow_adaptive_tempering_round_share{settings.tempering_round_share:g}": (
+            {"tempering_round_share": settings.tempering_round_share},
+            {},
+        ),
     }
     for method, (change, mode_selection) in variants.items():
         if next(iter((change | mode_selection).values())) > 0:

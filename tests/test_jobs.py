@@ -101,15 +101,16 @@ def test_every_rule_runs_a_stage_of_the_runner_through_the_one_script() -> None:
 
 def test_a_round_draws_as_many_points_as_the_last_rounds_report_sized_it(tmp_path: Path) -> None:
     """The workflow's propose_round reads the size from round r-1's report (``next_n``), as the
-    library's rounds do (lwflow.fitting.rounds.round_size); without one, n_per_round."""
+    library's rounds do (lwflow.fitting.rounds.round_size); without one (round 0), the tempering
+    share of n_per_round."""
     from lwflow.artefacts import Provenance, read_npz
     from lwflow.stages import rounds
 
     spec = {"kind": "gaussian_mixture", "bounds": [-5, 5], "means": [[0, 0]], "covariances": [[[1, 0], [0, 1]]]}
-    adaptive = {"n_per_round": 1000, "defensive_share": 0.1}
+    adaptive = {"n_per_round": 1000, "tempering_round_share": 0.5, "defensive_share": 0.1}
     report = tmp_path / "report.json"
     report.write_text(json.dumps({"next": "train", "next_n": 300}))
-    for last, expected in ((report, 300), (None, 1000)):
+    for last, expected in ((report, 300), (None, 500)):
         out = tmp_path / f"draws_{expected}.npz"
         rounds.propose_round("g", spec, adaptive, None, last, 0, 0, out, Provenance("propose_round", [], {}))
         assert len(read_npz(out)["theta"]) == expected

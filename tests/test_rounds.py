@@ -215,5 +215,30 @@ def test_a_round_that_should_be_the_last_is_sized_to_what_the_evidence_draws_lac
     assert next_round_size(config, 1.0, 0.6, 100.0) == 4000  # never more than a round
     assert next_round_size(config, 0.7, 0.9, 4000.0) == 4000  # still tempering
     assert next_round_size(config, 1.0, 0.3, 4000.0) == 4000  # the proposal is not good enough yet
-    assert round_size(4000, None) == 4000 and round_size(4000, {"next": "train", "next_n": 2700}) == 2700
-    assert round_size(4000, {"next": "train"}) == 4000  # a record written before rounds were sized
+    whole = {"n_per_round": 4000, "tempering_round_share": 1.0}
+    assert round_size(whole, None) == 4000 and round_size(whole, {"next": "train", "next_n": 2700}) == 2700
+    assert round_size(whole, {"next": "train"}) == 4000  # a record written before rounds were sized
+
+
+def test_rounds_drawn_while_beta_is_below_one_take_the_tempering_share():
+    """adaptive.tempering_round_share: round 0 and every round that follows a round with
+    beta < 1 draw that share of n_per_round (rounded up); rounds at beta = 1 a whole round; the
+    library's rounds draw what their records say."""
+    from lwflow.fitting.model_fit import ModelConfig
+    from lwflow.fitting.rounds import adaptive_rounds, tempering_round_size
+    from lwflow.fitting.train import TrainConfig
+
+    config = AdaptiveConfig(n_per_round=1000, max_calls=4000, tempering_round_share=0.45)
+    assert tempering_round_size(1000, 0.45) == 450 and tempering_round_size(999, 0.5) == 500
+    assert next_round_size(config, 0.7, 0.9, 4000.0) == 450 and next_round_size(config, 1.0, 0.3, 0.0) == 1000
+    assert round_size({"n_per_round": 1000, "tempering_round_share": 0.45}, None) == 450
+    states = []
+    adaptive_rounds(
+        two_mode_problem(2), config, ModelConfig(**{**TINY, "n_modes": 2}), 0, TrainConfig(**TRAINING),
+        on_round=states.append,
+    )  # fmt: skip
+    records = states[-1].records
+    betas, sizes = [r["beta"] for r in records], [r["n"] for r in records]
+    assert betas[0] < 1 and sizes[0] == 450
+    for before, after in zip(records, records[1:]):
+        assert after["n"] == (450 if before["beta"] < 1 else before.get("next_n", 1000))

@@ -184,7 +184,7 @@ class _FitRun:
                     self.name, self.spec, adaptive, flows[-1] if flows else None, last_report, self.seed,
                     round_index, paths["draws"], provenance,
                 )  # fmt: skip
-            n_draws = round_size(adaptive["n_per_round"], record)
+            n_draws = round_size(adaptive, record)
             self.likelihood(
                 "evaluate_round_likelihood", f"{label}/chunk0", paths["draws"], paths["likelihood_chunk"], n_draws
             )
@@ -273,7 +273,7 @@ def _round_line(record: dict[str, Any]) -> str:
 # type, range, default and help come from there.
 ADAPTIVE_OPTIONS = [f"--{key}" for key in ("n-per-round", "max-calls", "beta-ess-fraction", "final-ess-fraction")]
 ADAPTIVE_OPTIONS += [f"--{key}" for key in ("final-ess", "defensive-share", "max-rounds", "warm-start-steps")]
-ADAPTIVE_OPTIONS += ["--proposal-patience"]
+ADAPTIVE_OPTIONS += ["--proposal-patience", "--tempering-round-share"]
 OPTION_SETTINGS = {
     "--proposal": ("proposal", None),
     "--n-prior-samples": ("n_prior_samples", None),

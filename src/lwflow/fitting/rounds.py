@@ -81,7 +81,11 @@ class AdaptiveConfig:
     keeps ``training.patience``.  Training returns the flow of its best validation loss, so a
     proposal stopped sooner is the same flow wherever its loss would not have improved again
     later.  Measured side by side (docs/results/adaptive_hard.md): the same likelihood calls
-    and rounds, a third to a half less training time."""
+    and rounds, a third to a half less training time.
+
+    ``tempering_round_share``: rounds drawn while :math:`\\beta < 1` (round 0 included, drawn
+    before any :math:`\\beta`) take this share of ``n_per_round`` (:func:`tempering_round_size`);
+    their draws only find the way, and the rounds at :math:`\\beta = 1` keep ``n_per_round``."""
 
     n_per_round: int = 4000
     max_calls: int = 60_000
@@ -92,6 +96,7 @@ class AdaptiveConfig:
     max_rounds: int = 30
     warm_start_steps: int = 0
     proposal_patience: int = 2
+    tempering_round_share: float = 0.5
 
     SECTION: ClassVar[str] = "adaptive"
 
@@ -258,10 +263,17 @@ ROUND_SIZE_MARGIN = 1.1
 """How many more draws than the estimate a round sized by :func:`next_round_size` gets."""
 
 
+def tempering_round_size(n_per_round: int, tempering_round_share: float) -> int:
+    """The draws of a round drawn while :math:`\\beta < 1`: ``tempering_round_share`` of
+    ``n_per_round``, rounded up."""
+    return math.ceil(tempering_round_share * n_per_round)
+
+
 def next_round_size(config: AdaptiveConfig, beta: float, own_ess_fraction: float, evidence_ess: float) -> int:
-    r"""The next round's draws: ``n_per_round``, but where :math:`\beta = 1` and the last round's
-    own ESS fraction :math:`f` already meets ``final_ess_fraction``, so that only the evidence
-    draws' ESS stands between the rounds and their end, just what it lacks.  Rounds combined by
+    r"""The next round's draws: :func:`tempering_round_size` while :math:`\beta < 1`; at
+    :math:`\beta = 1`, ``n_per_round``, but where the last round's own ESS fraction :math:`f`
+    already meets ``final_ess_fraction``, so that only the evidence draws' ESS stands between
+    the rounds and their end, just what it lacks.  Rounds combined by
     their ESS add their ESS (:func:`evidence_draws`), so a round of :math:`n` draws from a
     proposal as good as the last adds about :math:`f n`:
 
@@ -272,17 +284,24 @@ def next_round_size(config: AdaptiveConfig, beta: float, own_ess_fraction: float
     4-D heavy-tailed benchmark (seed 0), where 5 000 stops the rounds, the last whole round
     took the ESS from 3 124 to 6 469; sized, 2 700 draws took it to 5 406 and the fit's calls
     from 32 000 to 30 700 (``benchmarks.hard_problems``)."""
-    if beta < 1.0 or own_ess_fraction < config.final_ess_fraction or evidence_ess >= config.final_ess:
+    if beta < 1.0:
+        return tempering_round_size(config.n_per_round, config.tempering_round_share)
+    if own_ess_fraction < config.final_ess_fraction or evidence_ess >= config.final_ess:
         return config.n_per_round
     needed = ROUND_SIZE_MARGIN * (config.final_ess - evidence_ess) / own_ess_fraction
     hundreds = 100 * math.ceil(needed / 100)
     return int(min(config.n_per_round, max(config.n_per_round // 4, hundreds)))
 
 
-def round_size(n_per_round: int, last_record: Mapping[str, Any] | None) -> int:
-    """The draws of the round after the one ``last_record`` describes (None: round 0): its
-    ``next_n`` where :func:`weigh_round` sized it, else ``n_per_round``."""
-    return int(last_record.get("next_n", n_per_round)) if last_record else n_per_round
+def round_size(adaptive: Mapping[str, Any], last_record: Mapping[str, Any] | None) -> int:
+    """The draws of the round after the one ``last_record`` describes: its ``next_n`` where
+    :func:`weigh_round` sized it, else ``n_per_round``; round 0 (``last_record`` None) is a
+    tempering round (:func:`tempering_round_size`).  ``adaptive``: the section, with its
+    ``n_per_round`` and ``tempering_round_share``."""
+    n_per_round = int(adaptive["n_per_round"])
+    if last_record is None:
+        return tempering_round_size(n_per_round, adaptive["tempering_round_share"])
+    return int(last_record.get("next_n", n_per_round))
 
 
 def weigh_round(pool: Pool, config: AdaptiveConfig, earlier: Sequence[Mapping[str, Any]]) -> RoundOutcome:
@@ -411,7 +430,7 @@ def adaptive_rounds(
             break
         watch = Stopwatch()
         flows = [fitted.model for fitted in fitted_rounds]
-        n = round_size(config.n_per_round, records[-1] if records else None)
+        n = round_size(asdict(config), records[-1] if records else None)
         new = draw_round(problem, flows[-1] if flows else None, n, config.defensive_share, seed, round_index)
         watch.lap("draw")
         new_log_prior = problem.prior.log_prob(new)

@@ -40,7 +40,7 @@ def propose_round(
 
     problem = problem_from_spec(name, spec)
     flow = None if proposal_model is None else load_checkpoint(proposal_model)
-    n = round_size(adaptive["n_per_round"], None if last_report is None else read_json(last_report))
+    n = round_size(adaptive, None if last_report is None else read_json(last_report))
     theta = draw_round(problem, flow, n, adaptive["defensive_share"], seed, round_index)
     write_npz(output, {"theta": theta, "log_prior": problem.prior.log_prob(theta)}, provenance)
     print(f"round {round_index}: {len(theta)} draws from {'the prior' if flow is None else proposal_model}")
