@@ -133,7 +133,12 @@ def main(argv: list[str] | None = None) -> None:
         "--tempering-round-share",
         type=float,
         default=0.0,
-        help="adaptive: also the fit whose rounds at beta < 1 draw this share of a round (adaptive.tempering_round_share)",
+        help="adaptive: also the fit whose rounds at beta < 1 draw this share of a round (tempering_round_share)",
+    )
+    parser.add_argument(
+        "--refine-draws",
+        type=int,
+        help="adaptive: also the fit whose final flow's base is refined on this many draws (refine.n_draws; 0: none)",
     )
     parser.add_argument("--workers", type=int, default=1, help="verdict: fits run side by side (processes)")
     parser.add_argument(
@@ -184,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
             proposal_patience=args.proposal_patience,
             bic_patience=args.bic_patience,
             tempering_round_share=args.tempering_round_share,
+            refine_draws=args.refine_draws,
         )
         names = args.problems if args.problems is not None else [] if args.quick else list(ADAPTIVE_PROBLEMS)
         if args.runs:  # each run's rows as they were measured, side by side per seed in that run

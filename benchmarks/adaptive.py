@@ -38,6 +38,7 @@ class AdaptiveBenchmarkSettings:
     proposal_patience: int = 0  # > 0: also the fit whose proposal flows stop at this patience, side by side
     bic_patience: int = 0  # > 0: also the fit whose K scan stops this many K past the lowest BIC, side by side
     tempering_round_share: float = 0.0  # > 0: also the fit whose rounds at beta < 1 draw this share of a round
+    refine_draws: int | None = None  # also the fit whose final flow's base is refined on this many draws (0: none)
 
     @classmethod
     def quick(cls) -> AdaptiveBenchmarkSettings:
@@ -67,23 +68,27 @@ def method_runs(
         "lwflow_adaptive_weighted": lambda seed: adaptive_fit(seed, "weighted"),
         "lwflow_adaptive_corrected": lambda seed: adaptive_fit(seed, "corrected"),
     }
-    variants = {  # each: (its change to the adaptive settings, its mode_selection)
-        "lwflow_adaptive_warm_start": ({"warm_start_steps": settings.warm_start_steps}, {}),
-        f"lwflow_adaptive_proposal_patience{settings.proposal_patience}": (
-            {"proposal_patience": settings.proposal_patience},
-            {},
-        ),
-        f"lwflow_adaptive_bic_patience{settings.bic_patience}": ({}, {"bic_patience": settings.bic_patience}),
-        f"lwflow_adaptive_tempering_round_share{settings.tempering_round_share:g}": (
-            {"tempering_round_share": settings.tempering_round_share},
-            {},
-        ),
-    }
-    for method, (change, mode_selection) in variants.items():
-        if next(iter((change | mode_selection).values())) > 0:
-            runs[method] = lambda seed, variant=adaptive | change, modes=mode_selection: methods.adaptive_flow(
-                problem, n, seed, flow, training, variant, modes
-            )["flow"]
+    variants: dict[str, dict[str, Any]] = {}  # each: its fit's settings where they differ from the default's
+    if settings.warm_start_steps > 0:
+        warm = {"warm_start_steps": settings.warm_start_steps}
+        variants["lwflow_adaptive_warm_start"] = {"adaptive": adaptive | warm}
+    if settings.proposal_patience > 0:
+        patience = {"proposal_patience": settings.proposal_patience}
+        variants[f"lwflow_adaptive_proposal_patience{settings.proposal_patience}"] = {"adaptive": adaptive | patience}
+    if settings.bic_patience > 0:
+        bic = {"bic_patience": settings.bic_patience}
+        variants[f"lwflow_adaptive_bic_patience{settings.bic_patience}"] = {"mode_selection": bic}
+    if settings.tempering_round_share > 0:
+        share = {"tempering_round_share": settings.tempering_round_share}
+        variants[f"lwflow_adaptive_tempering_round_share{settings.tempering_round_share:g}"] = {
+            "adaptive": adaptive | share
+        }
+    if settings.refine_draws is not None:
+        variants[f"lwflow_adaptive_refine{settings.refine_draws}"] = {"refine": {"n_draws": settings.refine_draws}}
+    for method, change in variants.items():
+        runs[method] = lambda seed, options={"adaptive": adaptive} | change: methods.adaptive_flow(
+            problem, n, seed, flow, training, **options
+        )["flow"]
     if settings.anchors:
         runs["nautilus"] = lambda seed: methods.nautilus_sampler(problem, n, seed)
         runs["pocomc"] = lambda seed: methods.pocomc_sampler(problem, n, seed)

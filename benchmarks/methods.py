@@ -99,13 +99,16 @@ def adaptive_flow(
     training: dict[str, Any],
     adaptive: dict[str, Any],
     mode_selection: dict[str, Any] | None = None,
+    refine: dict[str, Any] | None = None,
 ) -> dict[str, MethodResult]:
     """:func:`lwflow.fit` with adaptive rounds and base modes ``auto`` (chosen as ``mode_selection``
-    says, by default the library's), read three ways from one run: ``flow`` draws from the final
+    says, by default the library's; the base refined as ``refine`` says, by default the
+    library's), read three ways from one run: ``flow`` draws from the final
     flow, ``weighted`` resamples the posterior's weighted draws (``Posterior.resample``, as the
     samplers' draws are resampled), ``corrected`` are importance-corrected draws
     (``Posterior.sample(n, corrected=True)``), with their extra likelihood calls and seconds counted."""
     options = {"training": training, "proposal": "adaptive", "adaptive": adaptive, "mode_selection": mode_selection}
+    options |= {"refine": refine}
     (posterior, calls), seconds = timed(lambda: counted_fit(problem, seed, flow, "auto", **options))
     extra = {"log_z": posterior.log_evidence, "log_z_err": posterior.log_evidence_se}
     extra |= {"rounds": len(posterior.diagnostics["rounds"]), "pareto_k": posterior.diagnostics["pareto_k"]}

@@ -124,7 +124,7 @@ def test_fit_runs_adaptive_rounds_over_a_pool_as_the_workflows_round_stages(tmp_
     (tmp_path / "obs.csv").write_text("1.0,-1.0\n")
     args = ["fit", "cli_rounds_model:make_problem", "--out", "out", "--arg", "noise=0.5"]
     args += ["--data", "observations=obs.csv", "--proposal", "adaptive", "--n-per-round", "1000"]
-    args += ["--max-calls", "3000", "--pool", "2"]
+    args += ["--max-calls", "3000", "--pool", "2", "--tempering-round-share", "1"]  # whole rounds: three
     args += ["--max-steps", "100", "--n-samples", "2000", "--n-layers", "2", "--check-draws", "500"]
     assert cli.main(args) == 0
     assert "round 2: 3000 likelihood calls" in capsys.readouterr().err
