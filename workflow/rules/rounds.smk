@@ -21,10 +21,7 @@ rule propose_round:
     params:
         config_slice=lambda w: {
             "problem": PLAN.problem_spec(w.problem),
-            "adaptive": {
-                k: adaptive_of(w)[k]
-                for k in ("n_per_round", "tempering_round_share", "defensive_share")
-            },
+            "adaptive": {k: adaptive_of(w)[k] for k in ("n_per_round", "tempering_round_share", "defensive_share")},
         },
     script:
         "../scripts/stage.py"
