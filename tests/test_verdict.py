@@ -75,7 +75,7 @@ def test_an_adaptive_fit_stopped_by_its_budget_is_not_trusted_and_warns_which_bu
     with pytest.warns(UserWarning, match="not trusted.*raise adaptive max_calls"):
         posterior = lwflow.fit(
             two_narrow_modes(dim), proposal="adaptive", model=model, training=TINY,
-            adaptive={"max_calls": 400, "n_per_round": 200},
+            adaptive={"max_calls": 400, "n_per_round": 400},  # tempering rounds of 200 draws
         )  # fmt: skip
     check = posterior.check
     assert check.verdict == "not trusted" and check.stop == "budget" and check.beta < 1
