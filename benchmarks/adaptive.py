@@ -10,6 +10,7 @@ over box volume).  The goal: at sliced W1 <= 1.2 x floor, worst mode-mass error 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +131,11 @@ def accuracy_figure(runs: pd.DataFrame, path: Path) -> None:
     floors = runs[runs["method"] == "exact (floor)"].groupby("problem")["sliced_w1"].mean()  # as goal_table
     scored = runs[runs["method"] != "exact (floor)"].dropna(subset=["likelihood_calls"])
     problems = list(dict.fromkeys(scored["problem"]))
-    fig, axes = plt.subplots(1, len(problems), figsize=(3.2 * len(problems), 3.2), squeeze=False, sharey=True)
+    n_methods = scored["method"].nunique()
+    columns = max(1, min(n_methods, int(3.2 * len(problems) // 2.8)))  # legend entries side by side that fit
+    legend_height = 0.25 * math.ceil(n_methods / columns)  # inches
+    height = 3.2 + legend_height
+    fig, axes = plt.subplots(1, len(problems), figsize=(3.2 * len(problems), height), squeeze=False, sharey=True)
     for ax, problem in zip(axes[0], problems):
         for method, rows in scored[scored["problem"] == problem].groupby("method", sort=False):
             ax.scatter(rows["likelihood_calls"], rows["sliced_w1"] / floors[problem], label=method, s=30)
@@ -141,9 +146,9 @@ def accuracy_figure(runs: pd.DataFrame, path: Path) -> None:
         ax.set_xlabel("likelihood calls")
     axes[0, 0].set_ylabel("sliced W1 / truth-vs-truth floor")
     handles, labels = axes[0, -1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize="small")  # below: no point hidden
+    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize="small")  # below: no point hidden
     fig.suptitle("Accuracy against likelihood calls (lower left is better; dashed: the goal)")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, (legend_height + 0.1) / height, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
