@@ -21,7 +21,10 @@ SMALL = {
     "check": {"n_draws": 300},
     "refine": {"n_draws": 300},
 }
-ADAPTIVE = {"proposal": "adaptive", "adaptive": {"n_per_round": 500, "max_calls": 2000, "final_ess": 1e6}}
+ADAPTIVE = {  # whole rounds of 500 draws (tempering_round_share 1), so that the kill lands in round 2
+    "proposal": "adaptive",
+    "adaptive": {"n_per_round": 500, "max_calls": 2000, "final_ess": 1e6, "tempering_round_share": 1.0},
+}
 
 MODULE = """
 import os, signal, sys

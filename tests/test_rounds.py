@@ -163,7 +163,7 @@ def test_a_warm_start_continues_the_last_rounds_flow_where_its_base_modes_stay()
 
     problem = two_mode_problem(2)
     states = []
-    config = AdaptiveConfig(n_per_round=1000, max_calls=4000, warm_start_steps=60)
+    config = AdaptiveConfig(n_per_round=1000, max_calls=4000, warm_start_steps=60, tempering_round_share=1.0)
     model = ModelConfig(**{**TINY, "n_modes": 2})
     adaptive_rounds(problem, config, model, 0, TrainConfig(**TRAINING), on_round=states.append)
     fitted = states[-1].fitted
@@ -191,7 +191,7 @@ def test_the_proposal_flows_stop_at_their_own_patience_and_the_final_flow_at_the
 
     fit_model = model_fit.fit_model
     monkeypatch.setattr(model_fit, "fit_model", spy)
-    config = AdaptiveConfig(n_per_round=1000, max_calls=3000, proposal_patience=1)
+    config = AdaptiveConfig(n_per_round=1000, max_calls=3000, proposal_patience=1, tempering_round_share=1.0)
     training = TrainConfig(**TRAINING)
     states = []
     adaptive_rounds(
@@ -213,7 +213,7 @@ def test_a_round_that_should_be_the_last_is_sized_to_what_the_evidence_draws_lac
     assert next_round_size(config, 1.0, 0.781, 3124.0) == 2700  # 1.1 x 1876 / 0.781 = 2642
     assert next_round_size(config, 1.0, 0.9, 4950.0) == 1000  # a quarter round at least
     assert next_round_size(config, 1.0, 0.6, 100.0) == 4000  # never more than a round
-    assert next_round_size(config, 0.7, 0.9, 4000.0) == 4000  # still tempering
+    assert next_round_size(config, 0.7, 0.9, 4000.0) == 2000  # still tempering: tempering_round_share 0.5
     assert next_round_size(config, 1.0, 0.3, 4000.0) == 4000  # the proposal is not good enough yet
     whole = {"n_per_round": 4000, "tempering_round_share": 1.0}
     assert round_size(whole, None) == 4000 and round_size(whole, {"next": "train", "next_n": 2700}) == 2700

@@ -31,7 +31,7 @@ Example (a fit killed at round 6 goes on at round 7; here the second call finds 
     >>> problem = lwflow.Problem("mine", lwflow.UniformBox([-5, -5], [5, 5]), lambda t: -0.5 * (t**2).sum(1))
     >>> store = pathlib.Path(tempfile.mkdtemp()) / "mine.ckpt"
     >>> small = {"model": {"n_modes": 1, "n_layers": 2, "hidden_units": 16}, "training": {"max_steps": 100}}
-    >>> rounds = {"n_per_round": 1000, "max_calls": 2000}
+    >>> rounds = {"n_per_round": 1000, "max_calls": 2000, "tempering_round_share": 1.0}
     >>> first = lwflow.fit(problem, proposal="adaptive", adaptive=rounds, checkpoint=store, **small)
     >>> again = lwflow.fit(problem, proposal="adaptive", adaptive=rounds, checkpoint=store, **small)
     >>> again.diagnostics["resumed"]["done"], again.log_evidence == first.log_evidence
