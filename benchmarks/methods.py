@@ -107,8 +107,8 @@ def adaptive_flow(
     flow, ``weighted`` resamples the posterior's weighted draws (``Posterior.resample``, as the
     samplers' draws are resampled), ``corrected`` are importance-corrected draws
     (``Posterior.sample(n, corrected=True)``), with their extra likelihood calls and seconds counted."""
-    options = {"training": training, "proposal": "adaptive", "adaptive": adaptive, "mode_selection": mode_selection}
-    options |= {"refine": refine}
+    options = {"training": training, "proposal": "adaptive", "adaptive": adaptive}
+    options |= {"mode_selection": mode_selection, "refine": refine}
     (posterior, calls), seconds = timed(lambda: counted_fit(problem, seed, flow, "auto", **options))
     extra = {"log_z": posterior.log_evidence, "log_z_err": posterior.log_evidence_se}
     extra |= {"rounds": len(posterior.diagnostics["rounds"]), "pareto_k": posterior.diagnostics["pareto_k"]}

@@ -90,8 +90,9 @@ class AdaptiveConfig:
     0-2, docs/results/adaptive.md): 0.5 took 11-32 % fewer calls on every one (17 000 against
     24 000 on paper A's 3-D three modes, 23 000 against 33 600 on two modes in 10-D) with
     log Z within 0.015, and up to 2 more rounds: 10-24 % more wall time on 6 of the 7 (the
-    added rounds train flows too).  The flow's own draws moved either way (5-D two modes 1.31x the floor against
-    1.14x, the rings 1.36x against 1.72x); the check said ``reweight`` on those fits."""
+    added rounds train flows too).  The flow's own draws moved either way (5-D two modes 1.31x
+    the floor against 1.14x, the rings 1.36x against 1.72x); the check said ``reweight`` on
+    those fits."""
 
     n_per_round: int = 4000
     max_calls: int = 60_000
