@@ -31,11 +31,11 @@ import torch
 
 from benchmarks.timing import median_time, timed
 from lwflow.evaluation.metrics import kl_divergence
-from lwflow.fitting.train import TrainConfig, train_flow
-from lwflow.fitting.weights import ClippingConfig, training_weights, weights_from_log_likelihood
+from lwflow.fitting.train import train_flow
+from lwflow.fitting.weights import training_weights, weights_from_log_likelihood
 from lwflow.models.flows import FlowArchitecture, realnvp_layers
 from lwflow.problems import Problem
-from lwflow.settings import settings_of
+from lwflow.settings import ClippingConfig, TrainConfig, settings_of
 
 
 @dataclass(frozen=True)

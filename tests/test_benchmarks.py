@@ -11,8 +11,7 @@ import yaml
 from workflow_runs import ROOT, smoke_config, snakemake_env
 
 from benchmarks.reproduction import rule_times, timed_run
-from lwflow.fitting.refine import RefineConfig
-from lwflow.fitting.verdict import CheckConfig
+from lwflow.settings import CheckConfig, RefineConfig
 
 
 @pytest.fixture(scope="module")

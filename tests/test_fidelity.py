@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from lwflow.evaluation.metrics import bridge_mass, kl_divergence, log_density_maximum
-from lwflow.fitting.train import TrainConfig, train_flow
+from lwflow.fitting.train import train_flow
 from lwflow.fitting.weights import weights_from_log_likelihood
 from lwflow.models.flows import FlowArchitecture
 from lwflow.reproduction.paper_a import TABLES
+from lwflow.settings import TrainConfig
 
 
 @pytest.mark.slow

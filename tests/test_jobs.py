@@ -104,10 +104,11 @@ def test_a_round_draws_as_many_points_as_the_last_rounds_report_sized_it(tmp_pat
     library's rounds do (lwflow.fitting.rounds.round_size); without one (round 0), the tempering
     share of n_per_round."""
     from lwflow.artefacts import Provenance, read_npz
+    from lwflow.settings import AdaptiveConfig
     from lwflow.stages import rounds
 
     spec = {"kind": "gaussian_mixture", "bounds": [-5, 5], "means": [[0, 0]], "covariances": [[[1, 0], [0, 1]]]}
-    adaptive = {"n_per_round": 1000, "tempering_round_share": 0.5, "defensive_share": 0.1}
+    adaptive = AdaptiveConfig(n_per_round=1000, tempering_round_share=0.5, defensive_share=0.1)
     report = tmp_path / "report.json"
     report.write_text(json.dumps({"next": "train", "next_n": 300}))
     for last, expected in ((report, 300), (None, 500)):

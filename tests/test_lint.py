@@ -43,14 +43,14 @@ def test_the_configuration_reference_is_what_the_schema_says():
 @pytest.mark.parametrize(
     "kind",
     [
-        "lwflow.fitting.train.TrainConfig",
-        "lwflow.fitting.weights.ClippingConfig",
-        "lwflow.fitting.model_fit.ModelConfig",
-        "lwflow.fitting.model_fit.ModeSelectionConfig",
-        "lwflow.fitting.rounds.AdaptiveConfig",
-        "lwflow.fitting.verdict.CheckConfig",
-        "lwflow.fitting.refine.RefineConfig",
-        "lwflow.models.rbig.RBIGConfig",
+        "lwflow.settings.TrainConfig",
+        "lwflow.settings.ClippingConfig",
+        "lwflow.settings.ModelConfig",
+        "lwflow.settings.ModeSelectionConfig",
+        "lwflow.settings.AdaptiveConfig",
+        "lwflow.settings.CheckConfig",
+        "lwflow.settings.RefineConfig",
+        "lwflow.settings.RBIGConfig",
     ],
 )
 def test_every_settings_object_has_its_schema_section_s_keys_and_defaults(kind):
@@ -73,7 +73,7 @@ def test_the_library_and_the_workflow_give_an_architecture_the_same_layers():
     import yaml
 
     from lwflow.cli import parser
-    from lwflow.fitting.model_fit import ModelConfig
+    from lwflow.settings import ModelConfig
 
     flow = yaml.safe_load((ROOT / "src/lwflow/config.schema.yaml").read_text())["properties"]["flow"]["properties"]
     workflow = {"realnvp": flow["n_layers"]["default"], "maf": flow["n_layers"]["default"]}

@@ -82,7 +82,9 @@ def test_the_chosen_number_feeds_training(tmp_path):
     """train.train with n_modes 'auto' records the choice and builds a base with that many modes."""
     from lwflow.artefacts import Provenance, read_json, write_npz
     from lwflow.models.flows import load_checkpoint
+    from lwflow.settings import ModelConfig, ModeSelectionConfig, TrainConfig
     from lwflow.stages import train
+    from lwflow.stages.settings import ModelSettings
 
     rng = np.random.default_rng(0)
     theta = rng.uniform(-6, 6, size=(40_000, 2))
@@ -92,19 +94,10 @@ def test_the_chosen_number_feeds_training(tmp_path):
     outputs = {n: tmp_path / f"{n}{e}" for n, e in [("model", ".pt"), ("loss", ".csv"), ("modes", ".json")]}
     flow = {"arch": "realnvp", "n_modes": "auto", "n_layers": 2, "hidden_units": 16}
     spec = {"kind": "gaussian_mixture", "bounds": [-6, 6], "means": [[0, 0]], "covariances": [np.eye(2).tolist()]}
-    train.train(
-        "box",
-        spec,
-        tmp_path / "prior.npz",
-        tmp_path / "weights.npz",
-        flow,
-        {"max_steps": 20, "eval_every": 10},
-        {},
-        {"k_max": 5},
-        0,
-        outputs,
-        Provenance("test", [], {}),
-    )
+    training, selection = TrainConfig(max_steps=20, eval_every=10), ModeSelectionConfig(k_max=5)
+    settings = ModelSettings(spec, ModelConfig(**flow), training, mode_selection=selection)
+    provenance = Provenance("test", [], {})
+    train.train("box", settings, tmp_path / "prior.npz", tmp_path / "weights.npz", 0, outputs, provenance)
     record = read_json(outputs["modes"])
     assert record["rule"] == "auto" and record["n_modes"] == 3 and len(record["bic"]) == 5
     assert len(record["means"]) == record["bic_best_k"]  # the fit the base starts from

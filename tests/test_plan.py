@@ -1,6 +1,7 @@
 """The experiment plan: what a config schedules, and that every table reads only scheduled artefacts."""
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from snakemake.utils import validate
 from lwflow.problems import problem_from_spec
 from lwflow.stages.config_file import ConfigError, check_config_file, with_defaults
 from lwflow.stages.plan import Plan, floor_path, rows_inputs
+from lwflow.stages.settings import ModelSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,8 +134,11 @@ def test_a_rounds_proposal_flow_records_the_proposal_patience_and_the_final_flow
     plan = plan_of(config)
     proposal = plan.proposal_model_settings("gmm2d_2mode", "realnvp", "2")
     final = plan.final_model_settings("adaptive", "gmm2d_2mode", "realnvp", "2")
-    assert proposal["training"]["patience"] == 3 and final["training"]["patience"] == 7
-    assert proposal["training"] | {"patience": 7} == final["training"] and proposal["warm_start_steps"] == 20
+    assert proposal.training.patience == 3 and final.training.patience == 7
+    assert dataclasses.replace(proposal.training, patience=7) == final.training and proposal.warm_start_steps == 20
+    assert final.recorded()["refine"] == plan.config["refine"] and "refine" not in proposal.recorded()
+    for settings in (proposal, final):  # what the runner builds back from what the rule records
+        assert ModelSettings.from_recorded(settings.recorded()) == settings
 
 
 def test_leaving_out_outputs_schedules_only_the_experiments(smoke):

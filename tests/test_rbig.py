@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from lwflow.models.rbig import _LOG_SLOPE_TOLERANCE, _VALUE_TOLERANCE, RBIG, RBIGConfig
+from lwflow.models.rbig import _LOG_SLOPE_TOLERANCE, _VALUE_TOLERANCE, RBIG
 from lwflow.problems.shapes import Banana, Rings
+from lwflow.settings import RBIGConfig
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import lwflow
-from lwflow.fitting.refine import MIN_ESS_FRACTION, RefineConfig, refine_base
+from lwflow.fitting.refine import MIN_ESS_FRACTION, refine_base
 from lwflow.models.flows import BaseInit
 from lwflow.models.support import TruncatedModel
-from lwflow.settings import SettingsError
+from lwflow.settings import RefineConfig, SettingsError
 
 MODEL = {"arch": "realnvp", "n_modes": 2, "n_layers": 2, "hidden_units": 16}
 NO_TRAINING = {"max_steps": 20, "eval_every": 10, "batch_size": 256}

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from lwflow.artefacts import Provenance, read_npz, sidecar_path, write_npz
-from lwflow.fitting.train import TrainConfig, TrainingDiverged, train_flow
+from lwflow.fitting.train import TrainingDiverged, train_flow
 from lwflow.models.flows import FlowArchitecture, StandardisedFlow
+from lwflow.settings import CheckConfig, ClippingConfig, ModelConfig, TrainConfig
 from lwflow.stages import data, evaluate, report, train
+from lwflow.stages.settings import ModelSettings, SamplingSettings
 
 SMALL_FLOW = FlowArchitecture(arch="realnvp", n_modes=1, n_layers=2, hidden_units=16)
 
@@ -62,7 +64,7 @@ def test_ess_below_the_floor_stops_with_advice(tmp_path):
     with pytest.raises(ValueError, match=r"effective sample size 3.0 before clipping \(3.0 after\) is below .* prior"):
         data.clip_weights(
             likelihood,
-            {"strategy": "none", "threshold": None, "min_ess": 50},
+            ClippingConfig(strategy="none", threshold=None, min_ess=50),
             tmp_path / "w.npz",
             tmp_path / "r.json",
             Provenance("test", [], {}),
@@ -122,7 +124,7 @@ def test_chunked_and_unchunked_likelihoods_give_identical_weights(tmp_path):
         data.gather_likelihood(chunks, tmp_path / f"ll{n_chunks}.npz", provenance)
         data.clip_weights(
             tmp_path / f"ll{n_chunks}.npz",
-            {"strategy": "max_share", "threshold": 0.01, "min_ess": 10},
+            ClippingConfig(strategy="max_share", threshold=0.01, min_ess=10),
             tmp_path / f"w{n_chunks}.npz",
             tmp_path / f"r{n_chunks}.json",
             provenance,
@@ -140,17 +142,15 @@ def train_and_sample(folder: Path, flow: dict, training: dict, n_samples: int, s
     """The jobs train_flow then sample_model on the prior draws and weights beside ``folder``; every output's path."""
     provenance = Provenance("test", [], {})
     trained = {name: folder / f"{name}{ext}" for name, ext in [("model", ".pt"), ("loss", ".csv"), ("modes", ".json")]}
-    train.train(
-        "box", BOX_SPEC, folder.parent / "prior.npz", folder.parent / "weights.npz", flow, training, {}, {}, seed,
-        trained, provenance,
-    )  # fmt: skip
+    settings = ModelSettings(BOX_SPEC, ModelConfig(**flow), TrainConfig(**training))
+    train.train("box", settings, folder.parent / "prior.npz", folder.parent / "weights.npz", seed, trained, provenance)
     drawn = {
         name: folder / f"{name}{ext}"
         for name, ext in [("samples", ".npz"), ("summary", ".json"), ("summary_markdown", ".md")]
     }
-    sampling = {"n_samples": n_samples, "check": {"n_draws": 500}}
+    sampling = SamplingSettings(BOX_SPEC, n_samples, CheckConfig(n_draws=500))
     train.sample_model(
-        "box", BOX_SPEC, "samples", "test", trained["model"], trained["modes"], None, sampling, seed, drawn, provenance
+        "box", sampling, "samples", "test", trained["model"], trained["modes"], None, seed, drawn, provenance
     )
     return trained | drawn
 

@@ -59,8 +59,7 @@ def test_a_bad_setting_is_refused_before_any_likelihood_call(arguments, names, f
 
 
 def test_the_settings_objects_check_themselves_and_numpy_numbers_pass():
-    from lwflow.fitting.model_fit import ModelConfig
-    from lwflow.fitting.train import TrainConfig
+    from lwflow.settings import ModelConfig, TrainConfig
 
     assert ModelConfig(n_modes=np.int64(2)).n_modes == 2
     assert TrainConfig(max_steps=np.int32(7)).max_steps == 7

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from lwflow.evaluation.metrics import kl_divergence
-from lwflow.fitting.train import GPU_MIN_BATCH, TrainConfig, choose_device, train_flow
+from lwflow.fitting.train import GPU_MIN_BATCH, choose_device, train_flow
 from lwflow.fitting.weights import weights_from_log_likelihood
 from lwflow.models.flows import FlowArchitecture, init_mixture_base, load_checkpoint, save_checkpoint
 from lwflow.problems import gaussian_mixture_problem
+from lwflow.settings import TrainConfig
 
 SMALL_FLOW = FlowArchitecture(arch="realnvp", n_modes=1, n_layers=4, hidden_units=32)
 QUICK = TrainConfig(batch_size=256, max_steps=600, eval_every=50, patience=100)

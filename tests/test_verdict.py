@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import lwflow
-from lwflow.fitting.refine import RefineConfig
-from lwflow.fitting.verdict import CheckConfig, check_posterior, correction_shift, importance_sample, judge
+from lwflow.fitting.verdict import check_posterior, correction_shift, importance_sample, judge
+from lwflow.settings import CheckConfig, RefineConfig
 
 FAST = {"max_steps": 400, "eval_every": 50, "batch_size": 512}
 SMALL = {"arch": "realnvp", "n_modes": 1, "n_layers": 4, "hidden_units": 32}

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from lwflow.fitting.weights import (
-    ClippingConfig,
     ClipReport,
     LikelihoodError,
     WeightsError,
@@ -12,6 +11,7 @@ from lwflow.fitting.weights import (
     training_weights,
     weights_from_log_likelihood,
 )
+from lwflow.settings import ClippingConfig
 from lwflow.weighted_draws import effective_sample_size, heaviest_share, max_weight_share
 
 
@@ -45,7 +45,8 @@ def test_max_share_clipping_reaches_its_share():
 
 def test_the_ess_floor_holds_before_clipping_too():
     """max_share at 0.01 lifts an ESS of 53 to 328, past min_ess = 100: the gate before clipping stops it."""
-    from lwflow.fitting.weights import ClippingConfig, WeightsError, training_weights
+    from lwflow.fitting.weights import WeightsError, training_weights
+    from lwflow.settings import ClippingConfig
 
     log_likelihood = np.log(np.concatenate([np.ones(30), np.full(10_000, 1e-3)]))
     weights = np.exp(log_likelihood)

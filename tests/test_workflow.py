@@ -285,12 +285,10 @@ def test_the_workflow_rounds_and_the_library_rounds_give_the_same_posterior(smok
     """One code path: lwflow.fitting.rounds.adaptive_rounds with the settings the jobs recorded
     gives the workflow's pooled draws, weights, evidence and final flow exactly, and the final
     flow's base refinement (lwflow.fitting.refine) the workflow's refined flow."""
-    from lwflow.fitting.model_fit import ModelConfig, ModeSelectionConfig
-    from lwflow.fitting.refine import RefineConfig, refine_base
-    from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds
-    from lwflow.fitting.train import TrainConfig
+    from lwflow.fitting.refine import refine_base
+    from lwflow.fitting.rounds import adaptive_rounds
     from lwflow.problems import problem_from_spec
-    from lwflow.settings import settings_of
+    from lwflow.settings import AdaptiveConfig, ModelConfig, ModeSelectionConfig, RefineConfig, TrainConfig, settings_of
     from lwflow.streams import seed_for
 
     model_dir = smoke_run / "results/models/adaptive/gmm2d_2mode/realnvp_K2/seed0"

@@ -19,15 +19,15 @@ The library, by concept: :mod:`lwflow.problems` (priors, problems, the built-in 
 from lwflow._exports import lazy_exports
 
 _EXPORTS = {
-    "ClippingConfig": "lwflow.fitting.weights",
+    "ClippingConfig": "lwflow.settings",
     "Gaussian": "lwflow.problems.priors",
-    "ModeSelectionConfig": "lwflow.fitting.model_fit",
-    "ModelConfig": "lwflow.fitting.model_fit",
+    "ModeSelectionConfig": "lwflow.settings",
+    "ModelConfig": "lwflow.settings",
     "Posterior": "lwflow.fitting.posterior",
     "Prior": "lwflow.problems.priors",
     "Problem": "lwflow.problems.problem",
     "ProductOfMarginals": "lwflow.problems.priors",
-    "TrainConfig": "lwflow.fitting.train",
+    "TrainConfig": "lwflow.settings",
     "UniformBox": "lwflow.problems.priors",
     "fit": "lwflow.fitting.pipeline",
     "load_posterior": "lwflow.stages.model_folder",

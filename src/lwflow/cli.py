@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -32,6 +33,7 @@ from typing import Any
 
 from lwflow.artefacts import lwflow_version
 from lwflow.stages.layout import artefact_path
+from lwflow.stages.settings import ModelSettings, SamplingSettings
 
 
 def _key_values(pairs: list[str], option: str) -> dict[str, Any]:
@@ -142,6 +144,7 @@ class _FitRun:
     def prior_draws(self) -> tuple[Path, Path]:
         """Prior draws, their likelihood and clipped weights with the evidence: the draws (with
         their weights) and the weights' report."""
+        from lwflow.settings import ClippingConfig
         from lwflow.stages import data, jobs
 
         args, paths = self.args, {key: self.path(key) for key in ("prior", "likelihood_chunk", "likelihood")}
@@ -154,9 +157,10 @@ class _FitRun:
         job = _stage(self.root, "gather_likelihood", self.label, [paths["likelihood_chunk"]], {}, self.seed)
         with jobs.job_context(job) as provenance:
             data.gather_likelihood([paths["likelihood_chunk"]], paths["likelihood"], provenance)
-        clipping = {"strategy": args.clip, "threshold": args.clip_threshold, "min_ess": args.min_ess}
+        clipping = ClippingConfig(strategy=args.clip, threshold=args.clip_threshold, min_ess=args.min_ess)
         weights, report = self.path("weights"), self.path("weights_report")
-        job = _stage(self.root, "clip_weights", self.label, [paths["likelihood"]], {"clipping": clipping}, self.seed)
+        recorded = {"clipping": dataclasses.asdict(clipping)}
+        job = _stage(self.root, "clip_weights", self.label, [paths["likelihood"]], recorded, self.seed)
         with jobs.job_context(job) as provenance:
             data.clip_weights(paths["likelihood"], clipping, weights, report, provenance)
         self.weights = weights
@@ -166,19 +170,20 @@ class _FitRun:
         """The adaptive rounds as the workflow's round stages (draws, likelihood, pooled weights,
         the round's flow) until one stops them: the last round's pool and report."""
         from lwflow.fitting.rounds import round_size, round_training_seed
+        from lwflow.settings import AdaptiveConfig
         from lwflow.stages import data, jobs, rounds, train
-        from lwflow.stages.plan import round_flow_settings
 
-        adaptive = self.adaptive_settings()
+        adaptive = AdaptiveConfig(**self.adaptive_settings())
+        recorded = {"adaptive": dataclasses.asdict(adaptive)}
         model_label = f"{self.name}/{self.args.arch}_K{self.args.modes}/seed{self.seed}"
         flows: list[Path] = []
         record: dict[str, Any] | None = None  # the last round's report, as propose_round reads it
-        for round_index in range(adaptive["max_rounds"]):
+        for round_index in range(adaptive.max_rounds):
             paths = {key: self.path(f"round_{key}", round=round_index) for key in ROUND_ARTEFACTS}
             label = f"{model_label}/round{round_index}"
             last_report = self.path("round_report", round=round_index - 1) if round_index else None
             inputs = [*flows[-1:], *([last_report] if last_report else []), *self.module]
-            job = _stage(self.root, "propose_round", label, inputs, {"adaptive": adaptive}, self.seed)
+            job = _stage(self.root, "propose_round", label, inputs, recorded, self.seed)
             with jobs.job_context(job) as provenance:
                 rounds.propose_round(
                     self.name, self.spec, adaptive, flows[-1] if flows else None, last_report, self.seed,
@@ -195,9 +200,7 @@ class _FitRun:
             if previous:
                 previous["report"] = self.path("round_report", round=round_index - 1)
             inputs = [paths["draws"], paths["likelihood"], *(previous or {}).values(), *flows]
-            with jobs.job_context(
-                _stage(self.root, "weigh_round", label, inputs, {"adaptive": adaptive}, self.seed)
-            ) as provenance:
+            with jobs.job_context(_stage(self.root, "weigh_round", label, inputs, recorded, self.seed)) as provenance:
                 rounds.weigh_round(
                     adaptive, paths["draws"], paths["likelihood"], previous, flows,
                     {"pool": paths["pool"], "report": paths["report"]}, provenance,
@@ -207,13 +210,14 @@ class _FitRun:
             if record["next"] != "train":
                 self.weights = paths["pool"]
                 return paths["pool"], paths["report"]
-            settings = round_flow_settings(self.model_settings(), adaptive)
-            job = _stage(self.root, "train_round", label, [*flows[-1:], paths["pool"]], settings, self.seed)
+            settings = self.model_settings().for_rounds(adaptive)
+            inputs = [*flows[-1:], paths["pool"]]
+            job = _stage(self.root, "train_round", label, inputs, settings.recorded(), self.seed)
             outputs = {key: paths[key] for key in ("model", "loss", "modes")}
+            seed = round_training_seed(self.seed, round_index, last=False)
             with jobs.job_context(job) as provenance:
-                train.train_with_settings(
-                    self.name, settings, paths["pool"], paths["pool"], {"device": "auto"},
-                    round_training_seed(self.seed, round_index, last=False), outputs, provenance,
+                train.train(
+                    self.name, settings, paths["pool"], paths["pool"], seed, outputs, provenance,
                     warm_start=flows[-1] if flows else None,
                 )  # fmt: skip
             flows.append(paths["model"])
@@ -224,36 +228,37 @@ class _FitRun:
         defaults = _adaptive_defaults()
         return {key: defaults[key] if getattr(self.args, key) is None else getattr(self.args, key) for key in defaults}
 
-    def model_settings(self) -> dict[str, Any]:
-        return {"problem": self.spec, "flow": self.flow, "training": self.training, "rbig": {}, "mode_selection": {}}
+    def model_settings(self) -> ModelSettings:
+        from lwflow.settings import ModelConfig, TrainConfig
+
+        return ModelSettings(self.spec, ModelConfig(**self.flow), TrainConfig(**self.training))
 
     def final_flow(self, theta: Path, report: Path) -> Path:
         """The final flow trained on ``theta`` (with :attr:`weights`), its base refined, then its
         samples, check and summary; the summary's path."""
+        from lwflow.settings import CheckConfig, RefineConfig
         from lwflow.stages import jobs, train
 
         args = self.args
         outputs = {key: self.path(key) for key in ("model", "loss", "modes")}
         drawn = {key: self.path(key) for key in ("samples", "summary", "summary_markdown")}
-        refine = {"n_draws": args.refine_draws}
-        config = self.model_settings() | {"refine": refine}
+        settings = dataclasses.replace(self.model_settings(), refine=RefineConfig(n_draws=args.refine_draws))
         model_label = f"{self.fit}/{self.name}/{args.arch}_K{args.modes}/seed{self.seed}"
         inputs = [theta, self.weights, report]
-        job = _stage(self.root, "train_flow", model_label, inputs, config, self.seed)
+        job = _stage(self.root, "train_flow", model_label, inputs, settings.recorded(), self.seed)
         bar = self.bar_factory(total=args.max_steps, desc="training", unit="steps")
-        beta = json.loads(Path(report).read_text()).get("beta")
         with bar, jobs.job_context(job) as provenance:
             train.train(
-                self.name, self.spec, theta, self.weights, self.flow, self.training, {}, {}, self.seed,
-                outputs, provenance, lambda record: bar.update(int(record["step"]) - bar.n), refine=refine, beta=beta,
+                self.name, settings, theta, self.weights, self.seed, outputs, provenance, report=report,
+                on_step=lambda record: bar.update(int(record["step"]) - bar.n),
             )  # fmt: skip
         inputs = [outputs["model"], outputs["modes"], report]
-        sampling = {"n_samples": args.n_samples, "check": {"n_draws": args.check_draws}}
-        job = _stage(self.root, "sample_model", model_label, inputs, {"problem": self.spec} | sampling, self.seed)
+        sampling = SamplingSettings(self.spec, args.n_samples, CheckConfig(n_draws=args.check_draws))
+        job = _stage(self.root, "sample_model", model_label, inputs, sampling.recorded(), self.seed)
         with jobs.job_context(job) as provenance:
             train.sample_model(
-                self.name, self.spec, self.fit, f"{args.arch}_K{args.modes} (fit on {self.fit})", outputs["model"],
-                outputs["modes"], report, sampling, self.seed, drawn, provenance,
+                self.name, sampling, self.fit, f"{args.arch}_K{args.modes} (fit on {self.fit})", outputs["model"],
+                outputs["modes"], report, self.seed, drawn, provenance,
             )  # fmt: skip
         return drawn["summary_markdown"]
 
@@ -295,10 +300,10 @@ OPTION_SETTINGS = {
 
 
 def _adaptive_defaults() -> dict[str, Any]:
-    """The adaptive section's defaults, from :class:`lwflow.fitting.rounds.AdaptiveConfig` (one home)."""
+    """The adaptive section's defaults, from :class:`lwflow.settings.AdaptiveConfig` (one home)."""
     import dataclasses
 
-    from lwflow.fitting.rounds import AdaptiveConfig
+    from lwflow.settings import AdaptiveConfig
 
     return dataclasses.asdict(AdaptiveConfig())
 
@@ -326,8 +331,7 @@ def _check_options(args: argparse.Namespace) -> None:
             f"or drop {options}"
         )
     if args.proposal == "adaptive":
-        from lwflow.fitting.rounds import AdaptiveConfig
-        from lwflow.settings import SettingsError
+        from lwflow.settings import AdaptiveConfig, SettingsError
 
         try:
             AdaptiveConfig(**{k: v for k, v in vars(args).items() if k in _adaptive_defaults() and v is not None})
@@ -439,7 +443,7 @@ def parser() -> argparse.ArgumentParser:
     _schema_option(fit, "--n-prior-samples", default=100_000)
     _schema_option(fit, "--seed", default=0)
     fit.add_argument("--pool", type=int, help="processes that share the likelihood's calls (default: this one)")
-    rounds = fit.add_argument_group("adaptive rounds (--proposal adaptive; lwflow.fitting.rounds.AdaptiveConfig)")
+    rounds = fit.add_argument_group("adaptive rounds (--proposal adaptive; lwflow.settings.AdaptiveConfig)")
     for option in ADAPTIVE_OPTIONS:
         _schema_option(rounds, option, default=None)
     model = fit.add_argument_group("model and training (lwflow.ModelConfig, lwflow.TrainConfig)")

@@ -155,7 +155,7 @@ def round_proposal(wildcards):
 
 
 def round_warm_start(wildcards):
-    """Round r > 0's flow starts from round r-1's (lwflow.fitting.rounds.AdaptiveConfig.warm_start_steps)."""
+    """Round r > 0's flow starts from round r-1's (lwflow.settings.AdaptiveConfig.warm_start_steps)."""
     r = int(wildcards.round)
     return {"warm_start": round_path("round_model", wildcards, r - 1)} if r > 0 else {}
 

@@ -101,6 +101,6 @@ rule train_round:
         LWFLOW_ENV
     threads: 1
     params:
-        config_slice=lambda w: PLAN.proposal_model_settings(w.problem, w.arch, w.modes),
+        config_slice=lambda w: PLAN.proposal_model_settings(w.problem, w.arch, w.modes).recorded(),
     script:
         "../scripts/stage.py"

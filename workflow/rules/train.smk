@@ -16,7 +16,7 @@ rule train_flow:
         LWFLOW_ENV
     threads: 1
     params:
-        config_slice=lambda w: PLAN.final_model_settings(w.fit, w.problem, w.arch, w.modes),
+        config_slice=lambda w: PLAN.final_model_settings(w.fit, w.problem, w.arch, w.modes).recorded(),
     script:
         "../scripts/stage.py"
 
@@ -37,10 +37,6 @@ rule sample_model:
         LWFLOW_ENV
     threads: 1
     params:
-        config_slice=lambda w: {
-            "problem": PLAN.problem_spec(w.problem),
-            "n_samples": config["evaluation"]["n_samples"],
-            "check": config["check"],
-        },
+        config_slice=lambda w: PLAN.sampling_settings(w.problem).recorded(),
     script:
         "../scripts/stage.py"

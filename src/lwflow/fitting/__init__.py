@@ -4,13 +4,13 @@ mixtures, and ``fit`` -> ``Posterior``."""
 from lwflow._exports import lazy_exports
 
 _EXPORTS = {
-    "ClippingConfig": "lwflow.fitting.weights",
+    "ClippingConfig": "lwflow.settings",
     "FittedModel": "lwflow.fitting.model_fit",
     "ModeSelection": "lwflow.fitting.modes",
-    "ModeSelectionConfig": "lwflow.fitting.model_fit",
-    "ModelConfig": "lwflow.fitting.model_fit",
+    "ModeSelectionConfig": "lwflow.settings",
+    "ModelConfig": "lwflow.settings",
     "Posterior": "lwflow.fitting.posterior",
-    "TrainConfig": "lwflow.fitting.train",
+    "TrainConfig": "lwflow.settings",
     "TrainingDiverged": "lwflow.fitting.train",
     "clip_weights": "lwflow.fitting.weights",
     "density_maxima": "lwflow.fitting.modes",

@@ -26,29 +26,22 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from lwflow.density_modes import VALLEY_RATIO
-from lwflow.fitting.train import TrainConfig
 from lwflow.models.density import DensityModel
 from lwflow.models.flows import FlowArchitecture
 from lwflow.models.support import SUPPORT_DRAWS, TruncatedModel, restrict_to_support
-from lwflow.settings import check_section, settings_of
+from lwflow.settings import ModelConfig, ModeSelectionConfig, TrainConfig, settings_of
 from lwflow.streams import seed_for
 
 __all__ = [
     "FittedModel",
-    "ModeSelectionConfig",
-    "ModelConfig",
     "fit_model",
     "warm_flow",
 ]
-
-# the workflow's defaults (config schema: flow.n_layers, flow.nsf_layers); nsf: docs/choices.md
-LAYERS_BY_ARCH = {"realnvp": 8, "maf": 8, "nsf": 4}
 
 
 class Stopwatch:
@@ -62,42 +55,6 @@ class Stopwatch:
         now = time.perf_counter()
         self.seconds[stage] = now - self._last
         self._last = now
-
-
-@dataclass(frozen=True)
-class ModeSelectionConfig:
-    """How ``n_modes='auto'`` chooses the base modes (:func:`lwflow.fitting.modes.select_n_modes`)."""
-
-    k_max: int = 6
-    n_resample: int = 5000
-    valley_ratio: float = VALLEY_RATIO
-    bic_patience: int = 0
-
-    SECTION: ClassVar[str] = "mode_selection"
-
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, dataclasses.asdict(self))
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Which model to fit: architecture, base modes (an integer or ``'auto'``), and size
-    (``n_layers`` coupling/autoregressive layers, ``hidden_units`` per conditioner layer).
-    ``n_layers`` left out is the architecture's (:data:`LAYERS_BY_ARCH`): what the workflow's
-    ``flow.n_layers`` and ``flow.nsf_layers`` default to, so the library, ``lwflow fit`` and
-    the workflow train the same model."""
-
-    arch: str = "realnvp"
-    n_modes: int | str = "auto"
-    n_layers: int | None = None
-    hidden_units: int = 64
-
-    SECTION: ClassVar[str] = "model"
-
-    def __post_init__(self) -> None:
-        if self.n_layers is None:
-            object.__setattr__(self, "n_layers", LAYERS_BY_ARCH.get(self.arch, LAYERS_BY_ARCH["realnvp"]))
-        check_section(self.SECTION, dataclasses.asdict(self))
 
 
 @dataclass
@@ -169,7 +126,8 @@ def fit_model(
     watch.lap("modes")
     fitted: DensityModel
     if architecture.arch == "rbig":
-        from lwflow.models.rbig import RBIG, RBIGConfig
+        from lwflow.models.rbig import RBIG
+        from lwflow.settings import RBIGConfig
 
         gaussianised, layers = RBIG.fit(theta, weights, seed, settings_of(RBIGConfig, rbig))
         history = pd.DataFrame({"step": [r["layer"] for r in layers], "val_loss": [r["val_loss"] for r in layers]})

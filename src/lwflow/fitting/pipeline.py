@@ -47,28 +47,27 @@ from lwflow.fitting.checkpoint import (
     rounds_from_payload,
     rounds_payload,
 )
-from lwflow.fitting.model_fit import (
-    FittedModel,
-    ModelConfig,
-    ModeSelectionConfig,
-    fit_model,
-)
+from lwflow.fitting.model_fit import FittedModel, fit_model
 from lwflow.fitting.posterior import Posterior
-from lwflow.fitting.refine import RefineConfig, refine_base
-from lwflow.fitting.rounds import AdaptiveConfig, adaptive_rounds
-from lwflow.fitting.train import TrainConfig
-from lwflow.fitting.verdict import CheckConfig, advice_for, check_posterior
-from lwflow.fitting.weights import (
-    ClippingConfig,
-    ess_of_log_weights,
-    evaluate_log_likelihood,
-    log_evidence,
-    training_weights,
-)
+from lwflow.fitting.refine import refine_base
+from lwflow.fitting.rounds import adaptive_rounds
+from lwflow.fitting.verdict import advice_for, check_posterior
+from lwflow.fitting.weights import ess_of_log_weights, evaluate_log_likelihood, log_evidence, training_weights
 from lwflow.models.flows import ONE_PARAMETER_REALNVP
 from lwflow.problems import Problem
 from lwflow.problems.likelihoods import MapPool, likelihood_pool
-from lwflow.settings import SettingsError, check_section, settings_of
+from lwflow.settings import (
+    AdaptiveConfig,
+    CheckConfig,
+    ClippingConfig,
+    ModelConfig,
+    ModeSelectionConfig,
+    RefineConfig,
+    SettingsError,
+    TrainConfig,
+    check_section,
+    settings_of,
+)
 from lwflow.streams import rng_for
 
 
@@ -93,7 +92,7 @@ def fit(
 
     ``proposal='prior'`` (paper A) trains once on ``n_prior_samples`` prior draws;
     ``proposal='adaptive'`` runs adaptive rounds (:mod:`lwflow.fitting.rounds`, settings
-    ``adaptive``: an :class:`~lwflow.fitting.rounds.AdaptiveConfig` or a dict of its fields),
+    ``adaptive``: an :class:`~lwflow.settings.AdaptiveConfig` or a dict of its fields),
     in which the flow proposes its own training points, and ``n_prior_samples`` is not used.
     ``model`` picks the architecture and the base modes (default RealNVP, ``n_modes='auto'``);
     ``training``, ``clipping``, ``mode_selection`` and ``rbig`` take the dataclass or a dict
@@ -104,7 +103,7 @@ def fit(
 
     The trained flow's base mixture (mode masses, means, scales) is then refined by one
     importance-weighted EM step on fresh draws of the flow (:mod:`lwflow.fitting.refine`,
-    settings ``refine``: a :class:`~lwflow.fitting.refine.RefineConfig` or a dict of its fields;
+    settings ``refine``: a :class:`~lwflow.settings.RefineConfig` or a dict of its fields;
     ``{"n_draws": 0}`` skips it); its record is ``diagnostics['refinement']``.
 
     ``pool`` spreads the likelihood's calls over processes: a number of them, or any executor
@@ -118,7 +117,7 @@ def fit(
     are checked (:mod:`lwflow.fitting.checkpoint`).
 
     Every fit ends with its check (:mod:`lwflow.fitting.verdict`, settings ``check``: a
-    :class:`~lwflow.fitting.verdict.CheckConfig` or a dict of its fields): fresh draws from the
+    :class:`~lwflow.settings.CheckConfig` or a dict of its fields): fresh draws from the
     posterior density weighted against prior x likelihood give ``posterior.check`` and its
     ``verdict``; their likelihood calls are counted in ``diagnostics['n_likelihood_calls']``.
     A ``not trusted`` verdict is a :class:`UserWarning` naming the setting to raise.
@@ -127,16 +126,16 @@ def fit(
         problem: the prior, the likelihood and their names (:class:`~lwflow.problems.problem.Problem`).
         n_prior_samples: prior draws whose likelihood trains the flow (``proposal='prior'``).
         seed: every random draw of the fit follows from it.
-        model: the architecture, base modes, layers and units (:class:`~lwflow.fitting.model_fit.ModelConfig`).
-        training: the optimiser's settings (:class:`~lwflow.fitting.train.TrainConfig`).
-        clipping: the weights' clipping before training (:class:`~lwflow.fitting.weights.ClippingConfig`).
-        mode_selection: how ``n_modes='auto'`` chooses them (:class:`~lwflow.fitting.model_fit.ModeSelectionConfig`).
-        rbig: the settings of an RBIG model (:class:`~lwflow.models.rbig.RBIGConfig`).
+        model: the architecture, base modes, layers and units (:class:`~lwflow.settings.ModelConfig`).
+        training: the optimiser's settings (:class:`~lwflow.settings.TrainConfig`).
+        clipping: the weights' clipping before training (:class:`~lwflow.settings.ClippingConfig`).
+        mode_selection: how ``n_modes='auto'`` chooses them (:class:`~lwflow.settings.ModeSelectionConfig`).
+        rbig: the settings of an RBIG model (:class:`~lwflow.settings.RBIGConfig`).
         progress: a progress bar; None: where the standard error is a terminal.
         proposal: ``'prior'`` (one shot) or ``'adaptive'`` (rounds).
-        adaptive: the rounds' settings (:class:`~lwflow.fitting.rounds.AdaptiveConfig`).
-        check: the final check's settings (:class:`~lwflow.fitting.verdict.CheckConfig`).
-        refine: the base's refinement (:class:`~lwflow.fitting.refine.RefineConfig`).
+        adaptive: the rounds' settings (:class:`~lwflow.settings.AdaptiveConfig`).
+        check: the final check's settings (:class:`~lwflow.settings.CheckConfig`).
+        refine: the base's refinement (:class:`~lwflow.settings.RefineConfig`).
         pool: processes, or an executor with ``map``, for the likelihood's calls.
         checkpoint: a file that keeps the fit's state, to resume it.
 
@@ -163,7 +162,7 @@ def fit(
     refine_config = settings_of(RefineConfig, refine)
     clipping_config = settings_of(ClippingConfig, clipping)
     if rbig is not None:
-        from lwflow.models.rbig import RBIGConfig
+        from lwflow.settings import RBIGConfig
 
         rbig = settings_of(RBIGConfig, rbig)
     sections: dict[str, Any] = {"model": model_config, "training": training_config}

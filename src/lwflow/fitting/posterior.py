@@ -38,10 +38,11 @@ import pandas as pd
 import torch
 
 from lwflow.artefacts import jsonable, lwflow_version
-from lwflow.fitting.verdict import CheckConfig, ImportanceSample, PosteriorCheck, importance_sample
+from lwflow.fitting.verdict import ImportanceSample, PosteriorCheck, importance_sample
 from lwflow.fitting.weights import weighted_resample
 from lwflow.models.density import DensityModel
 from lwflow.models.flows import FlowArchitecture, checkpoint_payload, load_torch, model_from_payload, save_torch
+from lwflow.settings import CheckConfig
 from lwflow.streams import rng_for
 
 if TYPE_CHECKING:

@@ -44,38 +44,24 @@ better than the noise and the model is left as it is.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lwflow.fitting.weights import check_log_likelihood, ess_of_log_weights
 from lwflow.models.flows import BaseInit, StandardisedFlow
 from lwflow.models.support import TruncatedModel, inside
-from lwflow.settings import check_section
+from lwflow.settings import RefineConfig
 from lwflow.streams import seed_for
 
 if TYPE_CHECKING:
     from lwflow.models.density import DensityModel
     from lwflow.problems.problem import Problem
 
-__all__ = ["RefineConfig", "refine_base"]
+__all__ = ["refine_base"]
 
 MIN_ESS_FRACTION = 0.5
 MOMENTS_MIN_INSIDE = 0.99
-
-
-@dataclass(frozen=True)
-class RefineConfig:
-    """``n_draws`` fresh draws of the fitted flow (that many likelihood calls) for one EM step on
-    its base mixture (module docstring); 0: no step."""
-
-    n_draws: int = 2000
-
-    SECTION: ClassVar[str] = "refine"
-
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
 
 
 def refine_base(

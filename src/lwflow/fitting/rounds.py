@@ -43,77 +43,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, overload
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lwflow.fitting.defensive import defensive_draws, proposal_log_prob
 from lwflow.fitting.weights import LikelihoodError, ess_of_log_weights, log_mean_exp, pareto_k
-from lwflow.settings import SettingsError, check_section
+from lwflow.settings import AdaptiveConfig
 from lwflow.streams import rng_for
 
 if TYPE_CHECKING:  # torch behind them: the workflow's plan reads AdaptiveConfig without it
-    from lwflow.fitting.model_fit import FittedModel, ModelConfig, ModeSelectionConfig
-    from lwflow.fitting.train import TrainConfig
+    from lwflow.fitting.model_fit import FittedModel
     from lwflow.models.density import DensityModel
     from lwflow.problems.problem import Problem
-
-
-@dataclass(frozen=True)
-class AdaptiveConfig:
-    """Settings of adaptive rounds (module docstring): draws per round, the likelihood budget,
-    the ESS targets that set :math:`\\beta` and stop the rounds, the prior's defensive share.
-
-    ``final_ess`` is the ESS the posterior's weighted draws (:func:`evidence_draws`) must reach
-    before the rounds stop, as pocoMC's ``n_total`` (4096) and nautilus's ``n_eff`` (10 000)
-    are theirs; ``final_ess_fraction`` asks the last round's own draws to reach that share of
-    their number, so that the final proposal is close to the posterior.  ``warm_start_steps``:
-    a round's flow that another round follows starts from the last round's flow where the base
-    modes chosen are as many, and trains that many steps (0, the default: every flow from
-    scratch); the final flow is trained from scratch, ``training.max_steps``.  Measured on the
-    10-D posterior against the box's faces (seed 0, one process): 300 warm steps cut the wall
-    time from 124 s to 102 s but took 15 rounds instead of 12 (64 000 calls against 52 000):
-    the shorter-trained proposals are poorer.  A trade for a cheap likelihood, not a default.
-
-    ``proposal_patience``: the early-stopping patience (evaluations without a gain, as
-    ``training.patience``) of the flows that only propose the next round's draws; the final flow
-    keeps ``training.patience``.  Training returns the flow of its best validation loss, so a
-    proposal stopped sooner is the same flow wherever its loss would not have improved again
-    later.  Measured side by side (docs/results/adaptive_hard.md): the same likelihood calls
-    and rounds, a third to a half less training time.
-
-    ``tempering_round_share``: rounds drawn while :math:`\\beta < 1` (round 0 included, drawn
-    before any :math:`\\beta`) take this share of ``n_per_round`` (:func:`tempering_round_size`);
-    their draws only find the way, and the rounds at :math:`\\beta = 1` keep ``n_per_round``.
-    Measured side by side with 1 (whole rounds) on the adaptive benchmark's 7 problems (seeds
-    0-2, docs/results/adaptive.md): 0.5 took 11-32 % fewer calls on every one (17 000 against
-    24 000 on paper A's 3-D three modes, 23 000 against 33 600 on two modes in 10-D) with
-    log Z within 0.015, and up to 2 more rounds: 10-24 % more wall time on 6 of the 7 (the
-    added rounds train flows too).  The flow's own draws moved either way (5-D two modes 1.31x
-    the floor against 1.14x, the rings 1.36x against 1.72x); the check said ``reweight`` on
-    those fits."""
-
-    n_per_round: int = 4000
-    max_calls: int = 60_000
-    beta_ess_fraction: float = 0.5
-    final_ess_fraction: float = 0.5
-    final_ess: float = 5000.0
-    defensive_share: float = 0.1
-    max_rounds: int = 30
-    warm_start_steps: int = 0
-    proposal_patience: int = 2
-    tempering_round_share: float = 0.5
-
-    SECTION: ClassVar[str] = "adaptive"
-
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
-        if self.max_calls < self.n_per_round:
-            raise SettingsError(
-                f"adaptive.max_calls = {self.max_calls} is below adaptive.n_per_round = {self.n_per_round}: "
-                "the budget must hold at least one round; raise max_calls or lower n_per_round"
-            )
+    from lwflow.settings import ModelConfig, ModeSelectionConfig, TrainConfig
 
 
 def balance_heuristic_log_weights(log_target: np.ndarray, log_proposals: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -300,15 +244,13 @@ def next_round_size(config: AdaptiveConfig, beta: float, own_ess_fraction: float
     return int(min(config.n_per_round, max(config.n_per_round // 4, hundreds)))
 
 
-def round_size(adaptive: Mapping[str, Any], last_record: Mapping[str, Any] | None) -> int:
+def round_size(config: AdaptiveConfig, last_record: Mapping[str, Any] | None) -> int:
     """The draws of the round after the one ``last_record`` describes: its ``next_n`` where
-    :func:`weigh_round` sized it, else ``n_per_round``; round 0 (``last_record`` None) is a
-    tempering round (:func:`tempering_round_size`).  ``adaptive``: the section, with its
-    ``n_per_round`` and ``tempering_round_share``."""
-    n_per_round = int(adaptive["n_per_round"])
+    :func:`weigh_round` sized it, else ``config.n_per_round``; round 0 (``last_record`` None) is a
+    tempering round (:func:`tempering_round_size`)."""
     if last_record is None:
-        return tempering_round_size(n_per_round, adaptive["tempering_round_share"])
-    return int(last_record.get("next_n", n_per_round))
+        return tempering_round_size(config.n_per_round, config.tempering_round_share)
+    return int(last_record.get("next_n", config.n_per_round))
 
 
 def weigh_round(pool: Pool, config: AdaptiveConfig, earlier: Sequence[Mapping[str, Any]]) -> RoundOutcome:
@@ -352,17 +294,9 @@ def round_training_seed(seed: int, round_index: int, last: bool) -> int:
     return seed if last else seed + 10_000 * (100 + round_index)
 
 
-@overload
-def proposal_training(training: TrainConfig, config: AdaptiveConfig) -> TrainConfig: ...
-@overload
-def proposal_training(training: Mapping[str, Any], config: AdaptiveConfig) -> dict[str, Any]: ...
-def proposal_training(training: Any, config: AdaptiveConfig) -> Any:
+def proposal_training(training: TrainConfig, config: AdaptiveConfig) -> TrainConfig:
     """The training settings of a round's flow that proposes the next round's draws: ``training``
-    (a :class:`~lwflow.fitting.train.TrainConfig`, or its section as a dict as the workflow
-    records it) with ``config.proposal_patience`` as its patience; an empty section (RBIG, which
-    has none) stays empty."""
-    if isinstance(training, Mapping):
-        return {**training, "patience": config.proposal_patience} if training else {}
+    with ``config.proposal_patience`` as its patience."""
     return replace(training, patience=config.proposal_patience)
 
 
@@ -426,8 +360,8 @@ def adaptive_rounds(
     is drawn from the same random stream, so the result is the uninterrupted run's);
     ``on_round`` receives the state after every round (a checkpoint writes it to disk)."""
     from lwflow.fitting.model_fit import Stopwatch, fit_model
-    from lwflow.fitting.train import TrainConfig
     from lwflow.fitting.weights import evaluate_log_likelihood
+    from lwflow.settings import TrainConfig
 
     support = problem.prior.support()
     state = RoundsState(Pool.empty(problem.dim), [], []) if resume is None else resume
@@ -437,7 +371,7 @@ def adaptive_rounds(
             break
         watch = Stopwatch()
         flows = [fitted.model for fitted in fitted_rounds]
-        n = round_size(asdict(config), records[-1] if records else None)
+        n = round_size(config, records[-1] if records else None)
         new = draw_round(problem, flows[-1] if flows else None, n, config.defensive_share, seed, round_index)
         watch.lap("draw")
         new_log_prior = problem.prior.log_prob(new)

@@ -29,8 +29,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -46,7 +45,7 @@ from lwflow.models.flows import (
     init_mixture_base,
     weighted_standardisation,
 )
-from lwflow.settings import check_section
+from lwflow.settings import TrainConfig
 from lwflow.weighted_draws import heaviest_share
 
 GPU_MIN_BATCH = 8192
@@ -77,29 +76,6 @@ def choose_device(name: str, batch_size: int) -> tuple[torch.device, str]:
             "is as fast as the GPU (lwflow.fitting.train.GPU_MIN_BATCH)"
         )
     return torch.device("cuda"), f"training.device auto: a GPU and a batch of {batch_size} >= {GPU_MIN_BATCH} draws"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings; defaults are the ones in ``config.yaml``."""
-
-    batch_size: int = 1024
-    learning_rate: float = 3e-3
-    final_learning_rate_fraction: float = 0.05
-    max_steps: int = 1000
-    eval_every: int = 100
-    patience: int = 10
-    min_improvement: float = 1e-3
-    grad_clip_norm: float = 10.0
-    validation_fraction: float = 0.1
-    batch_sampling: str = "weighted"
-    max_recoveries: int = 3
-    device: str = "auto"
-
-    SECTION: ClassVar[str] = "training"
-
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
 
 
 class TrainingDiverged(RuntimeError):

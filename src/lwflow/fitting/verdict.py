@@ -54,20 +54,19 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lwflow.fitting.defensive import defensive_draws, proposal_log_prob
 from lwflow.fitting.weights import check_log_likelihood, ess_of_log_weights, log_mean_exp, pareto_k, weighted_resample
-from lwflow.settings import check_section
+from lwflow.settings import CheckConfig
 
 if TYPE_CHECKING:
     from lwflow.models.density import DensityModel
     from lwflow.problems.problem import Problem
 
 __all__ = [
-    "CheckConfig",
     "ImportanceSample",
     "PosteriorCheck",
     "VERDICTS",
@@ -83,20 +82,6 @@ TRUSTED_ESS_FRACTION = 0.8
 RELIABLE_PARETO_K = 0.7
 EVIDENCE_SIGMAS = 4.0
 EVIDENCE_TOLERANCE = 0.05
-
-
-@dataclass(frozen=True)
-class CheckConfig:
-    """The check's draws: ``n_draws`` from the fitted density mixed with a ``defensive_share`` of
-    prior draws (module docstring)."""
-
-    n_draws: int = 2000
-    defensive_share: float = 0.1
-
-    SECTION: ClassVar[str] = "check"
-
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lwflow.settings import check_section
+from lwflow.settings import ClippingConfig
 from lwflow.weighted_draws import effective_sample_size, max_weight_share
 
 if TYPE_CHECKING:
@@ -179,25 +179,6 @@ class ClipReport:
 
     def as_dict(self) -> dict[str, float | int | str | None]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class ClippingConfig:
-    """How weights are clipped (:func:`clip_weights`), the ESS below which lwflow stops, and
-    how many times the ESS clipping may multiply (``max_ess_gain``): beyond it the clipped
-    weights no longer describe the posterior (quantile clipping at 0.01 on 400 000 draws of a
-    Gaussian posterior took the ESS from 8 637 to 396 284 and the weighted sd from 1.0 to the
-    flat prior's 6.9)."""
-
-    strategy: str = "max_share"
-    threshold: float | None = 0.01
-    min_ess: float = 100.0
-    max_ess_gain: float = 10.0
-
-    SECTION: ClassVar[str] = "clipping"
-
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
 
 
 class WeightsError(ValueError):

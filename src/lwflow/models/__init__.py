@@ -8,7 +8,7 @@ _EXPORTS = {
     "DensityModel": "lwflow.models.density",
     "FlowArchitecture": "lwflow.models.flows",
     "RBIG": "lwflow.models.rbig",
-    "RBIGConfig": "lwflow.models.rbig",
+    "RBIGConfig": "lwflow.settings",
     "StandardisedFlow": "lwflow.models.flows",
     "TruncatedModel": "lwflow.models.support",
     "build_flow": "lwflow.models.flows",

@@ -49,14 +49,13 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri, ndtri_exp
 
-from lwflow.settings import check_section
+from lwflow.settings import RBIGConfig
 from lwflow.weighted_draws import heaviest_share
 
 _LOG_SQRT_2PI = 0.5 * float(np.log(2 * np.pi))
@@ -66,25 +65,6 @@ _BLOCK_ROWS = 1024  # rows of the (points, kernels) matrices evaluated at once
 _GRID = 4096  # evenly spaced nodes at which each marginal is tabulated
 _VALUE_TOLERANCE = 1e-10  # |g| error the forward and inverse tables may make
 _LOG_SLOPE_TOLERANCE = 1e-9  # |log g'| error the forward table may make
-
-
-@dataclass(frozen=True)
-class RBIGConfig:
-    """Fitting settings (defaults as in ``config.yaml``)."""
-
-    n_centres: int = 100
-    level_range: float = 3.5
-    max_layers: int = 60
-    patience: int = 8
-    validation_fraction: float = 0.2
-    spacing_factor: float = 2.0
-    tail_factor: float = 0.5
-    guard_weight: float = 1e-6
-
-    SECTION: ClassVar[str] = "rbig"
-
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
 
 
 def _hermite_coefficients(value: np.ndarray, slope: np.ndarray) -> np.ndarray:
@@ -328,10 +308,13 @@ class RBIG:
 
     @classmethod
     def fit(
-        cls, x: np.ndarray, weights: np.ndarray, seed: int, config: RBIGConfig = RBIGConfig()
+        cls, x: np.ndarray, weights: np.ndarray, seed: int, config: RBIGConfig | None = None
     ) -> tuple[RBIG, list[dict[str, float]]]:
-        """Fit to the weighted sample ``(x, weights)``; returns the model and per-layer validation NLL."""
+        """Fit to the weighted sample ``(x, weights)`` (``config``: the defaults where None); returns
+        the model and per-layer validation NLL."""
         from scipy.stats import special_ortho_group  # here, not at the top: 0.6 s that only fitting needs
+
+        config = config or RBIGConfig()
 
         keep = weights > 0
         x, weights = np.asarray(x, dtype=float)[keep], np.asarray(weights, dtype=float)[keep]

@@ -18,7 +18,7 @@ from lwflow.artefacts import (
     write_npz,
 )
 from lwflow.fitting.weights import weights_from_log_likelihood
-from lwflow.settings import settings_of
+from lwflow.settings import ClippingConfig
 from lwflow.stages.jobs import truth_of
 from lwflow.streams import rng_for
 
@@ -116,15 +116,14 @@ def gather_likelihood(chunks: list[Path], output: Path, provenance: Provenance) 
 
 
 def clip_weights(
-    likelihood: Path, clipping: dict[str, Any], weights_out: Path, report_out: Path, provenance: Provenance
+    likelihood: Path, config: ClippingConfig, weights_out: Path, report_out: Path, provenance: Provenance
 ) -> None:
     """Normalised, clipped weights and a report of ESS and largest weight share before/after,
     with the evidence estimate of the prior draws and the gates that held; stops where the ESS
-    before or after clipping is below ``clipping['min_ess']``."""
-    from lwflow.fitting.weights import ClippingConfig, log_evidence, training_weights
+    before or after clipping is below ``config.min_ess``."""
+    from lwflow.fitting.weights import log_evidence, training_weights
 
     log_likelihood = read_npz(likelihood)["log_likelihood"]
-    config = settings_of(ClippingConfig, clipping)
     clipped, report = training_weights(log_likelihood, config)
     log_z, log_z_se = log_evidence(log_likelihood)
     print(report, flush=True)

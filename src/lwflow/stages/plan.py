@@ -33,8 +33,18 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from lwflow.reproduction import paper_a, paper_b
+from lwflow.settings import (
+    AdaptiveConfig,
+    CheckConfig,
+    ModelConfig,
+    ModeSelectionConfig,
+    RBIGConfig,
+    RefineConfig,
+    TrainConfig,
+)
 from lwflow.stages.config_file import ConfigError
 from lwflow.stages.layout import pattern
+from lwflow.stages.settings import ModelSettings, SamplingSettings
 
 Model = tuple[str, str, str, str]  # fit, problem, arch, base modes ("1", "2", ..., "auto")
 # Settings that change how a job runs or whether it stops, not what it writes: not rerun triggers
@@ -48,18 +58,6 @@ def compute_settings(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         section: {key: config[section][key] for key in COMPUTE_ONLY[section]} for section in ("training", "clipping")
     }
-
-
-def round_flow_settings(model_settings: dict[str, Any], adaptive: dict[str, Any]) -> dict[str, Any]:
-    """The settings of a round's flow that proposes the next round's draws (the workflow's
-    ``train_round``, ``lwflow fit``'s rounds): one model's ``model_settings`` with its training at
-    the rounds' ``proposal_patience`` (:func:`lwflow.fitting.rounds.proposal_training`) and their
-    ``warm_start_steps``, from the rounds' settings ``adaptive`` (fields of AdaptiveConfig)."""
-    from lwflow.fitting.rounds import AdaptiveConfig, proposal_training
-
-    config = AdaptiveConfig(**adaptive)
-    training = proposal_training(model_settings["training"], config)
-    return model_settings | {"training": training, "warm_start_steps": config.warm_start_steps}
 
 
 def _path(name: str, **wildcards: object) -> str:
@@ -268,35 +266,40 @@ class Plan:
         they do not change its weights."""
         return {k: v for k, v in self.config["clipping"].items() if k not in COMPUTE_ONLY["clipping"]}
 
-    def model_settings(self, fit: str, problem: str, arch: str, modes: str) -> dict[str, Any]:
+    def model_settings(self, fit: str, problem: str, arch: str, modes: str) -> ModelSettings:
         """What a training job of one model reads: the flow's fields (RBIG: only the architecture
         and base modes), the training section for flows, ``rbig`` for RBIG, ``mode_selection``
         for base modes ``auto``; the other sections stay out, so that changing them reruns
         nothing of this model."""
-        flow = self.flow_settings(arch, modes)
-        rbig = arch == "rbig"
-        return {
-            "problem": self.problem_spec(problem),
-            "flow": {k: flow[k] for k in ("arch", "n_modes")} if rbig else flow,
-            "training": {} if rbig else self.training_settings((fit, problem, arch, modes)),
-            "rbig": self.config["rbig"] if rbig else {},
-            "mode_selection": self.config["mode_selection"] if modes == "auto" else {},
-        }
+        problem_spec = self.problem_spec(problem)
+        selection = ModeSelectionConfig(**self.config["mode_selection"]) if modes == "auto" else None
+        if arch == "rbig":
+            model = ModelConfig(arch, modes if modes == "auto" else int(modes))
+            return ModelSettings(problem_spec, model, rbig=RBIGConfig(**self.config["rbig"]), mode_selection=selection)
+        training = TrainConfig(**self.training_settings((fit, problem, arch, modes)))
+        return ModelSettings(problem_spec, self.flow_settings(arch, modes), training, mode_selection=selection)
 
-    def final_model_settings(self, fit: str, problem: str, arch: str, modes: str) -> dict[str, Any]:
+    def sampling_settings(self, problem: str) -> SamplingSettings:
+        """What drawing from one model of ``problem`` and checking it reads."""
+        n_samples = int(self.config["evaluation"]["n_samples"])
+        return SamplingSettings(self.problem_spec(problem), n_samples, CheckConfig(**self.config["check"]))
+
+    def final_model_settings(self, fit: str, problem: str, arch: str, modes: str) -> ModelSettings:
         """:meth:`model_settings` of a model's final flow: with the ``refine`` section where its fit
         has a likelihood (fit likelihood, adaptive), none for a flow fitted to exact draws."""
-        refine = self.config["refine"] if fit in ("likelihood", "adaptive") else {}
-        return self.model_settings(fit, problem, arch, modes) | {"refine": refine}
+        model = self.model_settings(fit, problem, arch, modes)
+        if fit not in ("likelihood", "adaptive"):
+            return model
+        return dataclasses.replace(model, refine=RefineConfig(**self.config["refine"]))
 
     def adaptive_settings(self, problem: str, arch: str, modes: str) -> dict[str, Any]:
         """The adaptive rounds' settings of one model (every field of AdaptiveConfig)."""
         return self.model_adaptive[("adaptive", problem, arch, modes)]
 
-    def proposal_model_settings(self, problem: str, arch: str, modes: str) -> dict[str, Any]:
-        """:func:`round_flow_settings` of one adaptive model's rounds."""
-        model = self.model_settings("adaptive", problem, arch, modes)
-        return round_flow_settings(model, self.adaptive_settings(problem, arch, modes))
+    def proposal_model_settings(self, problem: str, arch: str, modes: str) -> ModelSettings:
+        """:meth:`~lwflow.stages.settings.ModelSettings.for_rounds` of one adaptive model."""
+        adaptive = AdaptiveConfig(**self.adaptive_settings(problem, arch, modes))
+        return self.model_settings("adaptive", problem, arch, modes).for_rounds(adaptive)
 
     @staticmethod
     def round_path(
@@ -312,16 +315,12 @@ class Plan:
             settings["max_steps"] = self.model_max_steps[model]
         return settings
 
-    def flow_settings(self, arch: str, modes: str) -> dict[str, Any]:
-        """The model fields of one model: nsf stacks flow.nsf_layers spline layers, realnvp and
-        maf flow.n_layers affine ones."""
+    def flow_settings(self, arch: str, modes: str) -> ModelConfig:
+        """The model of one flow: nsf stacks flow.nsf_layers spline layers, realnvp and maf
+        flow.n_layers affine ones."""
         flow = self.config["flow"]
-        return {
-            "arch": arch,
-            "n_modes": modes if modes == "auto" else int(modes),
-            "n_layers": flow["nsf_layers" if arch == "nsf" else "n_layers"],
-            "hidden_units": flow["hidden_units"],
-        }
+        n_layers = flow["nsf_layers" if arch == "nsf" else "n_layers"]
+        return ModelConfig(arch, modes if modes == "auto" else int(modes), n_layers, flow["hidden_units"])
 
     # what rule all asks for
 
@@ -578,10 +577,8 @@ class Plan:
 
 
 def adaptive_settings(block: dict[str, Any], number: int) -> dict[str, Any]:
-    """Every field of :class:`~lwflow.fitting.rounds.AdaptiveConfig` for one experiment block
+    """Every field of :class:`~lwflow.settings.AdaptiveConfig` for one experiment block
     (its ``adaptive:`` section over the defaults), checked."""
-    from lwflow.fitting.rounds import AdaptiveConfig
-
     try:
         return dataclasses.asdict(AdaptiveConfig(**block.get("adaptive", {})))
     except ValueError as error:

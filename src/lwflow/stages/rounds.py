@@ -16,6 +16,7 @@ from lwflow.artefacts import (
     write_json,
     write_npz,
 )
+from lwflow.settings import AdaptiveConfig
 
 __all__ = ["propose_round", "weigh_round", "remove_later_rounds"]
 
@@ -23,7 +24,7 @@ __all__ = ["propose_round", "weigh_round", "remove_later_rounds"]
 def propose_round(
     name: str,
     spec: dict[str, Any],
-    adaptive: dict[str, Any],
+    adaptive: AdaptiveConfig,
     proposal_model: Path | None,
     last_report: Path | None,
     seed: int,
@@ -33,7 +34,9 @@ def propose_round(
 ) -> None:
     """Adaptive round ``round_index``'s draws (:func:`lwflow.fitting.rounds.draw_round`): from the
     prior in round 0, else from the last round's flow mixed with the prior; with their log-prior.
-    Their number is the last round's report's (``last_report``: :func:`lwflow.fitting.rounds.round_size`)."""
+    Their number is the last round's report's (``last_report``: :func:`lwflow.fitting.rounds.round_size`);
+    ``adaptive``'s ``n_per_round``, ``tempering_round_share`` and ``defensive_share`` are the only
+    fields read (the workflow records those three)."""
     from lwflow.fitting.rounds import draw_round, round_size
     from lwflow.models.flows import load_checkpoint
     from lwflow.problems import problem_from_spec
@@ -41,13 +44,13 @@ def propose_round(
     problem = problem_from_spec(name, spec)
     flow = None if proposal_model is None else load_checkpoint(proposal_model)
     n = round_size(adaptive, None if last_report is None else read_json(last_report))
-    theta = draw_round(problem, flow, n, adaptive["defensive_share"], seed, round_index)
+    theta = draw_round(problem, flow, n, adaptive.defensive_share, seed, round_index)
     write_npz(output, {"theta": theta, "log_prior": problem.prior.log_prob(theta)}, provenance)
     print(f"round {round_index}: {len(theta)} draws from {'the prior' if flow is None else proposal_model}")
 
 
 def weigh_round(
-    adaptive: dict[str, Any],
+    config: AdaptiveConfig,
     draws: Path,
     likelihood: Path,
     previous: dict[str, Path] | None,
@@ -60,10 +63,9 @@ def weigh_round(
     ``proposal_models`` are the flows of rounds 0..r-1, whose mixtures with the prior proposed
     rounds 1..r.  Writes the pool with the training weights and a report: this round's record,
     every round's so far, the ESS and :math:`\\log \\hat Z` with its se and Pareto :math:`\\hat k`."""
-    from lwflow.fitting.rounds import AdaptiveConfig, Pool, evidence, pool_training_weights, weigh_round
+    from lwflow.fitting.rounds import Pool, evidence, pool_training_weights, weigh_round
     from lwflow.models.flows import load_checkpoint
 
-    config = AdaptiveConfig(**adaptive)
     new = read_npz(draws)
     pool = Pool.from_arrays(read_npz(previous["pool"])) if previous else Pool.empty(new["theta"].shape[1])
     report = read_json(previous["report"]) if previous else {"rounds": []}

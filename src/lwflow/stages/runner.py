@@ -3,7 +3,9 @@ names, inside :func:`lwflow.stages.jobs.job_context`.  Every rule's ``script:`` 
 ``workflow/scripts/stage.py``, whose one statement calls it.
 
 Each entry of :data:`STAGES` reads one rule's named inputs, outputs, wildcards and settings
-(``params.config_slice``: what the plan records, the rerun trigger) and calls its stage in
+(``params.config_slice``: what the plan records, the rerun trigger), builds the stage's typed
+settings back from that record (:mod:`lwflow.stages.settings`, the library's dataclasses) and
+calls its stage in
 :mod:`lwflow.stages.data`, :mod:`~lwflow.stages.rounds`, :mod:`~lwflow.stages.train`,
 :mod:`~lwflow.stages.evaluate`, :mod:`~lwflow.stages.summary` or :mod:`~lwflow.stages.report`.
 Compute-only settings (where training runs, the clipping gates) are no rerun trigger, so they
@@ -24,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from lwflow.artefacts import Provenance
+from lwflow.settings import AdaptiveConfig, ClippingConfig
 from lwflow.stages import data, evaluate, report, rounds, summary, train
 from lwflow.stages.jobs import job_context
 from lwflow.stages.plan import compute_settings
+from lwflow.stages.settings import ModelSettings, SamplingSettings
 
 __all__ = ["STAGES", "run", "stage_of"]
 
@@ -52,7 +56,8 @@ def _gather_likelihood(job: Any, provenance: Provenance) -> None:
 
 
 def _clip_weights(job: Any, provenance: Provenance) -> None:
-    clipping = job.params.config_slice["clipping"] | compute_settings(job.config)["clipping"]
+    gates = compute_settings(job.config)["clipping"]  # compute-only: they stop a job, no rerun trigger
+    clipping = ClippingConfig(**job.params.config_slice["clipping"], **gates)
     data.clip_weights(job.input[0], clipping, job.output.weights, job.output.report, provenance)
 
 
@@ -63,9 +68,9 @@ def _sample_target(job: Any, provenance: Provenance) -> None:
 
 
 def _propose_round(job: Any, provenance: Provenance) -> None:
-    w, settings = job.wildcards, job.params.config_slice
+    w, settings = job.wildcards, job.params.config_slice  # adaptive: the three fields the rule records
     rounds.propose_round(
-        w.problem, settings["problem"], settings["adaptive"], job.input.get("proposal"),
+        w.problem, settings["problem"], AdaptiveConfig(**settings["adaptive"]), job.input.get("proposal"),
         job.input.get("last_report"), int(w.seed), int(w.round), job.output[0], provenance,
     )  # fmt: skip
 
@@ -73,7 +78,7 @@ def _propose_round(job: Any, provenance: Provenance) -> None:
 def _weigh_round(job: Any, provenance: Provenance) -> None:
     inputs, output = job.input, job.output
     rounds.weigh_round(
-        job.params.config_slice["adaptive"],
+        AdaptiveConfig(**job.params.config_slice["adaptive"]),
         inputs.draws,
         inputs.likelihood,
         {"pool": inputs.pool, "report": inputs.report} if inputs.get("pool") else None,
@@ -89,10 +94,10 @@ def _model_outputs(job: Any) -> dict[str, Path]:
 
 def _train_flow(job: Any, provenance: Provenance) -> None:
     w = job.wildcards
-    train.train_with_settings(
-        w.problem, job.params.config_slice, job.input.theta, job.input.get("weights"),
-        compute_settings(job.config)["training"], int(w.seed), _model_outputs(job), provenance,
-        job.input.get("report"),
+    train.train(
+        w.problem, ModelSettings.from_recorded(job.params.config_slice), job.input.theta, job.input.get("weights"),
+        int(w.seed), _model_outputs(job), provenance, compute_settings(job.config)["training"]["device"],
+        report=job.input.get("report"),
     )  # fmt: skip
 
 
@@ -100,19 +105,19 @@ def _train_round(job: Any, provenance: Provenance) -> None:
     from lwflow.fitting.rounds import round_training_seed
 
     w = job.wildcards
-    train.train_with_settings(
-        w.problem, job.params.config_slice, job.input.pool, job.input.pool, compute_settings(job.config)["training"],
+    train.train(
+        w.problem, ModelSettings.from_recorded(job.params.config_slice), job.input.pool, job.input.pool,
         round_training_seed(int(w.seed), int(w.round), last=False), _model_outputs(job), provenance,
-        warm_start=job.input.get("warm_start"),
+        compute_settings(job.config)["training"]["device"], warm_start=job.input.get("warm_start"),
     )  # fmt: skip
 
 
 def _sample_model(job: Any, provenance: Provenance) -> None:
-    w, settings, output = job.wildcards, job.params.config_slice, job.output
+    w, output = job.wildcards, job.output
     train.sample_model(
-        w.problem, settings["problem"], w.fit, f"{w.arch}_K{w.modes} (fit on {w.fit})", job.input.model,
-        job.input.modes, job.input.get("report"), settings, int(w.seed),
-        {key: output[key] for key in ("samples", "summary", "summary_markdown")}, provenance,
+        w.problem, SamplingSettings.from_recorded(job.params.config_slice), w.fit,
+        f"{w.arch}_K{w.modes} (fit on {w.fit})", job.input.model, job.input.modes, job.input.get("report"),
+        int(w.seed), {key: output[key] for key in ("samples", "summary", "summary_markdown")}, provenance,
     )  # fmt: skip
 
 

@@ -23,42 +23,44 @@ from lwflow.artefacts import (
     write_sidecar,
     write_text,
 )
-from lwflow.settings import settings_of
+from lwflow.stages.settings import ModelSettings, SamplingSettings
 from lwflow.streams import rng_for, seed_for
 
-__all__ = ["train", "train_with_settings", "sample_model"]
+__all__ = ["train", "sample_model"]
 
 
 def train(
     name: str,
-    spec: dict[str, Any],
+    settings: ModelSettings,
     theta_path: Path,
     weights_path: Path | None,
-    flow: dict[str, Any],
-    training: dict[str, Any],
-    rbig: dict[str, Any],
-    mode_selection: dict[str, Any],
     seed: int,
     outputs: dict[str, Path],
     provenance: Provenance,
-    on_step: Callable[[dict[str, float]], None] | None = None,
-    refine: dict[str, Any] | None = None,
-    beta: float | None = None,
+    device: str = "auto",
+    report: Path | None = None,
     warm_start: Path | None = None,
-    warm_steps: int = 0,
+    on_step: Callable[[dict[str, float]], None] | None = None,
 ) -> None:
     """Train one model on ``theta`` with weights (all equal without ``weights_path``) by
-    :func:`lwflow.fitting.model_fit.fit_model`, restricted to the prior's support, its base refined on
-    fresh draws where ``refine`` says (:mod:`lwflow.fitting.refine`: a final flow fitted to the
-    likelihood, not after adaptive rounds that stopped at ``beta`` < 1; its record in the checkpoint's
-    sidecar); ``warm_start``: an adaptive round's flow that this one starts from for ``warm_steps``
-    steps where it has the base modes chosen (:func:`lwflow.fitting.model_fit.fit_model`); write its checkpoint,
-    loss history and base-modes record (``outputs``: ``model``, ``loss``, ``modes``).  Its samples
-    are another job's (:func:`sample_model`), so that their number reruns no training.  A
-    flushed log line per evaluation step."""
-    from lwflow.fitting.model_fit import ModelConfig, ModeSelectionConfig, fit_model
-    from lwflow.fitting.refine import RefineConfig, refine_base
-    from lwflow.fitting.train import TrainConfig
+    :func:`lwflow.fitting.model_fit.fit_model`, restricted to the prior's support; write its
+    checkpoint, loss history and base-modes record (``outputs``: ``model``, ``loss``, ``modes``).
+    Its samples are another job's (:func:`sample_model`), so that their number reruns no training.
+    A flushed log line per evaluation step (and ``on_step`` called with its record).
+
+    Arguments:
+        settings: the model, its training and the sections it reads
+            (:class:`~lwflow.stages.settings.ModelSettings`).
+        device: where training runs (compute-only: ``auto``, ``cpu``, ``cuda``).
+        report: the training data's report, whose ``beta`` (adaptive rounds) the base refinement
+            reads: a final flow's base is refined on fresh draws where ``settings.refine`` says
+            (:mod:`lwflow.fitting.refine`), not after rounds that stopped at ``beta`` < 1; its
+            record goes in the checkpoint's sidecar.
+        warm_start: an adaptive round's flow that a round's flow starts from for
+            ``settings.warm_start_steps`` steps where it has the base modes chosen.
+    """
+    from lwflow.fitting.model_fit import fit_model
+    from lwflow.fitting.refine import refine_base
     from lwflow.models.flows import load_checkpoint, save_checkpoint
     from lwflow.problems import problem_from_spec
 
@@ -67,25 +69,25 @@ def train(
         if on_step is not None:
             on_step(record)
 
-    problem = problem_from_spec(name, spec)
+    problem = problem_from_spec(name, settings.problem)
     theta = read_npz(theta_path)["theta"]
     w = read_npz(weights_path)["weights"] if weights_path is not None else np.ones(len(theta))
     fitted = fit_model(
         theta,
         w,
         problem.prior.support(),
-        settings_of(ModelConfig, flow),
+        settings.flow,
         seed,
-        settings_of(TrainConfig, training),
-        rbig,
-        settings_of(ModeSelectionConfig, mode_selection),
+        settings.training_on(device),
+        settings.rbig,
+        settings.mode_selection,
         progress=progress,
         warm_start=None if warm_start is None else load_checkpoint(warm_start),
-        warm_steps=warm_steps,
+        warm_steps=settings.warm_start_steps or 0,
     )
-    if refine:
-        config = settings_of(RefineConfig, refine)
-        fitted.model, fitted.facts["refinement"] = refine_base(fitted.model, problem, config, seed, beta)
+    if settings.refine is not None:
+        beta = read_json(report).get("beta") if report is not None else None
+        fitted.model, fitted.facts["refinement"] = refine_base(fitted.model, problem, settings.refine, seed, beta)
         print(f"base refined: {fitted.facts['refinement']}", flush=True)
     if "device" in fitted.facts:
         print(f"trained on {fitted.facts['device']}: {fitted.facts['device_reason']}", flush=True)
@@ -97,33 +99,6 @@ def train(
     print(fitted.history.tail().to_string(index=False))
 
 
-def train_with_settings(
-    name: str,
-    settings: dict[str, Any],
-    theta_path: Path,
-    weights_path: Path | None,
-    compute: dict[str, Any],
-    seed: int,
-    outputs: dict[str, Path],
-    provenance: Provenance,
-    report: Path | None = None,
-    warm_start: Path | None = None,
-) -> None:
-    """:func:`train` with the sections of one model's settings as the workflow's plan slices them
-    (``problem``, ``flow``, ``training``, ``rbig``, ``mode_selection``, and ``refine`` for a final flow:
-    :meth:`lwflow.stages.plan.Plan.final_model_settings`; ``warm_start_steps`` for an adaptive round's
-    flow, which starts from the last round's flow ``warm_start``) and the training section's
-    compute-only settings ``compute`` (``device``: no rerun trigger); ``report``: the training
-    data's report, whose ``beta`` (adaptive rounds) the refinement reads."""
-    training = settings["training"] | compute
-    beta = read_json(report).get("beta") if report is not None else None
-    train(
-        name, settings["problem"], theta_path, weights_path, settings["flow"], training, settings["rbig"],
-        settings["mode_selection"], seed, outputs, provenance, refine=settings.get("refine"), beta=beta,
-        warm_start=warm_start, warm_steps=settings.get("warm_start_steps", 0),
-    )  # fmt: skip
-
-
 def _fit_calls(fit: str, spec: dict[str, Any], report: dict[str, Any], model: Path) -> int:
     """The likelihood calls of a workflow model's fit: its prior draws, its rounds' draws, or none
     (trained on exact draws), and its base refinement's draws (from the checkpoint's sidecar)."""
@@ -133,10 +108,10 @@ def _fit_calls(fit: str, spec: dict[str, Any], report: dict[str, Any], model: Pa
     return (int(spec.get("n_prior_samples", 0)) if fit == "likelihood" else 0) + refined
 
 
-def _check_model(problem: Any, fitted: Any, fit: str, report: dict[str, Any], check: dict[str, Any], seed: int) -> Any:
+def _check_model(problem: Any, fitted: Any, fit: str, report: dict[str, Any], check: Any, seed: int) -> Any:
     """The check of a workflow model: against the weights' or the last round's evidence, with the
     rounds' stop and beta for adaptive fits."""
-    from lwflow.fitting.verdict import CheckConfig, advice_for, check_posterior
+    from lwflow.fitting.verdict import advice_for, check_posterior
 
     evidence = (report["log_evidence"], report["log_evidence_se"]) if "log_evidence" in report else None
     rounds = report.get("rounds") or [{}]
@@ -144,25 +119,24 @@ def _check_model(problem: Any, fitted: Any, fit: str, report: dict[str, Any], ch
     proposal = {"likelihood": "prior"}.get(fit, fit)
     advice = advice_for(proposal, stop, report.get("n_likelihood_calls"), report.get("adaptive"))
     rng = rng_for(seed, "check")
-    return check_posterior(fitted, problem, settings_of(CheckConfig, check), rng, evidence, stop, beta, advice)
+    return check_posterior(fitted, problem, check, rng, evidence, stop, beta, advice)
 
 
 def sample_model(
     name: str,
-    spec: dict[str, Any],
+    settings: SamplingSettings,
     fit: str,
     label: str,
     model: Path,
     modes: Path,
     weights_report: Path | None,
-    sampling: dict[str, Any],
     seed: int,
     outputs: dict[str, Path],
     provenance: Provenance,
 ) -> None:
-    """``sampling['n_samples']`` draws of one trained model with their log-density
+    """``settings.n_samples`` draws of one trained model with their log-density
     (``outputs['samples']``), its check against the likelihood (:mod:`lwflow.fitting.verdict`,
-    settings ``sampling['check']``; in the samples' sidecar) and what a scientist reads first
+    settings ``settings.check``; in the samples' sidecar) and what a scientist reads first
     about that posterior (``summary``, ``summary_markdown``): the verdict, per parameter the mean,
     sd and 5/50/95 % quantiles of the draws (names from the problem), with the ESS before and
     after clipping, the chosen base modes and :math:`\\log \\hat Z \\pm` se (fit on the
@@ -173,10 +147,10 @@ def sample_model(
     from lwflow.problems import problem_from_spec
 
     fitted = load_checkpoint(model)
-    problem = problem_from_spec(name, spec)
+    problem = problem_from_spec(name, settings.problem)
     report = read_json(weights_report) if weights_report is not None else {}
-    check = _check_model(problem, fitted, fit, report, sampling.get("check", {}), seed)
-    samples = fitted.sample(int(sampling["n_samples"]), seed_for(seed, "model_samples"))
+    check = _check_model(problem, fitted, fit, report, settings.check, seed)
+    samples = fitted.sample(settings.n_samples, seed_for(seed, "model_samples"))
     checked = dataclasses.replace(provenance, extra={"check": check.as_dict()})  # read back by model_check
     write_npz(outputs["samples"], {"samples": samples, "log_q": fitted.log_prob(samples)}, checked)
     frame = summarise_samples(samples, problem.names)
@@ -190,7 +164,7 @@ def sample_model(
             "ess": report.get("ess_after"),
             "log_evidence": report.get("log_evidence"),
             "log_evidence_se": report.get("log_evidence_se"),
-            "n_likelihood_calls": _fit_calls(fit, spec, report, model) + check.n_draws,
+            "n_likelihood_calls": _fit_calls(fit, settings.problem, report, model) + check.n_draws,
         }
         | check_headline(check)
         | {"warning": check.warning}
