@@ -51,6 +51,8 @@ def test_the_configuration_reference_is_what_the_schema_says():
         "lwflow.settings.CheckConfig",
         "lwflow.settings.RefineConfig",
         "lwflow.settings.RBIGConfig",
+        "lwflow.settings.AMFVIConfig",
+        "lwflow.settings.EvaluationConfig",
     ],
 )
 def test_every_settings_object_has_its_schema_section_s_keys_and_defaults(kind):

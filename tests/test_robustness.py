@@ -10,7 +10,7 @@ import pytest
 from lwflow.artefacts import Provenance, read_npz, sidecar_path, write_npz
 from lwflow.fitting.train import TrainingDiverged, train_flow
 from lwflow.models.flows import FlowArchitecture, StandardisedFlow
-from lwflow.settings import CheckConfig, ClippingConfig, ModelConfig, TrainConfig
+from lwflow.settings import CheckConfig, ClippingConfig, EvaluationConfig, ModelConfig, TrainConfig
 from lwflow.stages import data, evaluate, report, train
 from lwflow.stages.settings import ModelSettings, SamplingSettings
 
@@ -168,16 +168,7 @@ def test_same_seed_gives_byte_identical_training_artefacts(tmp_path):
     assert digests[0] == digests[1]
 
 
-EVALUATION = {
-    "n_samples": 400,
-    "n_projections": 10,
-    "projection_seed": 0,
-    "bridge_fraction": 0.001,
-    "hole_fraction": 0.001,
-    "w2_points": 200,
-    "mmd_points": 200,
-    "mmd_bandwidth": 1.0,
-}
+EVALUATION = EvaluationConfig(n_samples=400, n_projections=10, w2_points=200, mmd_points=200)
 
 
 def test_a_model_the_check_does_not_trust_is_flagged_in_its_log_sidecar_summary_metrics_and_tables(tmp_path, capsys):

@@ -40,9 +40,11 @@ Settings = TypeVar("Settings", bound=_Section)
 __all__ = [
     "LAYERS_BY_ARCH",
     "SCHEMA_PATH",
+    "AMFVIConfig",
     "AdaptiveConfig",
     "CheckConfig",
     "ClippingConfig",
+    "EvaluationConfig",
     "ModeSelectionConfig",
     "ModelConfig",
     "RBIGConfig",
@@ -356,3 +358,42 @@ class AdaptiveConfig:
                 f"adaptive.max_calls = {self.max_calls} is below adaptive.n_per_round = {self.n_per_round}: "
                 "the budget must hold at least one round; raise max_calls or lower n_per_round"
             )
+
+
+@dataclass(frozen=True)
+class AMFVIConfig:
+    """AMF-VI's mixture weights (:func:`lwflow.fitting.mixture.mixture_weights`): a moving average
+    with factor ``beta`` over ``n_batches`` fresh batches of ``batch_size`` draws (paper B,
+    Algorithm 1)."""
+
+    beta: float = 0.9
+    n_batches: int = 50
+    batch_size: int = 1000
+
+    SECTION: ClassVar[str] = "amfvi"
+
+    def __post_init__(self) -> None:
+        check_section(self.SECTION, asdict(self))
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """The metrics against the exact posterior (:mod:`lwflow.evaluation.metrics`): ``n_samples``
+    draws of the model and of the truth; sliced W1 over ``n_projections`` directions drawn from
+    ``projection_seed``; bridge mass where :math:`p <` ``bridge_fraction`` :math:`\\cdot \\max p`;
+    hole mass where :math:`q <` ``hole_fraction`` :math:`\\cdot p`; W2 and MMD on the first
+    ``w2_points`` and ``mmd_points`` points, MMD with an RBF kernel of length ``mmd_bandwidth``."""
+
+    n_samples: int = 50_000
+    n_projections: int = 100
+    projection_seed: int = 0
+    bridge_fraction: float = 0.001
+    hole_fraction: float = 0.001
+    w2_points: int = 2000
+    mmd_points: int = 2000
+    mmd_bandwidth: float = 1.0
+
+    SECTION: ClassVar[str] = "evaluation"
+
+    def __post_init__(self) -> None:
+        check_section(self.SECTION, asdict(self))

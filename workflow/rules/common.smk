@@ -3,6 +3,7 @@ import functools
 import os
 import re
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from snakemake.logging import logger

@@ -14,7 +14,10 @@ rule truth_reference:
     conda:
         LWFLOW_ENV
     params:
-        config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "evaluation": config["evaluation"]},
+        config_slice=lambda w: {
+            "problem": PLAN.problem_spec(w.problem),
+            "evaluation": asdict(PLAN.evaluation_settings()),
+        },
     script:
         "../scripts/stage.py"
 
@@ -44,7 +47,7 @@ for (_fit, _problem, _seeds), _members in PLAN.scoring_groups().items():
         threads: 1
         params:
             problem=_problem,
-            config_slice={"problem": PLAN.problem_spec(_problem), "evaluation": config["evaluation"]},
+            config_slice={"problem": PLAN.problem_spec(_problem), "evaluation": asdict(PLAN.evaluation_settings())},
         script:
             "../scripts/stage.py"
 
@@ -64,7 +67,7 @@ rule amfvi_weights:
     threads: 1
     params:
         experts=lambda w: {arch: f"{d}/model.pt" for arch, d in mixture_experts(w).items()},
-        config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "amfvi": config["amfvi"]},
+        config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "amfvi": asdict(PLAN.amfvi_settings())},
     script:
         "../scripts/stage.py"
 
@@ -85,6 +88,9 @@ rule mixture_metrics:
         LWFLOW_ENV
     params:
         paths=mixture_metric_inputs,
-        config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "evaluation": config["evaluation"]},
+        config_slice=lambda w: {
+            "problem": PLAN.problem_spec(w.problem),
+            "evaluation": asdict(PLAN.evaluation_settings()),
+        },
     script:
         "../scripts/stage.py"

@@ -28,7 +28,7 @@ rule paper_a_table:
     params:
         rows=lambda w: PLAN.paper_a_table_rows(w.table),
         metrics=paper_a.METRICS,
-        config_slice=lambda w: {"seeds": SEEDS, "evaluation": config["evaluation"]},
+        config_slice=lambda w: {"seeds": SEEDS, "evaluation": asdict(PLAN.evaluation_settings())},
     script:
         "../scripts/stage.py"
 
@@ -135,7 +135,11 @@ rule paper_b_table:
     params:
         rows=lambda w: PLAN.paper_b_rows(),
         metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
-        config_slice=lambda w: {"seeds": SEEDS, "evaluation": config["evaluation"], "amfvi": config["amfvi"]},
+        config_slice=lambda w: {
+            "seeds": SEEDS,
+            "evaluation": asdict(PLAN.evaluation_settings()),
+            "amfvi": asdict(PLAN.amfvi_settings()),
+        },
     script:
         "../scripts/stage.py"
 
@@ -169,8 +173,8 @@ rule amfvi_likelihood_table:
         metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
         config_slice=lambda w: {
             "seeds": PLAN.likelihood_mixture_seeds(),
-            "evaluation": config["evaluation"],
-            "amfvi": config["amfvi"],
+            "evaluation": asdict(PLAN.evaluation_settings()),
+            "amfvi": asdict(PLAN.amfvi_settings()),
         },
     script:
         "../scripts/stage.py"
@@ -257,7 +261,7 @@ rule auto_modes_table:
         metrics=("nll",) + paper_a.METRICS + ("hole_mass",),
         config_slice=lambda w: {
             "seeds": SEEDS,
-            "evaluation": config["evaluation"],
+            "evaluation": asdict(PLAN.evaluation_settings()),
             "mode_selection": config["mode_selection"],
         },
     script:

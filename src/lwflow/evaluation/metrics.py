@@ -29,6 +29,8 @@ import numpy as np
 from scipy import optimize
 from scipy.stats import multivariate_normal, wasserstein_distance
 
+from lwflow.settings import EvaluationConfig
+
 LogDensity = Callable[[np.ndarray], np.ndarray]
 
 
@@ -140,17 +142,15 @@ def effective_number(weights: np.ndarray) -> float:
     return float(np.exp(-(w * np.log(w)).sum()))
 
 
-def sample_metrics(x: np.ndarray, y: np.ndarray, evaluation: dict) -> dict[str, float]:
-    """The sample-based metrics between two samples (a model's and the truth's, or two truths').
-
-    ``evaluation`` holds ``n_projections, projection_seed`` (sliced W1), ``w2_points``
-    and ``mmd_points, mmd_bandwidth``.
-    """
-    mmd_u, mmd_b = mmd_squared(x, y, evaluation["mmd_points"], evaluation["mmd_bandwidth"])
+def sample_metrics(x: np.ndarray, y: np.ndarray, evaluation: EvaluationConfig) -> dict[str, float]:
+    """The sample-based metrics between two samples (a model's and the truth's, or two truths'):
+    sliced W1 (``evaluation.n_projections``, ``projection_seed``), W2 (``w2_points``) and MMD
+    (``mmd_points``, ``mmd_bandwidth``)."""
+    mmd_u, mmd_b = mmd_squared(x, y, evaluation.mmd_points, evaluation.mmd_bandwidth)
     return {
         "w1_avg": average_marginal_w1(x, y),
-        "sliced_w1": sliced_w1(x, y, evaluation["n_projections"], evaluation["projection_seed"]),
-        "w2": wasserstein2(x, y, evaluation["w2_points"]),
+        "sliced_w1": sliced_w1(x, y, evaluation.n_projections, evaluation.projection_seed),
+        "w2": wasserstein2(x, y, evaluation.w2_points),
         "mmd_u": mmd_u,
         "mmd_b": mmd_b,
     }
@@ -161,7 +161,7 @@ def score_model(
     log_q_at_p: np.ndarray,
     q_samples: np.ndarray,
     reference: dict[str, np.ndarray],
-    evaluation: dict,
+    evaluation: EvaluationConfig,
 ) -> dict[str, float]:
     r"""Every metric of one model against the exact posterior :math:`p`: KL(p || q) with its
     standard error and the NLL from ``log_q_at_p`` (the model's log-density on the reference
@@ -182,7 +182,7 @@ def score_model(
     result = {"kl": kl, "kl_se": kl_se, "nll": negative_log_likelihood(log_q_at_p), "n_samples": len(q_samples)}
     result |= sample_metrics(q_samples, reference["samples"], evaluation)
     result["bridge_mass"] = bridge_mass(
-        truth_log_prob(q_samples), float(reference["log_p_max"]), evaluation["bridge_fraction"]
+        truth_log_prob(q_samples), float(reference["log_p_max"]), evaluation.bridge_fraction
     )
-    result["hole_mass"] = hole_mass(reference["log_p"], log_q_at_p, evaluation["hole_fraction"])
+    result["hole_mass"] = hole_mass(reference["log_p"], log_q_at_p, evaluation.hole_fraction)
     return result

@@ -19,6 +19,7 @@ from lwflow.artefacts import (
     write_json,
     write_npz,
 )
+from lwflow.settings import AMFVIConfig, EvaluationConfig
 from lwflow.stages.jobs import model_check, truth_of
 from lwflow.streams import rng_for
 
@@ -28,7 +29,7 @@ __all__ = ["truth_reference", "model_metrics", "amfvi_weights", "mixture_metrics
 def truth_reference(
     name: str,
     spec: dict[str, Any],
-    evaluation: dict[str, Any],
+    evaluation: EvaluationConfig,
     seed: int,
     reference_out: Path,
     floor_out: Path,
@@ -39,13 +40,13 @@ def truth_reference(
 
     truth = truth_of(name, spec)
     rng = rng_for(seed, "truth")
-    n = int(evaluation["n_samples"])
+    n = evaluation.n_samples
     reference, independent = truth.sample(n, rng), truth.sample(n, rng)
     log_p, log_p_independent = truth.log_prob(reference), truth.log_prob(independent)
     log_p_max = log_density_maximum(truth.log_prob, reference)
     floor = sample_metrics(independent, reference, evaluation)
     floor["nll"], floor["kl"], floor["hole_mass"] = float(-log_p_independent.mean()), 0.0, 0.0
-    floor["bridge_mass"] = bridge_mass(log_p_independent, log_p_max, evaluation["bridge_fraction"])
+    floor["bridge_mass"] = bridge_mass(log_p_independent, log_p_max, evaluation.bridge_fraction)
     write_npz(reference_out, {"samples": reference, "log_p": log_p, "log_p_max": np.array(log_p_max)}, provenance)
     write_json(floor_out, floor, provenance)
 
@@ -56,7 +57,7 @@ def model_metrics(
     models: Sequence[Path],
     samples: Sequence[Path],
     reference: Path,
-    evaluation: dict[str, Any],
+    evaluation: EvaluationConfig,
     outputs: Sequence[Path],
     log_q_outputs: Sequence[Path],
     provenance: Provenance,
@@ -96,7 +97,7 @@ def amfvi_weights(
     spec: dict[str, Any],
     fit: str,
     experts: dict[str, Path],
-    amfvi: dict[str, Any],
+    amfvi: AMFVIConfig,
     seed: int,
     output: Path,
     trajectory_out: Path,
@@ -112,11 +113,9 @@ def amfvi_weights(
     from lwflow.problems import problem_from_spec
 
     problem = problem_from_spec(name, spec)
-    batches = fresh_batches(
-        problem, fit == "samples", int(amfvi["n_batches"]), int(amfvi["batch_size"]), rng_for(seed, "fresh")
-    )
+    batches = fresh_batches(problem, fit == "samples", amfvi.n_batches, amfvi.batch_size, rng_for(seed, "fresh"))
     models = {arch: load_checkpoint(path) for arch, path in experts.items()}
-    result, trajectory = mixture_weights(models, batches, float(amfvi["beta"]))
+    result, trajectory = mixture_weights(models, batches, amfvi.beta)
     archs = result["experts"]
     write_json(output, result, provenance)
     write_csv(trajectory_out, pd.DataFrame(trajectory, columns=archs).rename_axis("update").reset_index(), provenance)
@@ -130,7 +129,7 @@ def mixture_metrics(
     log_q: dict[str, Path],
     samples: dict[str, Path],
     reference: Path,
-    evaluation: dict[str, Any],
+    evaluation: EvaluationConfig,
     seed: int,
     output: Path,
     samples_out: Path,

@@ -35,7 +35,9 @@ from typing import Any
 from lwflow.reproduction import paper_a, paper_b
 from lwflow.settings import (
     AdaptiveConfig,
+    AMFVIConfig,
     CheckConfig,
+    EvaluationConfig,
     ModelConfig,
     ModeSelectionConfig,
     RBIGConfig,
@@ -281,8 +283,16 @@ class Plan:
 
     def sampling_settings(self, problem: str) -> SamplingSettings:
         """What drawing from one model of ``problem`` and checking it reads."""
-        n_samples = int(self.config["evaluation"]["n_samples"])
+        n_samples = self.evaluation_settings().n_samples
         return SamplingSettings(self.problem_spec(problem), n_samples, CheckConfig(**self.config["check"]))
+
+    def evaluation_settings(self) -> EvaluationConfig:
+        """The metrics' settings (every scoring stage's)."""
+        return EvaluationConfig(**self.config["evaluation"])
+
+    def amfvi_settings(self) -> AMFVIConfig:
+        """AMF-VI's mixture-weight settings."""
+        return AMFVIConfig(**self.config["amfvi"])
 
     def final_model_settings(self, fit: str, problem: str, arch: str, modes: str) -> ModelSettings:
         """:meth:`model_settings` of a model's final flow: with the ``refine`` section where its fit

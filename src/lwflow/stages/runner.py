@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lwflow.artefacts import Provenance
-from lwflow.settings import AdaptiveConfig, ClippingConfig
+from lwflow.settings import AdaptiveConfig, AMFVIConfig, ClippingConfig, EvaluationConfig
 from lwflow.stages import data, evaluate, report, rounds, summary, train
 from lwflow.stages.jobs import job_context
 from lwflow.stages.plan import compute_settings
@@ -124,7 +124,7 @@ def _sample_model(job: Any, provenance: Provenance) -> None:
 def _truth_reference(job: Any, provenance: Provenance) -> None:
     w, settings = job.wildcards, job.params.config_slice
     evaluate.truth_reference(
-        w.problem, settings["problem"], settings["evaluation"], int(w.seed), job.output.reference,
+        w.problem, settings["problem"], EvaluationConfig(**settings["evaluation"]), int(w.seed), job.output.reference,
         job.output.floor, provenance,
     )  # fmt: skip
 
@@ -133,14 +133,14 @@ def _model_metrics(job: Any, provenance: Provenance) -> None:
     settings, inputs = job.params.config_slice, job.input
     evaluate.model_metrics(
         job.params.problem, settings["problem"], inputs.models, inputs.samples, inputs.reference,
-        settings["evaluation"], job.output.metrics, job.output.log_q, provenance,
+        EvaluationConfig(**settings["evaluation"]), job.output.metrics, job.output.log_q, provenance,
     )  # fmt: skip
 
 
 def _amfvi_weights(job: Any, provenance: Provenance) -> None:
     w, settings = job.wildcards, job.params.config_slice
     evaluate.amfvi_weights(
-        w.problem, settings["problem"], w.fit, job.params.experts, settings["amfvi"], int(w.seed),
+        w.problem, settings["problem"], w.fit, job.params.experts, AMFVIConfig(**settings["amfvi"]), int(w.seed),
         job.output.weights, job.output.trajectory, provenance,
     )  # fmt: skip
 
@@ -149,7 +149,7 @@ def _mixture_metrics(job: Any, provenance: Provenance) -> None:
     w, settings, paths = job.wildcards, job.params.config_slice, job.params.paths
     evaluate.mixture_metrics(
         w.problem, settings["problem"], job.input.weights, paths["log_q"], paths["samples"], job.input.reference,
-        settings["evaluation"], int(w.seed), job.output.metrics, job.output.samples, provenance,
+        EvaluationConfig(**settings["evaluation"]), int(w.seed), job.output.metrics, job.output.samples, provenance,
     )  # fmt: skip
 
 

@@ -1,9 +1,10 @@
 """The typed settings of the stages whose settings span several of the library's sections: one
 model's training (:class:`ModelSettings`: ``train_flow``, ``train_round``, ``lwflow fit``'s
 flows) and one model's draws and check (:class:`SamplingSettings`: ``sample_model``).  The other
-stages take one library dataclass each (:class:`~lwflow.settings.ClippingConfig`,
-:class:`~lwflow.settings.AdaptiveConfig`) or a problem's settings (a dict: a problem's
-keys depend on its kind).
+stages take one dataclass of :mod:`lwflow.settings` each (``clip_weights`` a ``ClippingConfig``,
+the rounds' stages an ``AdaptiveConfig``, the scoring stages an ``EvaluationConfig``,
+``amfvi_weights`` an ``AMFVIConfig``) beside a problem's settings (a dict: a problem's keys depend
+on its kind); the report's stages take the rows and panels the plan lists.
 
 The plan (:mod:`lwflow.stages.plan`) builds these objects; a rule records their
 :meth:`~ModelSettings.recorded` form, the library's dataclasses as ``asdict`` section by
