@@ -24,18 +24,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from lwflow.density_modes import VALLEY_RATIO
 
 SCHEMA_PATH = Path(__file__).with_name("settings.schema.yaml")
 
 
-class _Section(Protocol):
-    SECTION: ClassVar[str]  # the section of the settings schema the dataclass checks itself against
-
-
-Settings = TypeVar("Settings", bound=_Section)
+Settings = TypeVar("Settings", bound="CheckedSection")
 
 __all__ = [
     "LAYERS_BY_ARCH",
@@ -43,6 +39,7 @@ __all__ = [
     "AMFVIConfig",
     "AdaptiveConfig",
     "CheckConfig",
+    "CheckedSection",
     "ClippingConfig",
     "EvaluationConfig",
     "ModeSelectionConfig",
@@ -176,12 +173,23 @@ def settings_of(kind: type[Settings], value: Settings | Mapping[str, Any] | None
 # importing torch (fitting.train, fitting.model_fit and models.rbig import it; 1.5-2.3 s a
 # process on this project's 2-core machine).
 
+
+class CheckedSection:
+    """A settings dataclass that checks itself against its section (``SECTION``) of the schema
+    when it is built: the base of every one below."""
+
+    SECTION: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        check_section(self.SECTION, asdict(cast(Any, self)))
+
+
 # the workflow's defaults (config schema: flow.n_layers, flow.nsf_layers); nsf: docs/choices.md
 LAYERS_BY_ARCH = {"realnvp": 8, "maf": 8, "nsf": 4}
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(CheckedSection):
     """Optimisation settings of a flow (:mod:`lwflow.fitting.train`); defaults are the ones in ``config.yaml``."""
 
     batch_size: int = 1024
@@ -199,12 +207,9 @@ class TrainConfig:
 
     SECTION: ClassVar[str] = "training"
 
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
-
 
 @dataclass(frozen=True)
-class ModeSelectionConfig:
+class ModeSelectionConfig(CheckedSection):
     """How ``n_modes='auto'`` chooses the base modes (:func:`lwflow.fitting.modes.select_n_modes`)."""
 
     k_max: int = 6
@@ -214,12 +219,9 @@ class ModeSelectionConfig:
 
     SECTION: ClassVar[str] = "mode_selection"
 
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
-
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(CheckedSection):
     """Which model to fit: architecture, base modes (an integer or ``'auto'``), and size
     (``n_layers`` coupling/autoregressive layers, ``hidden_units`` per conditioner layer).
     ``n_layers`` left out is the architecture's (:data:`LAYERS_BY_ARCH`): what the workflow's
@@ -236,11 +238,11 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.n_layers is None:
             object.__setattr__(self, "n_layers", LAYERS_BY_ARCH.get(self.arch, LAYERS_BY_ARCH["realnvp"]))
-        check_section(self.SECTION, asdict(self))
+        super().__post_init__()
 
 
 @dataclass(frozen=True)
-class RBIGConfig:
+class RBIGConfig(CheckedSection):
     """RBIG's fitting settings (:mod:`lwflow.models.rbig`; defaults as in ``config.yaml``)."""
 
     n_centres: int = 100
@@ -254,12 +256,9 @@ class RBIGConfig:
 
     SECTION: ClassVar[str] = "rbig"
 
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
-
 
 @dataclass(frozen=True)
-class RefineConfig:
+class RefineConfig(CheckedSection):
     """``n_draws`` fresh draws of the fitted flow (that many likelihood calls) for one EM step on
     its base mixture (:mod:`lwflow.fitting.refine`); 0: no step."""
 
@@ -267,12 +266,9 @@ class RefineConfig:
 
     SECTION: ClassVar[str] = "refine"
 
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
-
 
 @dataclass(frozen=True)
-class CheckConfig:
+class CheckConfig(CheckedSection):
     """The check's draws: ``n_draws`` from the fitted density mixed with a ``defensive_share`` of
     prior draws (:mod:`lwflow.fitting.verdict`)."""
 
@@ -281,12 +277,9 @@ class CheckConfig:
 
     SECTION: ClassVar[str] = "check"
 
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
-
 
 @dataclass(frozen=True)
-class ClippingConfig:
+class ClippingConfig(CheckedSection):
     """How weights are clipped (:func:`lwflow.fitting.weights.clip_weights`), the ESS below which lwflow stops, and
     how many times the ESS clipping may multiply (``max_ess_gain``): beyond it the clipped
     weights no longer describe the posterior (quantile clipping at 0.01 on 400 000 draws of a
@@ -300,12 +293,9 @@ class ClippingConfig:
 
     SECTION: ClassVar[str] = "clipping"
 
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
-
 
 @dataclass(frozen=True)
-class AdaptiveConfig:
+class AdaptiveConfig(CheckedSection):
     """Settings of adaptive rounds (:mod:`lwflow.fitting.rounds`): draws per round, the likelihood budget,
     the ESS targets that set :math:`\\beta` and stop the rounds, the prior's defensive share.
 
@@ -352,7 +342,7 @@ class AdaptiveConfig:
     SECTION: ClassVar[str] = "adaptive"
 
     def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
+        super().__post_init__()
         if self.max_calls < self.n_per_round:
             raise SettingsError(
                 f"adaptive.max_calls = {self.max_calls} is below adaptive.n_per_round = {self.n_per_round}: "
@@ -361,7 +351,7 @@ class AdaptiveConfig:
 
 
 @dataclass(frozen=True)
-class AMFVIConfig:
+class AMFVIConfig(CheckedSection):
     """AMF-VI's mixture weights (:func:`lwflow.fitting.mixture.mixture_weights`): a moving average
     with factor ``beta`` over ``n_batches`` fresh batches of ``batch_size`` draws (paper B,
     Algorithm 1)."""
@@ -372,12 +362,9 @@ class AMFVIConfig:
 
     SECTION: ClassVar[str] = "amfvi"
 
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
-
 
 @dataclass(frozen=True)
-class EvaluationConfig:
+class EvaluationConfig(CheckedSection):
     """The metrics against the exact posterior (:mod:`lwflow.evaluation.metrics`): ``n_samples``
     draws of the model and of the truth; sliced W1 over ``n_projections`` directions drawn from
     ``projection_seed``; bridge mass where :math:`p <` ``bridge_fraction`` :math:`\\cdot \\max p`;
@@ -394,6 +381,3 @@ class EvaluationConfig:
     mmd_bandwidth: float = 1.0
 
     SECTION: ClassVar[str] = "evaluation"
-
-    def __post_init__(self) -> None:
-        check_section(self.SECTION, asdict(self))
