@@ -252,6 +252,20 @@ def test_the_profile_documents_every_key():
         assert "#" in lines[index] or lines[index - 1].startswith("#"), f"profile key {key!r} has no comment"
 
 
+def test_the_workflow_profile_leaves_the_slurm_profile_s_keys_alone():
+    """Snakemake reads profiles/default (the workflow profile) after ``--profile profiles/slurm``
+    and lets it win, so a key both set would replace the SLURM profile's value on the cluster
+    (``latency-wait: 5`` did its 60); the parsed command line keeps the SLURM profile's values."""
+    from snakemake.cli import parse_args
+
+    local = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())
+    cluster = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    assert not {key for key in local.keys() & cluster.keys() if local[key] != cluster[key]}
+    with contextlib.chdir(ROOT):
+        _, args = parse_args(["--profile", "profiles/slurm", "--dry-run"])
+    assert args.latency_wait == cluster["latency-wait"] and args.jobs == cluster["jobs"]
+
+
 @pytest.mark.slow
 def test_adaptive_rounds_run_their_likelihood_chunks_as_slurm_jobs(slurm_cluster, tmp_path):
     """Every round's draws and likelihood chunks (one group job per round), its weights
