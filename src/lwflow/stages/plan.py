@@ -46,11 +46,9 @@ from lwflow.settings import (
 )
 from lwflow.stages.config_file import ConfigError
 from lwflow.stages.layout import pattern
-from lwflow.stages.settings import ModelSettings, SamplingSettings
+from lwflow.stages.settings import COMPUTE_ONLY, ModelSettings, SamplingSettings
 
 Model = tuple[str, str, str, str]  # fit, problem, arch, base modes ("1", "2", ..., "auto")
-# Settings that change how a job runs or whether it stops, not what it writes: not rerun triggers
-COMPUTE_ONLY = {"problem": ("likelihood_chunks",), "training": ("device",), "clipping": ("min_ess", "max_ess_gain")}
 
 
 def compute_settings(config: dict[str, Any]) -> dict[str, dict[str, Any]]:

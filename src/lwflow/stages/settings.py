@@ -42,10 +42,11 @@ from lwflow.settings import (
     TrainConfig,
 )
 
-__all__ = ["ModelSettings", "SamplingSettings", "UNRECORDED_TRAINING"]
+__all__ = ["COMPUTE_ONLY", "ModelSettings", "SamplingSettings"]
 
-UNRECORDED_TRAINING = ("device",)
-"""TrainConfig fields that say where training runs, not what it trains: no rerun trigger."""
+COMPUTE_ONLY = {"problem": ("likelihood_chunks",), "training": ("device",), "clipping": ("min_ess", "max_ess_gain")}
+"""Settings that change how a job runs or whether it stops, not what it writes: never in a
+job's record, so no rerun trigger."""
 
 
 def _section(config: Any) -> dict[str, Any]:
@@ -97,10 +98,10 @@ class ModelSettings:
     def recorded(self) -> dict[str, Any]:
         """The settings as a job records them (its rerun trigger): every section as its dict,
         ``{}`` where absent, the training without its compute-only fields
-        (:data:`UNRECORDED_TRAINING`), RBIG's model as its architecture and base modes only; a final
+        (:data:`COMPUTE_ONLY`), RBIG's model as its architecture and base modes only; a final
         flow's ``refine`` or a round's flow's ``warm_start_steps``."""
         flow = _section(self.flow)
-        training = {k: v for k, v in _section(self.training).items() if k not in UNRECORDED_TRAINING}
+        training = {k: v for k, v in _section(self.training).items() if k not in COMPUTE_ONLY["training"]}
         record = {
             "problem": self.problem,
             "flow": {k: flow[k] for k in ("arch", "n_modes")} if self.flow.arch == "rbig" else flow,
