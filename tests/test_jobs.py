@@ -78,7 +78,7 @@ def test_the_likelihood_jobs_do_not_import_torch(modules_imported_by):
     assert "lwflow.fitting.weights" in modules and "torch" not in modules
 
 
-def test_every_rule_runs_a_stage_of_the_runner_through_the_one_script() -> None:
+def test_every_rule_runs_a_stage_of_the_runner_through_the_one_script_in_a_job_slot() -> None:
     import re
 
     import pytest
@@ -92,6 +92,8 @@ def test_every_rule_runs_a_stage_of_the_runner_through_the_one_script() -> None:
     scripts = re.findall(r"script:\n\s+f?\"([^\"]+)\"", rule_files)
     assert len(rules) > 20 and len(scripts) == len(rules)  # one script per rule (the generated ones share one)
     assert set(scripts) == {"../scripts/stage.py"}, "every rule's script is the runner's"
+    slots = re.findall(r"resources:\n\s+local_job_slots=1,\n", rule_files)
+    assert len(slots) == len(scripts), "every rule claims one local job slot (common.smk's cap_local_jobs)"
     assert {stage_of(rule) for rule in rules} == set(STAGES), "one stage per rule family, none unused"
     assert [p.name for p in (root / "scripts").glob("*.py")] == ["stage.py"]
     job = type("Job", (), {"rule": "no_such_rule"})()

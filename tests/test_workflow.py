@@ -107,10 +107,14 @@ def test_local_runs_cap_cores_at_the_usable_cpus(tmp_path, local_cores):
     config["execution"] = {"local_cores": local_cores}
     cap = len(os.sched_getaffinity(0)) if local_cores == "auto" else local_cores
     workdir = workflow_copy(tmp_path, config)
-    result = run_snakemake(workdir, "--cores", str(cap + 1), "results/prior/gmm2d_1mode/seed0.npz", timeout=300)
+    # cap + 1 independent jobs (up to the smoke config's six prior draws), so an uncapped run starts too many
+    priors = [f"results/prior/{p}/seed{s}.npz" for p in ("gmm2d_1mode", "gmm2d_2mode", "gmm2d_3mode") for s in (0, 1)]
+    result = run_snakemake(workdir, "--cores", str(cap + 1), *priors[: cap + 1], timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"running at most {cap} jobs at once, not {cap + 1}" in result.stderr
-    assert re.search(rf"Provided cores: {cap}\b", result.stderr)
+    assert re.search(rf"Provided resources: .*local_job_slots\b.*\b{cap}\b", result.stderr)
+    started_at_once = [int(n) for n in re.findall(r"Execute (\d+) jobs", result.stderr)]
+    assert started_at_once and max(started_at_once) <= cap
 
 
 def test_smoke_run_estimates_mixture_weights_and_scores_the_mixtures(smoke_run):

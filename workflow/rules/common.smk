@@ -61,21 +61,26 @@ SEEDS = PLAN.seeds
 TRUTH_PROBLEMS = PLAN.truth_problems
 
 
-def cap_local_cores():
-    """Local runs: lower ``--cores`` to ``execution.local_cores`` (auto: the CPUs this process
-    may use), so that one-thread jobs never outnumber the CPUs; cluster runs are left alone."""
+def cap_local_jobs():
+    """Local runs: at most ``execution.local_cores`` jobs at once (auto: the CPUs this process
+    may use), whatever ``--cores`` says, so that one-thread jobs never outnumber the CPUs.
+    Every rule claims one ``local_job_slots`` (Snakemake's custom resources); this gives the
+    run that many slots unless ``--resources local_job_slots=N`` did. Cluster runs: no cap."""
+    if not workflow.local_exec or LOCAL_JOB_SLOTS in workflow.global_resources:
+        return
     wanted = config["execution"]["local_cores"]
     cap = len(os.sched_getaffinity(0)) if wanted == "auto" else wanted
+    workflow.register_resource(LOCAL_JOB_SLOTS, cap)
     cores = workflow.resource_settings.cores  # --cores as given
-    if workflow.local_exec and cores is not None and cores > cap:
+    if cores is not None and cores > cap:
         logger.info(
-            f"lwflow: running at most {cap} jobs at once, not {cores}: --cores is capped at "
-            f"execution.local_cores ({wanted!r}); set it to an integer to change the cap"
+            f"lwflow: running at most {cap} jobs at once, not {cores}: every job takes one of "
+            f"execution.local_cores ({wanted!r}) job slots; set it to an integer to change the cap"
         )
-        workflow.global_resources["_cores"] = cap
 
 
-cap_local_cores()
+LOCAL_JOB_SLOTS = "local_job_slots"
+cap_local_jobs()
 
 
 wildcard_constraints:

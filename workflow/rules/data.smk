@@ -12,6 +12,8 @@ rule sample_prior:
         "results/benchmarks/sample_prior/{problem}/seed{seed}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem)},
     script:
@@ -30,6 +32,8 @@ rule evaluate_likelihood:
         "results/benchmarks/evaluate_likelihood/{problem}/seed{seed}/chunk{chunk}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: {
             "problem": PLAN.problem_spec(w.problem),
@@ -50,6 +54,8 @@ rule gather_likelihood:
         "results/benchmarks/gather_likelihood/{problem}/seed{seed}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: {},
     script:
@@ -68,6 +74,8 @@ rule clip_weights:
         "results/benchmarks/clip_weights/{problem}/seed{seed}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: {"clipping": PLAN.clipping_settings()},
     script:
@@ -85,6 +93,8 @@ rule sample_target:
         "results/benchmarks/sample_target/{problem}/seed{seed}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem, target_draws=True)},
     script:

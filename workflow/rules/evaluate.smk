@@ -13,6 +13,8 @@ rule truth_reference:
         "results/benchmarks/truth_reference/{problem}/seed{seed}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: {
             "problem": PLAN.problem_spec(w.problem),
@@ -45,6 +47,8 @@ for (_fit, _problem, _seeds), _members in PLAN.scoring_groups().items():
         conda:
             LWFLOW_ENV
         threads: 1
+        resources:
+            local_job_slots=1,
         params:
             problem=_problem,
             config_slice={"problem": PLAN.problem_spec(_problem), "evaluation": asdict(PLAN.evaluation_settings())},
@@ -65,6 +69,8 @@ rule amfvi_weights:
     conda:
         LWFLOW_ENV
     threads: 1
+    resources:
+        local_job_slots=1,
     params:
         experts=lambda w: {arch: f"{d}/model.pt" for arch, d in mixture_experts(w).items()},
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem), "amfvi": asdict(PLAN.amfvi_settings())},
@@ -86,6 +92,8 @@ rule mixture_metrics:
         "results/benchmarks/mixture_metrics/{fit}/{problem}/K{modes}/seed{seed}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         paths=mixture_metric_inputs,
         config_slice=lambda w: {

@@ -25,6 +25,8 @@ rule paper_a_table:
         "results/benchmarks/paper_a_table/{table}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         rows=lambda w: PLAN.paper_a_table_rows(w.table),
         metrics=paper_a.METRICS,
@@ -50,6 +52,8 @@ rule paper_a_figure:
         "results/benchmarks/paper_a_figure/{figure}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         panels=lambda w: PLAN.paper_a_figure_panels(w.figure),
         title=lambda w: paper_a.FIGURE_TITLES[w.figure],
@@ -75,6 +79,8 @@ rule loss_curves:
         "results/benchmarks/loss_curves/{problem}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         histories=lambda w: PLAN.loss_histories(w.problem),
         config_slice=lambda w: {"training": PLAN.training_settings()},
@@ -101,6 +107,8 @@ rule model_diagnostics:
         "results/benchmarks/model_diagnostics/{fit}/{problem}/{arch}_K{modes}/seed{seed}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         label=lambda w: f"{w.problem}, {w.arch}_K{w.modes}, fit on {w.fit}, seed {w.seed}",
         config_slice=lambda w: {"problem": PLAN.problem_spec(w.problem)},
@@ -132,6 +140,8 @@ rule paper_b_table:
         "results/benchmarks/paper_b_table/paper_b_table2.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         rows=lambda w: PLAN.paper_b_rows(),
         metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
@@ -168,6 +178,8 @@ rule amfvi_likelihood_table:
         "results/benchmarks/amfvi_likelihood_table/amfvi_likelihood.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         rows=lambda w: PLAN.amfvi_likelihood_rows(),
         metrics=paper_b.METRICS + paper_b.EXTRA_METRICS,
@@ -197,6 +209,8 @@ rule paper_b_fig1:
         "results/benchmarks/paper_b_fig1/paper_b_fig1.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         weights=lambda w: PLAN.paper_b_weight_paths(),
         config_slice=lambda w: {"seeds": SEEDS},
@@ -225,6 +239,8 @@ rule paper_b_fig2:
         "results/benchmarks/paper_b_fig2/paper_b_fig2.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         rows=lambda w: PLAN.paper_b_sample_rows(),
         config_slice=lambda w: {"figure_seed": config["outputs"]["figure_seed"]},
@@ -256,6 +272,8 @@ rule auto_modes_table:
         "results/benchmarks/auto_modes_table/auto_modes.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         rows=lambda w: PLAN.auto_modes_rows(),
         metrics=("nll",) + paper_a.METRICS + ("hole_mass",),
@@ -288,6 +306,8 @@ rule results_page:
         "results/benchmarks/results_page/{page}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         tables=lambda w: RESULTS_PAGES[w.page],
         config_slice=lambda w: {"results_pages": config["outputs"]["results_pages"]},

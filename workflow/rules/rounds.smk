@@ -18,6 +18,8 @@ rule propose_round:
         "results/benchmarks/propose_round/{problem}/{arch}_K{modes}/seed{seed}/round{round}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: {
             "problem": PLAN.problem_spec(w.problem),
@@ -39,6 +41,8 @@ rule evaluate_round_likelihood:
         "results/benchmarks/evaluate_round_likelihood/{problem}/{arch}_K{modes}/seed{seed}/round{round}/chunk{chunk}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: {
             "problem": PLAN.problem_spec(w.problem),
@@ -59,6 +63,8 @@ rule gather_round_likelihood:
         "results/benchmarks/gather_round_likelihood/{problem}/{arch}_K{modes}/seed{seed}/round{round}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: {},
     script:
@@ -79,6 +85,8 @@ checkpoint weigh_round:
         "results/benchmarks/weigh_round/{problem}/{arch}_K{modes}/seed{seed}/round{round}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: {"adaptive": adaptive_of(w)},
     script:
@@ -100,6 +108,8 @@ rule train_round:
     conda:
         LWFLOW_ENV
     threads: 1
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: PLAN.proposal_model_settings(w.problem, w.arch, w.modes).recorded(),
     script:

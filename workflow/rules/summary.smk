@@ -20,6 +20,8 @@ rule problem_summary:
         "results/benchmarks/problem_summary/{problem}.tsv"
     conda:
         LWFLOW_ENV
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: {},
     script:

@@ -15,6 +15,8 @@ rule train_flow:
     conda:
         LWFLOW_ENV
     threads: 1
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: PLAN.final_model_settings(w.fit, w.problem, w.arch, w.modes).recorded(),
     script:
@@ -36,6 +38,8 @@ rule sample_model:
     conda:
         LWFLOW_ENV
     threads: 1
+    resources:
+        local_job_slots=1,
     params:
         config_slice=lambda w: PLAN.sampling_settings(w.problem).recorded(),
     script:
