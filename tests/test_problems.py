@@ -93,6 +93,15 @@ def test_box_mass_is_the_same_every_time():
     assert len(masses) == 1
 
 
+def test_a_box_that_misses_the_target_is_refused_when_its_mass_is_first_needed():
+    """The box mass is computed lazily (jobs that only draw from the prior skip scipy.stats); the
+    check comes with it, and the workflow asks for it when it reads its config."""
+    problem = gaussian_mixture_problem("far", bounds=[20, 30], means=[[0.0, 0.0]], covariances=[np.eye(2).tolist()])
+    assert problem.prior.sample(5, np.random.default_rng(0)).shape == (5, 2)
+    with pytest.raises(ValueError, match="widen the box"):
+        problem.truth.log_mass
+
+
 def test_prior_box_log_prob_and_support():
     box = UniformBox([-1, 0], [1, 4])
     assert box.log_prob(np.array([[0.0, 1.0], [2.0, 1.0]])).tolist() == [-np.log(8), -np.inf]

@@ -358,6 +358,7 @@ def test_a_model_folder_opens_as_the_posterior_a_fit_returns(smoke_run, tmp_path
         (lambda c: c["problems"]["gmm2d_2mode"].update(means=[["a", 1], [6, 3]]), "problems.gmm2d_2mode: .* means"),
         (lambda c: c["problems"]["gmm2d_2mode"].update(means=[[-6, 3]]), "one 2x2 matrix per mean"),
         (lambda c: c["problems"]["gmm2d_1mode"].update(bounds=[6, -6]), "bounds must be"),
+        (lambda c: c["problems"]["gmm2d_1mode"].update(bounds=[20, 30]), "problems.gmm2d_1mode: .* widen the box"),
         (lambda c: c.update(trainig={"max_steps": 3}), "line [0-9]+: trainig: not a key of the config; did you mean"),
         (
             lambda c: c["problems"].update(

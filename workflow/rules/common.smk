@@ -47,11 +47,15 @@ LWFLOW_ENV = "../../envs/lwflow.yaml"
 @functools.cache
 def problem_of(name):
     """The problem of one config entry, built once per workflow parse; a user problem that
-    cannot be imported, built or found on disk (module, data) stops the run here."""
+    cannot be imported, built or found on disk (module, data), or a built-in whose prior box
+    misses its target (the truth's box mass), stops the run here."""
     spec = config["problems"][name]
     try:
         problem_files(spec)
-        return problem_from_spec(name, spec)
+        problem = problem_from_spec(name, spec)
+        if problem.truth is not None:
+            problem.truth.log_mass  # computed on first use: here, before any job
+        return problem
     except (ValueError, TypeError) as error:
         raise ValueError(f"config: problems.{name}: {error}") from None
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import stats
 
 from lwflow.density_modes import density_maxima, separated_mode_count
 from lwflow.problems.priors import ProductOfMarginals, UniformBox
@@ -78,6 +77,8 @@ def trimodal_product_problem(
     three skewed modes along :math:`\\theta_1`, a right-skewed :math:`\\theta_2` and a
     shifted log-normal :math:`\\theta_3`: a product of non-Gaussian laws with three modes.
     """
+    from scipy import stats  # here, not at the top: 1.1 s to import, which other problems' jobs skip
+
     first = MixtureOf1D(
         tuple(stats.skewnorm(mode_skewness, loc=c, scale=mode_scale) for c in mode_locations),
         np.ones(len(mode_locations)),

@@ -8,11 +8,11 @@ densities their CDFs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
-from scipy import stats
 from scipy.special import logsumexp
 
 from lwflow.problems.priors import ProductOfMarginals, UniformBox
@@ -26,7 +26,6 @@ class GaussianMixture:
     means: np.ndarray
     covariances: np.ndarray
     weights: np.ndarray
-    components: tuple[Any, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         means = np.atleast_2d(np.asarray(self.means, dtype=float))
@@ -43,8 +42,15 @@ class GaussianMixture:
         object.__setattr__(self, "means", means)
         object.__setattr__(self, "covariances", covs)
         object.__setattr__(self, "weights", weights / weights.sum())
-        components = tuple(stats.multivariate_normal(m, c) for m, c in zip(means, covs))
-        object.__setattr__(self, "components", components)  # built once: log_prob is called point by point too
+
+    @cached_property
+    def components(self) -> tuple[Any, ...]:
+        """scipy's frozen normals, built once (``log_prob`` is called point by point too) and on
+        first use: scipy.stats costs a job 1.1 s to import, which jobs that only draw from the
+        prior or train on stored weights skip."""
+        from scipy import stats
+
+        return tuple(stats.multivariate_normal(m, c) for m, c in zip(self.means, self.covariances))
 
     @property
     def dim(self) -> int:
@@ -111,13 +117,17 @@ class TruncatedToBox:
 
     target: GaussianMixture | ProductOfMarginals | Banana | TwoMoons | Rings
     box: UniformBox
-    log_mass: float = field(init=False)
 
-    def __post_init__(self) -> None:
+    @cached_property
+    def log_mass(self) -> float:
+        """:math:`\\log t(B)`, computed on first use: a mixture's box mass is a quasi-Monte Carlo
+        integral that needs scipy.stats, which jobs that only draw from the prior or read
+        stored weights skip (1.1 s of import).  The workflow asks for it when it reads its
+        config, so a box that misses the target stops the run before any job."""
         mass = self.target.box_mass(self.box.low, self.box.high)
         if not mass > 1e-3:
             raise ValueError(f"the target puts only {mass:.2e} of its mass inside the prior box; widen the box")
-        object.__setattr__(self, "log_mass", float(np.log(mass)))
+        return float(np.log(mass))
 
     @property
     def dim(self) -> int:
