@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas costs a job 0.45 s to import: the jobs that write no table skip it
+    import pandas as pd
 
 TRACKED_PACKAGES = ("lwflow", "torch", "normflows", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib")
 

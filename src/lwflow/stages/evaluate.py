@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from lwflow.artefacts import (
     Provenance,
@@ -108,6 +107,8 @@ def amfvi_weights(
     Fresh batches are exact target draws (``fit == 'samples'``) or fresh prior draws with
     self-normalised likelihood weights (``fit == 'likelihood'``); EM uses all of them.
     """
+    import pandas as pd
+
     from lwflow.fitting.mixture import fresh_batches, mixture_weights
     from lwflow.models.flows import load_checkpoint
     from lwflow.problems import problem_from_spec

@@ -21,8 +21,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from lwflow.artefacts import read_npz, read_sidecar, read_verified, read_verified_json, sidecar_path
 from lwflow.fitting.posterior import Posterior, read_saved_posterior
 from lwflow.fitting.verdict import PosteriorCheck
@@ -64,6 +62,8 @@ def load_posterior(path: str | Path, problem: Problem | None = None) -> Posterio
 
 
 def _from_model_folder(folder: Path, problem: Problem | None) -> Posterior:
+    import pandas as pd
+
     from lwflow.models.flows import FlowArchitecture, load_torch, model_from_payload
 
     match = MODEL_FOLDER.fullmatch(folder.resolve().as_posix())

@@ -7,8 +7,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from lwflow.artefacts import (
     Provenance,
     read_json,
@@ -46,6 +44,8 @@ def paper_table(
     ``rows`` carry label, published, seeds, metrics, floors paths, and optionally ``key`` (the
     metrics sit under that key of each JSON: mixtures), ``true_modes``, ``density_maxima``
     and ``modes`` (per-seed ``modes.json`` paths: the chosen K, column ``chosen_k``)."""
+    import pandas as pd
+
     from lwflow.evaluation.figures import save_figure, seeds_figure
     from lwflow.evaluation.tables import FLAGGED_VERDICTS, summarise, to_html, to_markdown
 
@@ -86,6 +86,8 @@ def results_page(template: Path, tables: dict[str, Path], page_out: Path, proven
     markdown (``$name``: the ``.md`` beside its ``.csv``, as the table job wrote it), its
     comparison with the published values (``$name_comparison``, from the ``.csv``) and the stamp
     of the jobs that made the tables (``$stamp``)."""
+    import pandas as pd
+
     from lwflow.evaluation.pages import published_comparison, render_page, run_stamp
 
     values = {"stamp": run_stamp([read_json(sidecar_path(Path(path))) for path in tables.values()])}
@@ -128,6 +130,8 @@ def loss_curves(
     problem: str, histories: dict[str, dict[str, Path]], png: Path, pdf: Path, provenance: Provenance
 ) -> None:
     """Validation-loss curves of every model of one problem (``histories``: model -> seed -> path)."""
+    import pandas as pd
+
     from lwflow.evaluation.figures import loss_figure, save_figure
 
     frames = {label: {int(s): pd.read_csv(path) for s, path in paths.items()} for label, paths in histories.items()}
@@ -172,6 +176,8 @@ def model_diagnostics(
 
 def paper_b_weights_figure(weights: dict[str, list[Path]], png: Path, pdf: Path, provenance: Provenance) -> None:
     """Paper B, Figure 1: AMF-VI (EMA) and EM weights per dataset (``weights``: dataset -> per-seed JSONs)."""
+    import pandas as pd
+
     from lwflow.evaluation.figures import save_figure, weights_figure
     from lwflow.reproduction.paper_b import PUBLISHED_WEIGHTS, TITLES
 

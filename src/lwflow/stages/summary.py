@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from lwflow.artefacts import (
     Provenance,
     read_json,
@@ -24,6 +22,8 @@ def problem_summary(
     """Every model's summary of one problem in one long table (a row per model, seed and
     parameter), also as markdown, and as an HTML page of two narrow tables: the fits (verdict,
     modes, ESS, log Z +- se, Pareto k, shift per model and seed) and their parameters."""
+    import pandas as pd
+
     from lwflow.evaluation.tables import markdown_table, summary_sections, to_html
 
     rows = []

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from lwflow.artefacts import (
     Provenance,
@@ -141,6 +140,8 @@ def sample_model(
     sd and 5/50/95 % quantiles of the draws (names from the problem), with the ESS before and
     after clipping, the chosen base modes and :math:`\\log \\hat Z \\pm` se (fit on the
     likelihood or adaptive).  A ``not trusted`` verdict is a ``WARNING:`` line in the log."""
+    import pandas as pd
+
     from lwflow.evaluation.tables import markdown_table
     from lwflow.fitting.posterior import check_headline, summarise_samples
     from lwflow.models.flows import load_checkpoint
