@@ -296,19 +296,22 @@ def _generalized_pareto_shape(excess: np.ndarray) -> float:
     arviz-stats' ``_gpdfit``, in its order, so the value is the same to the last bit."""
     from scipy.special import logsumexp
 
-    n = len(excess)
-    m = 30 + int(n**0.5)
-    b = 1 - np.sqrt(m / (np.arange(1, m + 1, dtype=float) - 0.5))
-    b /= 3 * excess[int(n / 4 + 0.5) - 1]
-    b += 1 / excess[-1]
-    k = np.mean(np.log1p(-b[:, None] * excess), axis=1)
-    log_likelihood = n * (np.log(-b / k) - k - 1)
-    weights = np.exp(log_likelihood - logsumexp(log_likelihood))
-    kept = weights >= 10 * np.finfo(float).eps  # negligible weights dropped
-    weights, b = weights[kept], b[kept]
-    weights /= weights.sum()
-    shape = np.mean(np.log1p(-np.sum(b * weights) * excess))
-    return (n * shape + 10 * 0.5) / (n + 10)
+    with np.errstate(
+        divide="ignore", invalid="ignore"
+    ):  # a tail whose lower quarter ties the cutoff: NaN, as arviz-stats
+        n = len(excess)
+        m = 30 + int(n**0.5)
+        b = 1 - np.sqrt(m / (np.arange(1, m + 1, dtype=float) - 0.5))
+        b /= 3 * excess[int(n / 4 + 0.5) - 1]
+        b += 1 / excess[-1]
+        k = np.mean(np.log1p(-b[:, None] * excess), axis=1)
+        log_likelihood = n * (np.log(-b / k) - k - 1)
+        weights = np.exp(log_likelihood - logsumexp(log_likelihood))
+        kept = weights >= 10 * np.finfo(float).eps  # negligible weights dropped
+        weights, b = weights[kept], b[kept]
+        weights /= weights.sum()
+        shape = np.mean(np.log1p(-np.sum(b * weights) * excess))
+        return (n * shape + 10 * 0.5) / (n + 10)
 
 
 def weighted_resample(theta: np.ndarray, log_weight: np.ndarray, n: int, seed: int) -> np.ndarray:
