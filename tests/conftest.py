@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # after them, longest first (seconds on a quiet 2-core machine, --durations), so that two runs
 # on two cores overlap only at the end and test_workflow_rounds.py, which reads the smoke run
 # last, finds it made instead of waiting for it
-FIRST = ["test_workflow.py"]  # the smoke run, 280 s; test_workflow_faults.py reads it too
+FIRST = ["test_workflow.py"]  # the smoke run (865 s in the suite of 2026-12-07); test_workflow_faults.py reads it too
 LAST = [
     "test_workflow_rounds.py",  # 120 s
     "test_slurm.py",  # 80 s

@@ -99,8 +99,9 @@ class FinishedRun:
     @classmethod
     def made(cls, workdir: Path) -> "FinishedRun":
         """Runs the workflow in ``workdir`` (2 cores) and keeps how it ended."""
-        # 900 s: the smoke run takes 280 s alone on a quiet 2-core machine and 550 s beside the
-        # other xdist worker's tests, whose load the pace (measured once, maybe before) can miss
+        # 900 s times the pace: the smoke run's 204 jobs took 865 s beside the other xdist
+        # worker's tests on 2026-12-07, when `import torch` took 2.7-3.5 s (a pace of about 2, so a
+        # limit of about 1 800 s); the pace, measured once and maybe before, can miss that load
         timeout = round(900 * machine_pace())
         try:
             result = run_snakemake(workdir, "--cores", "2", "--quiet", timeout=timeout)
