@@ -132,6 +132,7 @@ def test_pareto_k_is_arviz_stats_psis_bit_for_bit(n):
         with np.errstate(all="ignore"):  # arviz-stats warns on the tied tail; lwflow's k-hat does not
             expected = float(array_stats.psislw(-(finite - finite.max()))[1])
         assert pareto_k(log_w) == expected
+    assert np.isnan(pareto_k(np.log(rng.uniform(size=24))))  # a PSIS tail of 4: none to fit (arviz-stats raises)
 
 
 def test_auto_modes_count_modes_not_clumps_of_heavy_draws():

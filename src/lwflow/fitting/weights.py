@@ -273,12 +273,11 @@ def pareto_k(log_weights: np.ndarray) -> float:
     workflow job that checks a posterior paid for these 20 lines.  The test suite asserts that
     this function returns arviz-stats' value bit for bit."""
     finite = log_weights[np.isfinite(log_weights)]
-    tail = math.ceil(min(0.2 * finite.size, 3 * math.sqrt(finite.size)))  # PSIS's tail, r_eff = 1
-    if tail < 5 or np.ptp(np.sort(finite)[-tail:]) == 0:
-        return math.nan  # too few weights, or a flat tail: no tail to fit
     n = finite.size
-    n_tail = int(np.floor(3 * n**0.5) if n > 225 else np.floor(n / 5))
+    n_tail = int(np.floor(3 * n**0.5) if n > 225 else np.floor(n / 5))  # PSIS's tail, r_eff = 1
     ordered = np.sort(finite - finite.max())  # the weights over the largest, as logarithms
+    if n_tail < 5 or np.ptp(ordered[n - n_tail :]) == 0:
+        return math.nan  # too few weights, or a flat tail: no tail to fit
     top, cutoff = np.exp(ordered[n - n_tail :]), np.exp(ordered[n - n_tail - 1])
     return float(_generalized_pareto_shape(top - cutoff))
 
@@ -296,9 +295,8 @@ def _generalized_pareto_shape(excess: np.ndarray) -> float:
     arviz-stats' ``_gpdfit``, in its order, so the value is the same to the last bit."""
     from scipy.special import logsumexp
 
-    with np.errstate(
-        divide="ignore", invalid="ignore"
-    ):  # a tail whose lower quarter ties the cutoff: NaN, as arviz-stats
+    # a tail whose lower quarter ties the cutoff divides by zero: NaN or a value, as in arviz-stats
+    with np.errstate(divide="ignore", invalid="ignore"):
         n = len(excess)
         m = 30 + int(n**0.5)
         b = 1 - np.sqrt(m / (np.arange(1, m + 1, dtype=float) - 0.5))

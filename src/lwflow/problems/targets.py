@@ -16,9 +16,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from lwflow.problems.priors import ProductOfMarginals, UniformBox
-from lwflow.problems.shapes import Banana, Rings, TwoMoons
-
-_LOG_2PI = np.log(2 * np.pi)
+from lwflow.problems.shapes import _LOG_2PI, Banana, Rings, TwoMoons
 
 
 @dataclass(frozen=True)
