@@ -140,6 +140,11 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         help="adaptive: also the fit whose final flow's base is refined on this many draws (refine.n_draws; 0: none)",
     )
+    parser.add_argument(
+        "--refine-source",
+        choices=["rounds", "fresh"],
+        help="adaptive: also the fit whose final flow's base is refined on these draws (refine.source)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="verdict: fits run side by side (processes)")
     parser.add_argument(
         "--skip", nargs="*", default=[], metavar="PROBLEM:PROPOSAL", help="verdict: fits not to run (slow ones)"
@@ -190,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
             bic_patience=args.bic_patience,
             tempering_round_share=args.tempering_round_share,
             refine_draws=args.refine_draws,
+            refine_source=args.refine_source or "",
         )
         names = args.problems if args.problems is not None else [] if args.quick else list(ADAPTIVE_PROBLEMS)
         if args.runs:  # each run's rows as they were measured, side by side per seed in that run

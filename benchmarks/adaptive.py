@@ -40,6 +40,7 @@ class AdaptiveBenchmarkSettings:
     bic_patience: int = 0  # > 0: also the fit whose K scan stops this many K past the lowest BIC, side by side
     tempering_round_share: float = 0.0  # > 0: also the fit whose rounds at beta < 1 draw this share of a round
     refine_draws: int | None = None  # also the fit whose final flow's base is refined on this many draws (0: none)
+    refine_source: str = ""  # also the fit whose final flow's base is refined on these draws (refine.source)
 
     @classmethod
     def quick(cls) -> AdaptiveBenchmarkSettings:
@@ -86,6 +87,8 @@ def method_runs(
         }
     if settings.refine_draws is not None:
         variants[f"lwflow_adaptive_refine{settings.refine_draws}"] = {"refine": {"n_draws": settings.refine_draws}}
+    if settings.refine_source:
+        variants[f"lwflow_adaptive_refine_{settings.refine_source}"] = {"refine": {"source": settings.refine_source}}
     for method, change in variants.items():
         runs[method] = lambda seed, options={"adaptive": adaptive} | change: methods.adaptive_flow(
             problem, n, seed, flow, training, **options

@@ -1,6 +1,7 @@
-"""The base mixture refined on fresh draws of the flow (lwflow.fitting.refine): mode masses,
-means and scales moved to the posterior's, on and off the support's faces; no step where the
-weights are too uneven or there is no mixture base; calls counted; one seed, one result."""
+"""The base mixture refined on fresh draws of the flow or on draws the fit already has
+(lwflow.fitting.refine): mode masses, means and scales moved to the posterior's, on and off the
+support's faces; no step where the weights are too uneven or there is no mixture base; calls
+counted; one seed, one result."""
 
 import copy
 
@@ -12,6 +13,7 @@ from lwflow.fitting.refine import MIN_ESS_FRACTION, refine_base
 from lwflow.models.flows import BaseInit
 from lwflow.models.support import TruncatedModel
 from lwflow.settings import RefineConfig, SettingsError
+from lwflow.streams import rng_for, seed_for
 
 MODEL = {"arch": "realnvp", "n_modes": 2, "n_layers": 2, "hidden_units": 16}
 NO_TRAINING = {"max_steps": 20, "eval_every": 10, "batch_size": 256}
@@ -59,6 +61,33 @@ def test_wrong_mode_masses_and_means_are_moved_to_the_posteriors():
     assert refined.log_prob(truth).mean() > model.log_prob(truth).mean() + 0.05
 
 
+def test_draws_the_fit_has_are_the_fresh_step_where_they_are_fresh_draws_and_cost_no_call():
+    """Given the very draws the fresh step makes, with the flow as their source (v = 1), the step
+    is the fresh one to the last bit; given prior draws (v = q / prior), it moves the masses as
+    far, with no likelihood call."""
+    problem = two_modes(0.7)
+    model, order = fitted_with_base(problem, [0.5, 0.5], loc_shift=0.1)
+    fresh, fresh_record = refine_base(model, problem, RefineConfig(2000), seed=0)
+    theta = model.sample(2000, seed_for(0, "refine"))
+    own = (theta, problem.prior.log_prob(theta) + problem.log_likelihood(theta), model.log_prob(theta))
+    same, record = refine_base(model, problem, RefineConfig(2000), seed=0, draws=own)
+    assert (record["n_draws"], record["source"], fresh_record["source"]) == (0, "rounds", "fresh")
+    assert record["weights_after"] == fresh_record["weights_after"]
+    assert record["ess_fraction"] == pytest.approx(fresh_record["ess_fraction"], rel=1e-12)
+    for got, want in zip(vars(same.model.base_mixture()).values(), vars(fresh.model.base_mixture()).values()):
+        assert np.array_equal(got, want)
+    prior_draws = problem.prior.sample(100_000, rng_for(1, "prior"))
+    log_target = problem.prior.log_prob(prior_draws) + problem.log_likelihood(prior_draws)
+    pooled, record = refine_base(
+        model, problem, RefineConfig(), seed=0, draws=(prior_draws, log_target, problem.prior.log_prob(prior_draws))
+    )
+    assert record["applied"] and record["n_draws"] == 0 and record["draws"] == 100_000
+    assert abs(np.asarray(record["weights_after"])[order][1] - 0.7) < 0.01
+    assert abs(right_mass(pooled) - 0.7) < 0.01
+    fresh_anyway = refine_base(model, problem, RefineConfig(500, source="fresh"), seed=0, draws=own)[1]
+    assert (fresh_anyway["n_draws"], fresh_anyway["source"]) == (500, "fresh")
+
+
 def test_on_a_support_face_the_weights_are_those_of_the_truncated_components():
     """The right mode sits on the box's face (half of it cut): its mass inside is 0.6 x 0.5 of the
     whole, so the posterior's right share is 0.3 / 0.7; the means and scales stay (the face cuts a
@@ -98,7 +127,12 @@ def test_a_fit_refines_by_default_counts_the_calls_and_one_seed_gives_one_densit
 
 @pytest.mark.parametrize(
     ("refine", "match"),
-    [({"n_draws": -1}, "refine.n_draws.*-1"), ({"draws": 10}, "refine.*draws"), ({"n_draws": 1.5}, "n_draws")],
+    [
+        ({"n_draws": -1}, "refine.n_draws.*-1"),
+        ({"draws": 10}, "refine.*draws"),
+        ({"n_draws": 1.5}, "n_draws"),
+        ({"source": "pool"}, "refine.source.*pool"),
+    ],
 )
 def test_bad_refine_settings_are_named(refine, match):
     with pytest.raises(SettingsError, match=match):

@@ -259,10 +259,12 @@ class RBIGConfig(CheckedSection):
 
 @dataclass(frozen=True)
 class RefineConfig(CheckedSection):
-    """``n_draws`` fresh draws of the fitted flow (that many likelihood calls) for one EM step on
-    its base mixture (:mod:`lwflow.fitting.refine`); 0: no step."""
+    """One EM step on the fitted flow's base mixture (:mod:`lwflow.fitting.refine`): on adaptive
+    rounds' own evidence draws (``source`` ``rounds``, no likelihood call) or on ``n_draws``
+    fresh draws of the flow (``fresh``, and one-shot fits, that many calls); ``n_draws`` 0: no step."""
 
     n_draws: int = 2000
+    source: str = "rounds"
 
     SECTION: ClassVar[str] = "refine"
 

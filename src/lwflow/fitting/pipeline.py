@@ -11,7 +11,8 @@ The stages, each a function the workflow's jobs call as well (one code path):
 4. the number of base modes (``n_modes='auto'``: :func:`lwflow.fitting.modes.select_n_modes`), a
    flow trained on the weighted draws (:func:`lwflow.fitting.train.train_flow`) or an RBIG fitted
    to them, restricted to the prior's support (:mod:`lwflow.models.support`): :func:`fit_model`;
-5. the flow's base mixture refined on fresh draws of the flow (:mod:`lwflow.fitting.refine`);
+5. the flow's base mixture refined on fresh draws of the flow, or after adaptive rounds on
+   their own evidence draws (:mod:`lwflow.fitting.refine`);
 6. the check of the final density and its verdict (:mod:`lwflow.fitting.verdict`).
 
 Example (a small flow, so that it runs in seconds; the defaults fit a RealNVP of 8 layers)::
@@ -50,7 +51,7 @@ from lwflow.fitting.checkpoint import (
 from lwflow.fitting.model_fit import FittedModel, fit_model
 from lwflow.fitting.posterior import Posterior
 from lwflow.fitting.refine import refine_base
-from lwflow.fitting.rounds import adaptive_rounds
+from lwflow.fitting.rounds import Pool, adaptive_rounds, evidence_importance_draws
 from lwflow.fitting.verdict import advice_for, check_posterior
 from lwflow.fitting.weights import ess_of_log_weights, evaluate_log_likelihood, log_evidence, training_weights
 from lwflow.models.flows import ONE_PARAMETER_REALNVP
@@ -102,9 +103,10 @@ def fit(
     ``seed`` gives the same posterior.
 
     The trained flow's base mixture (mode masses, means, scales) is then refined by one
-    importance-weighted EM step on fresh draws of the flow (:mod:`lwflow.fitting.refine`,
-    settings ``refine``: a :class:`~lwflow.settings.RefineConfig` or a dict of its fields;
-    ``{"n_draws": 0}`` skips it); its record is ``diagnostics['refinement']``.
+    importance-weighted EM step on fresh draws of the flow, or after adaptive rounds on their
+    evidence draws at no call (:mod:`lwflow.fitting.refine`, settings ``refine``: a
+    :class:`~lwflow.settings.RefineConfig` or a dict of its fields; ``{"n_draws": 0}`` skips it);
+    its record is ``diagnostics['refinement']``.
 
     ``pool`` spreads the likelihood's calls over processes: a number of them, or any executor
     with an ordered ``map`` (``concurrent.futures``, ``multiprocessing.Pool``, mpi4py's
@@ -250,12 +252,19 @@ def _fit_prior(
 
 
 def _refined(
-    posterior: Posterior, problem: Problem, config: RefineConfig, seed: int, beta: float | None = None
+    posterior: Posterior,
+    problem: Problem,
+    config: RefineConfig,
+    seed: int,
+    beta: float | None = None,
+    pool: Pool | None = None,
 ) -> Posterior:
-    """``posterior`` with its base mixture refined (:func:`lwflow.fitting.refine.refine_base`), the
-    step's calls added to the fit's and its record in ``diagnostics['refinement']``."""
+    """``posterior`` with its base mixture refined (:func:`lwflow.fitting.refine.refine_base`; on
+    the evidence draws of adaptive rounds' ``pool`` where ``config.source`` says), the step's
+    calls added to the fit's and its record in ``diagnostics['refinement']``."""
     started = time.perf_counter()
-    posterior.model, record = refine_base(posterior.model, problem, config, seed, beta)
+    draws = evidence_importance_draws(pool) if pool is not None and config.source == "rounds" else None
+    posterior.model, record = refine_base(posterior.model, problem, config, seed, beta, draws)
     posterior.diagnostics["refinement"] = record
     posterior.diagnostics["n_likelihood_calls"] += record["n_draws"]
     posterior.diagnostics["seconds"] += time.perf_counter() - started
@@ -333,7 +342,8 @@ def _fit_adaptive(
     posterior.weighted_draws = {"theta": result.weighted_theta, "log_weight": result.weighted_log_weights}
     stop, beta = result.rounds[-1]["next"], float(result.rounds[-1]["beta"])
     advice = advice_for("adaptive", stop, diagnostics["n_likelihood_calls"], config)
-    return _checked(_refined(posterior, problem, refine, seed, beta), problem, check, seed, stop, beta, advice)
+    refined = _refined(posterior, problem, refine, seed, beta, result.pool)
+    return _checked(refined, problem, check, seed, stop, beta, advice)
 
 
 def _resumed_state(store: FitCheckpoint | None, problem: Problem) -> dict[str, Any]:

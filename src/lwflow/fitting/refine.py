@@ -30,6 +30,18 @@ masses carry the training draws' noise.  Measured on that example (seeds 0-4, sl
 2 000 draws (mode masses 0.482-0.526 before, 0.495-0.505 after); a step on the weights alone
 with plain importance sampling (no control variate) left 0.010-0.016 after 8 000 draws (seeds 0-2).
 
+**Draws a fit already has** (``source: rounds``, adaptive rounds): the evidence draws of the
+rounds (:func:`lwflow.fitting.rounds.evidence_importance_draws`), each weighted against the
+density :math:`g` it was drawn from, :math:`w = \\pi L / g`, cost no likelihood call.  With
+:math:`v = q / g`, :math:`E_g[v\\, s] = E_q[s]`, so
+
+.. math::  E_p[s] = E_q[s] + E_g[(\\bar w - v)\\, s] ,
+
+the same control variate (for fresh draws :math:`g = q`, :math:`v = 1`), and the ESS fraction
+that fresh draws of :math:`q` would have is :math:`E_g[w]^2 / E_g[w^2 / v]`.  :math:`q` is trained
+on these draws, so :math:`v` there is a little higher than at fresh draws; the benchmark's
+mode masses and sliced :math:`W_1` (docs/adaptive.md) measure what that costs.
+
 On a truncated model (:mod:`lwflow.models.support`) the exact :math:`E_q[s]` becomes
 :math:`E_{q_B}[s] = (E_q[s] - E_q[s\\, 1_{\\theta \\notin B}]) / q(B)`, the outside part from
 draws of the flow (no likelihood calls), and the weights are those of the truncated components,
@@ -48,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lwflow.fitting.weights import check_log_likelihood, ess_of_log_weights
+from lwflow.fitting.weights import check_log_likelihood
 from lwflow.models.flows import BaseInit, StandardisedFlow
 from lwflow.models.support import TruncatedModel, inside
 from lwflow.settings import RefineConfig
@@ -65,13 +77,21 @@ MOMENTS_MIN_INSIDE = 0.99
 
 
 def refine_base(
-    model: DensityModel, problem: Problem, config: RefineConfig, seed: int, beta: float | None = None
+    model: DensityModel,
+    problem: Problem,
+    config: RefineConfig,
+    seed: int,
+    beta: float | None = None,
+    draws: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[DensityModel, dict[str, Any]]:
     """``model`` with its base mixture refined (a copy; ``model`` is unchanged) and a record of
-    the step: ``n_draws`` (likelihood calls made), ``ess_fraction``, ``applied``, ``moments``
-    (means and scales moved too), the weights before and after, and why a step was not taken.
-    ``beta``: the last tempering of adaptive rounds; below 1 the flow is of a tempered posterior,
-    its verdict is ``not trusted`` whatever its base, and no calls are spent on it."""
+    the step: ``n_draws`` (likelihood calls made), ``source``, ``ess_fraction``, ``applied``,
+    ``moments`` (means and scales moved too), the weights before and after, and why a step was
+    not taken.  ``beta``: the last tempering of adaptive rounds; below 1 the flow is of a tempered
+    posterior, its verdict is ``not trusted`` whatever its base, and no calls are spent on it.
+    ``draws``: likelihood-evaluated draws the fit already has, as ``(theta, log pi L, log g)``
+    (module docstring), used where ``config.source`` is ``rounds``; else ``config.n_draws``
+    fresh draws of ``model``."""
     flow = model.model if isinstance(model, TruncatedModel) else model
     record: dict[str, Any] = {"n_draws": 0, "applied": False}
     if config.n_draws == 0:
@@ -80,20 +100,31 @@ def refine_base(
         return model, record | {"reason": "no Gaussian-mixture base (RBIG)"}
     if beta is not None and beta < 1:
         return model, record | {"reason": f"adaptive rounds stopped at beta {beta:.3g} < 1"}
-    theta = model.sample(config.n_draws, seed_for(seed, "refine"))
-    log_likelihood = check_log_likelihood(problem.log_likelihood(theta.copy()), n_samples=len(theta))
-    log_weight = problem.prior.log_prob(theta) + log_likelihood - model.log_prob(theta)
-    ess_fraction = ess_of_log_weights(log_weight) / len(theta)
-    before = flow.base_mixture()
-    record |= {"n_draws": len(theta), "ess_fraction": ess_fraction, "weights_before": before.weights.tolist()}
-    if not ess_fraction >= MIN_ESS_FRACTION:
-        return model, record | {"reason": f"ESS fraction {ess_fraction:.2f} below {MIN_ESS_FRACTION}"}
+    if draws is not None and config.source == "rounds":
+        theta, log_target, log_source = draws
+        log_q = model.log_prob(theta)
+        record["source"] = "rounds"
+    else:
+        theta = model.sample(config.n_draws, seed_for(seed, "refine"))
+        log_likelihood = check_log_likelihood(problem.log_likelihood(theta.copy()), n_samples=len(theta))
+        log_target = problem.prior.log_prob(theta) + log_likelihood
+        log_q = log_source = model.log_prob(theta)
+        record |= {"n_draws": len(theta), "source": "fresh"}
+    log_weight = log_target - log_source
     weights = np.exp(log_weight - np.max(log_weight))
     weights /= weights.mean()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q_over_source = np.exp(log_q - log_source)  # v; 1 for fresh draws
+        ess_fraction = float(1 / np.mean(np.where(weights > 0, weights**2 / q_over_source, 0.0)))
+    before = flow.base_mixture()
+    record |= {"draws": len(theta), "ess_fraction": ess_fraction, "weights_before": before.weights.tolist()}
+    if not ess_fraction >= MIN_ESS_FRACTION:
+        return model, record | {"reason": f"ESS fraction {ess_fraction:.2f} below {MIN_ESS_FRACTION}"}
     refined = copy.deepcopy(flow)
     expected, inside_share = _expectations_on_support(flow, before, model, seed)
     paid = _statistics(flow.latent(theta), before)
-    mass, first, second = (e + np.tensordot(weights - 1, s, axes=(0, 0)) / len(theta) for e, s in zip(expected, paid))
+    correction = weights - q_over_source
+    mass, first, second = (e + np.tensordot(correction, s, axes=(0, 0)) / len(theta) for e, s in zip(expected, paid))
     mass = np.maximum(mass, 1e-12)
     new_weights = mass / inside_share
     loc, scale = before.loc.copy(), before.scale.copy()

@@ -34,7 +34,7 @@ The evidence is the importance estimate from every round drawn from a flow (what
 the rounds combined by their ESS, :math:`\\hat Z = \\sum_s \\lambda_s \\hat Z_s` with
 :math:`\\lambda_s \\propto \\mathrm{ESS}_s` (:func:`evidence_draws` says why not the pooled
 weights, and why not by size; :func:`evidence` gives its se); the Pareto :math:`\\hat k` of
-those weights (PSIS, arviz-stats)
+those weights (PSIS, :func:`lwflow.fitting.weights.pareto_k`)
 says whether to trust it and the weighted draws: :math:`\\hat k < 0.7` is reliable, above it the
 weights' variance is effectively infinite and neither should be trusted (Vehtari et al. 2024).
 """
@@ -479,6 +479,25 @@ def evidence_draws(pool: Pool) -> tuple[np.ndarray, np.ndarray]:
     ends = np.cumsum(pool.counts)
     rows = [np.arange(ends[s] - pool.counts[s], ends[s]) for s in _evidence_round_indices(pool)]
     return pool.theta[np.concatenate(rows)], _combined_log_weights(*_evidence_rounds(pool))
+
+
+def evidence_importance_draws(pool: Pool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The evidence draws (:func:`evidence_draws`, in its order), their :math:`\\log \\pi L` and
+    the density each one's weight divides it by, :math:`\\log g_i = \\log q_s(\\theta_i) - \\log(\\lambda_s
+    N / N_s)` (``+inf`` for a round of share 0): :math:`\\frac1N \\sum_i f(\\theta_i) / g_i` is
+    unbiased for :math:`\\int f` whatever :math:`f`.  What the base refinement
+    (:func:`lwflow.fitting.refine.refine_base`) reads from adaptive rounds: its control variate
+    :math:`q / g` is nonzero also where the likelihood is zero."""
+    indices = _evidence_round_indices(pool)
+    _, shares = _evidence_rounds(pool)
+    ends = np.cumsum(pool.counts)
+    n = int(pool.counts[indices].sum())
+    rows = [np.arange(ends[s] - pool.counts[s], ends[s]) for s in indices]
+    with np.errstate(divide="ignore"):
+        log_source = [pool.log_proposals[s, r] - np.log(lam * n / len(r)) for s, lam, r in zip(indices, shares, rows)]
+    every = np.concatenate(rows)
+    log_target = tempered(pool.log_prior[every], pool.log_likelihood[every], 1.0)
+    return pool.theta[every], log_target, np.concatenate(log_source)
 
 
 def _combined_log_weights(own: list[np.ndarray], shares: np.ndarray) -> np.ndarray:

@@ -52,14 +52,16 @@ def train(
             (:class:`~lwflow.stages.settings.ModelSettings`).
         device: where training runs (compute-only: ``auto``, ``cpu``, ``cuda``).
         report: the training data's report, whose ``beta`` (adaptive rounds) the base refinement
-            reads: a final flow's base is refined on fresh draws where ``settings.refine`` says
-            (:mod:`lwflow.fitting.refine`), not after rounds that stopped at ``beta`` < 1; its
-            record goes in the checkpoint's sidecar.
+            reads: a final flow's base is refined where ``settings.refine`` says
+            (:mod:`lwflow.fitting.refine`; on the rounds' evidence draws where ``weights_path``
+            is their pool), not after rounds that stopped at ``beta`` < 1; its record goes in
+            the checkpoint's sidecar.
         warm_start: an adaptive round's flow that a round's flow starts from for
             ``settings.warm_start_steps`` steps where it has the base modes chosen.
     """
     from lwflow.fitting.model_fit import fit_model
     from lwflow.fitting.refine import refine_base
+    from lwflow.fitting.rounds import Pool, evidence_importance_draws
     from lwflow.models.flows import load_checkpoint, save_checkpoint
     from lwflow.problems import problem_from_spec
 
@@ -70,7 +72,8 @@ def train(
 
     problem = problem_from_spec(name, settings.problem)
     theta = read_npz(theta_path)["theta"]
-    w = read_npz(weights_path)["weights"] if weights_path is not None else np.ones(len(theta))
+    data = read_npz(weights_path) if weights_path is not None else {}
+    w = data["weights"] if weights_path is not None else np.ones(len(theta))
     fitted = fit_model(
         theta,
         w,
@@ -86,7 +89,10 @@ def train(
     )
     if settings.refine is not None:
         beta = read_json(report).get("beta") if report is not None else None
-        fitted.model, fitted.facts["refinement"] = refine_base(fitted.model, problem, settings.refine, seed, beta)
+        draws = evidence_importance_draws(Pool.from_arrays(data)) if "log_proposals" in data else None
+        fitted.model, fitted.facts["refinement"] = refine_base(
+            fitted.model, problem, settings.refine, seed, beta, draws
+        )
         print(f"base refined: {fitted.facts['refinement']}", flush=True)
     if "device" in fitted.facts:
         print(f"trained on {fitted.facts['device']}: {fitted.facts['device_reason']}", flush=True)
