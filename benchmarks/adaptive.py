@@ -159,8 +159,8 @@ def accuracy_figure(runs: pd.DataFrame, path: Path) -> None:
 def goal_verdicts(table: pd.DataFrame) -> str:
     """One markdown line per problem, from :func:`goal_table`: whether lwflow's flow draws, its
     weighted draws and its corrected draws meet the goal's accuracy, its calls against the fewer
-    of the anchors' and against the fewer of those anchors that meet the accuracy, and the
-    verdict (the goal: an accurate reading with fewer calls than both anchors, the corrected
+    of the anchors' and against the fewer of those anchors that meet the accuracy, its wall time
+    against nautilus's, and the verdict (the goal: an accurate reading with fewer calls than both anchors, the corrected
     draws' extra calls counted)."""
 
     def accuracy(met: bool) -> str:
@@ -184,10 +184,16 @@ def goal_verdicts(table: pd.DataFrame) -> str:
                 f"({corrected['likelihood_calls']:.0f} calls with their own)"
             )
         equal = flow["calls_over_accurate_anchor"]
+        nautilus = anchors.loc[anchors["method"] == "nautilus", "seconds"].tolist()
+        wall = f" Wall time {flow['seconds']:.0f} s" + "".join(
+            f", {flow['seconds'] / seconds:.2f}x nautilus's ({seconds:.0f} s)" for seconds in nautilus
+        )
         lines.append(
             f"- **{problem}** ({int(rows['n_seeds'].min())} seeds): goal **{'met' if met else 'not met'}**. "
             f"lwflow {flow['likelihood_calls']:.0f} calls, {flow['calls_over_best_anchor']:.2f}x the fewer of "
             f"the anchors'; {reading}; anchors accurate: {accurate_anchors}"
             + (f" ({equal:.2f}x the fewer of theirs)." if pd.notna(equal) else ".")
+            + wall
+            + "."
         )
     return "\n".join(lines)

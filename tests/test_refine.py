@@ -70,7 +70,7 @@ def test_draws_the_fit_has_are_the_fresh_step_where_they_are_fresh_draws_and_cos
     fresh, fresh_record = refine_base(model, problem, RefineConfig(2000), seed=0)
     theta = model.sample(2000, seed_for(0, "refine"))
     own = (theta, problem.prior.log_prob(theta) + problem.log_likelihood(theta), model.log_prob(theta))
-    same, record = refine_base(model, problem, RefineConfig(2000), seed=0, draws=own)
+    same, record = refine_base(model, problem, RefineConfig(2000, source="rounds"), seed=0, draws=own)
     assert (record["n_draws"], record["source"], fresh_record["source"]) == (0, "rounds", "fresh")
     assert record["weights_after"] == fresh_record["weights_after"]
     assert record["ess_fraction"] == pytest.approx(fresh_record["ess_fraction"], rel=1e-12)
@@ -79,12 +79,16 @@ def test_draws_the_fit_has_are_the_fresh_step_where_they_are_fresh_draws_and_cos
     prior_draws = problem.prior.sample(100_000, rng_for(1, "prior"))
     log_target = problem.prior.log_prob(prior_draws) + problem.log_likelihood(prior_draws)
     pooled, record = refine_base(
-        model, problem, RefineConfig(), seed=0, draws=(prior_draws, log_target, problem.prior.log_prob(prior_draws))
+        model,
+        problem,
+        RefineConfig(source="rounds"),
+        0,
+        draws=(prior_draws, log_target, problem.prior.log_prob(prior_draws)),
     )
     assert record["applied"] and record["n_draws"] == 0 and record["draws"] == 100_000
     assert abs(np.asarray(record["weights_after"])[order][1] - 0.7) < 0.01
     assert abs(right_mass(pooled) - 0.7) < 0.01
-    fresh_anyway = refine_base(model, problem, RefineConfig(500, source="fresh"), seed=0, draws=own)[1]
+    fresh_anyway = refine_base(model, problem, RefineConfig(500), seed=0, draws=own)[1]  # source fresh
     assert (fresh_anyway["n_draws"], fresh_anyway["source"]) == (500, "fresh")
 
 
@@ -147,3 +151,16 @@ def test_the_refined_model_is_saved_and_loaded_as_it_is(tmp_path):
     theta = posterior.sample(500, 1)
     assert np.array_equal(loaded.log_prob(theta), posterior.log_prob(theta))
     assert loaded.diagnostics["refinement"] == copy.deepcopy(posterior.diagnostics["refinement"])
+
+
+def test_an_adaptive_fit_refines_on_its_rounds_draws_at_no_call_where_asked():
+    """``refine.source: rounds``: the step reads the rounds' evidence draws (as many as they are),
+    its record says so, and the fit's calls are the rounds' and the check's only."""
+    problem = two_modes(0.7)
+    adaptive = {"n_per_round": 2000, "max_calls": 8000, "final_ess": 1000}
+    options = {"model": MODEL, "training": NO_TRAINING, "proposal": "adaptive", "adaptive": adaptive}
+    posterior = lwflow.fit(problem, refine={"source": "rounds"}, check={"n_draws": 500}, **options)
+    record, rounds = posterior.diagnostics["refinement"], posterior.diagnostics["rounds"]
+    assert rounds[-1]["beta"] == 1.0 and record["source"] == "rounds" and record["n_draws"] == 0
+    assert record["draws"] == sum(r["n"] for r in rounds[1:])  # every round drawn from a flow
+    assert posterior.diagnostics["n_likelihood_calls"] == rounds[-1]["calls"] + 500

@@ -290,7 +290,7 @@ def test_the_workflow_rounds_and_the_library_rounds_give_the_same_posterior(smok
     gives the workflow's pooled draws, weights, evidence and final flow exactly, and the final
     flow's base refinement (lwflow.fitting.refine) the workflow's refined flow."""
     from lwflow.fitting.refine import refine_base
-    from lwflow.fitting.rounds import adaptive_rounds
+    from lwflow.fitting.rounds import adaptive_rounds, evidence_importance_draws
     from lwflow.problems import problem_from_spec
     from lwflow.settings import AdaptiveConfig, ModelConfig, ModeSelectionConfig, RefineConfig, TrainConfig, settings_of
     from lwflow.streams import seed_for
@@ -314,8 +314,10 @@ def test_the_workflow_rounds_and_the_library_rounds_give_the_same_posterior(smok
     np.testing.assert_array_equal(pool["log_weights"], result.log_weights)
     assert round_reports(smoke_run)[-1]["log_evidence"] == result.log_evidence
     refine = settings_of(RefineConfig, recorded["refine"])
-    final, record = refine_base(result.fitted.model, problem, refine, 0, result.rounds[-1]["beta"])
-    assert record["applied"] and json.loads((model_dir / "model.pt.json").read_text())["refinement"] == record
+    draws = evidence_importance_draws(result.pool)  # read where refine.source is rounds
+    final, record = refine_base(result.fitted.model, problem, refine, 0, result.rounds[-1]["beta"], draws)
+    assert record["applied"] and record["source"] == refine.source
+    assert json.loads((model_dir / "model.pt.json").read_text())["refinement"] == record
     samples = np.load(model_dir / "samples.npz")["samples"]
     np.testing.assert_array_equal(samples, final.sample(len(samples), seed_for(0, "model_samples")))
 

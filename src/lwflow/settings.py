@@ -259,12 +259,13 @@ class RBIGConfig(CheckedSection):
 
 @dataclass(frozen=True)
 class RefineConfig(CheckedSection):
-    """One EM step on the fitted flow's base mixture (:mod:`lwflow.fitting.refine`): on adaptive
-    rounds' own evidence draws (``source`` ``rounds``, no likelihood call) or on ``n_draws``
-    fresh draws of the flow (``fresh``, and one-shot fits, that many calls); ``n_draws`` 0: no step."""
+    """One EM step on the fitted flow's base mixture (:mod:`lwflow.fitting.refine`): on ``n_draws``
+    fresh draws of the flow (``source`` ``fresh``, that many likelihood calls) or, after adaptive
+    rounds, on the rounds' own evidence draws (``rounds``, no call; docs/adaptive.md measures
+    both); ``n_draws`` 0: no step."""
 
     n_draws: int = 2000
-    source: str = "rounds"
+    source: str = "fresh"
 
     SECTION: ClassVar[str] = "refine"
 
