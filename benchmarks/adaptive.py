@@ -160,7 +160,8 @@ def goal_verdicts(table: pd.DataFrame) -> str:
     """One markdown line per problem, from :func:`goal_table`: whether lwflow's flow draws, its
     weighted draws and its corrected draws meet the goal's accuracy, its calls against the fewer
     of the anchors' and against the fewer of those anchors that meet the accuracy, its wall time
-    against nautilus's, and the verdict (the goal: an accurate reading with fewer calls than both anchors, the corrected
+    against nautilus's, each variant fit run beside it (its calls and flow draws), and the
+    verdict (the goal: an accurate reading with fewer calls than both anchors, the corrected
     draws' extra calls counted)."""
 
     def accuracy(met: bool) -> str:
@@ -188,6 +189,13 @@ def goal_verdicts(table: pd.DataFrame) -> str:
         wall = f" Wall time {flow['seconds']:.0f} s" + "".join(
             f", {flow['seconds'] / seconds:.2f}x nautilus's ({seconds:.0f} s)" for seconds in nautilus
         )
+        readings = ("lwflow_adaptive", "lwflow_adaptive_weighted", "lwflow_adaptive_corrected")
+        variants = rows[rows["method"].str.startswith("lwflow_adaptive_") & ~rows["method"].isin(readings)]
+        side_by_side = "".join(
+            f" `{v['method']}`: {v['likelihood_calls']:.0f} calls, {v['calls_over_best_anchor']:.2f}x, "
+            f"flow draws {accuracy(v['meets_accuracy'])}."
+            for _, v in variants.iterrows()
+        )
         lines.append(
             f"- **{problem}** ({int(rows['n_seeds'].min())} seeds): goal **{'met' if met else 'not met'}**. "
             f"lwflow {flow['likelihood_calls']:.0f} calls, {flow['calls_over_best_anchor']:.2f}x the fewer of "
@@ -195,5 +203,6 @@ def goal_verdicts(table: pd.DataFrame) -> str:
             + (f" ({equal:.2f}x the fewer of theirs)." if pd.notna(equal) else ".")
             + wall
             + "."
+            + side_by_side
         )
     return "\n".join(lines)
