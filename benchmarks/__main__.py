@@ -28,6 +28,7 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -301,9 +302,13 @@ def write_pages(out: Path, pages: Path, tables: dict[str, pd.DataFrame], adaptiv
     templates = Path(__file__).resolve().parent / "pages"
     pages.mkdir(parents=True, exist_ok=True)
 
+    benchmarks_template = (templates / "benchmarks.md").read_text()
+    page = pages / "benchmarks.md"
+    before = rendered_sections(benchmarks_template, page.read_text()) if page.exists() else {}
+
     def section(name: str) -> str:
-        if not (out / f"{name}.csv").exists():
-            return f"Not measured in `{out}`."
+        if not (out / f"{name}.csv").exists():  # as the page had it, with its own stamp
+            return before.get(name) or f"Not measured in `{out}`."
         stamp = (out / f"{name}.stamp").read_text().strip()
         return f"Measured: {stamp}\n\n{markdown_table(pd.read_csv(out / f'{name}.csv'))}"
 
@@ -335,8 +340,23 @@ def write_pages(out: Path, pages: Path, tables: dict[str, pd.DataFrame], adaptiv
     own_pages = ("adaptive", "verdict", "one_parameter", "paper_b_recipe")
     others = [name for name in (*NAMES, "reproduction_run") if name not in own_pages]
     if any(name in tables for name in others):
-        values = {name: section(name) for name in others} | {"stamp": f"each table below with its own; `{out}`."}
-        (pages / "benchmarks.md").write_text(render_page((templates / "benchmarks.md").read_text(), values))
+        values = {name: section(name) for name in others} | {"stamp": "each table below with its own."}
+        page.write_text(render_page(benchmarks_template, values))
+
+
+def rendered_sections(template: str, page: str) -> dict[str, str]:
+    """What each table section ``$name`` of ``template`` was in ``page``, a page rendered from it
+    (each begins ``Measured:`` or ``Not measured``); empty where the page does not fit the
+    template (the template changed since).  A run of some benchmarks keeps the other tables of
+    the page as they were measured, each with its own stamp, where a fresh checkout has none of
+    their ``--out`` files."""
+    parts = re.split(r"\$(\w+)", template)
+    pattern = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>(?:Measured|Not measured).*?)" if part != "stamp" else ".*?"
+        for i, part in enumerate(parts)
+    )
+    match = re.fullmatch(pattern, page, flags=re.DOTALL)
+    return match.groupdict() if match else {}
 
 
 def write_summary(out: Path, quick: bool) -> None:

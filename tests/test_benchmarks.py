@@ -226,3 +226,18 @@ def test_paper_b_recipe_says_per_target_whether_amfvi_beats_every_expert(tmp_pat
     assert paper_b_recipe.claim_sentence(table).startswith(
         "AMF-VI's NLL is below every one of the paper's three experts' on 3 of 6"
     )
+
+
+def test_a_run_of_some_benchmarks_keeps_the_pages_other_tables_with_their_stamps():
+    """benchmarks.md is rendered from one template: the sections a run did not measure are read
+    back from the page as it was (a fresh checkout has none of their tables), and a page that no
+    longer fits the template gives nothing back."""
+    from benchmarks.__main__ import rendered_sections
+    from lwflow.evaluation.pages import render_page
+
+    template = (ROOT / "benchmarks/pages/benchmarks.md").read_text()
+    names = [name for name in re.findall(r"\$(\w+)", template) if name != "stamp"]
+    sections = {name: f"Measured: {name}, commit {i:07d}\n\n| a |\n|---|\n| {i} |\n" for i, name in enumerate(names)}
+    page = render_page(template, sections | {"stamp": "each table below with its own."})
+    assert len(names) > 5 and rendered_sections(template, page) == sections
+    assert rendered_sections(template.replace("## ", "### ", 1), page) == {}
