@@ -259,11 +259,11 @@ def _refined(
     beta: float | None = None,
     pool: Pool | None = None,
 ) -> Posterior:
-    """``posterior`` with its base mixture refined (:func:`lwflow.fitting.refine.refine_base`; on
-    the evidence draws of adaptive rounds' ``pool`` where ``config.source`` says), the step's
-    calls added to the fit's and its record in ``diagnostics['refinement']``."""
+    """``posterior`` with its base mixture refined (:func:`lwflow.fitting.refine.refine_base`,
+    which reads adaptive rounds' ``pool`` where ``config.source`` says), the step's calls added
+    to the fit's and its record in ``diagnostics['refinement']``."""
     started = time.perf_counter()
-    draws = evidence_importance_draws(pool) if pool is not None and config.source == "rounds" else None
+    draws = evidence_importance_draws(pool) if pool is not None else None
     posterior.model, record = refine_base(posterior.model, problem, config, seed, beta, draws)
     posterior.diagnostics["refinement"] = record
     posterior.diagnostics["n_likelihood_calls"] += record["n_draws"]
