@@ -126,6 +126,12 @@ def main(argv: list[str] | None = None) -> None:
         help="adaptive: also the fit whose proposal flows stop at this patience (adaptive.proposal_patience)",
     )
     parser.add_argument(
+        "--proposal-max-steps",
+        type=int,
+        default=None,
+        help="adaptive: also the fit whose proposal flows train at most this many steps (adaptive.proposal_max_steps)",
+    )
+    parser.add_argument(
         "--bic-patience",
         type=int,
         default=0,
@@ -196,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
             adaptive_settings,
             warm_start_steps=args.warm_start_steps,
             proposal_patience=args.proposal_patience,
+            proposal_max_steps=args.proposal_max_steps,
             bic_patience=args.bic_patience,
             tempering_round_share=args.tempering_round_share,
             refine_draws=args.refine_draws,

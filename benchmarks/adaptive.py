@@ -37,6 +37,7 @@ class AdaptiveBenchmarkSettings:
     bridge_fraction: float = 0.001
     warm_start_steps: int = 0  # > 0: also the fit with warm starts between rounds, side by side
     proposal_patience: int = 0  # > 0: also the fit whose proposal flows stop at this patience, side by side
+    proposal_max_steps: int | None = None  # also the fit whose proposal flows train at most this many steps (0: all)
     bic_patience: int = 0  # > 0: also the fit whose K scan stops this many K past the lowest BIC, side by side
     tempering_round_share: float = 0.0  # > 0: also the fit whose rounds at beta < 1 draw this share of a round
     refine_draws: int | None = None  # also the fit whose final flow's base is refined on this many draws (0: none)
@@ -77,6 +78,9 @@ def method_runs(
     if settings.proposal_patience > 0:
         patience = {"proposal_patience": settings.proposal_patience}
         variants[f"lwflow_adaptive_proposal_patience{settings.proposal_patience}"] = {"adaptive": adaptive | patience}
+    if settings.proposal_max_steps is not None:
+        steps = {"proposal_max_steps": settings.proposal_max_steps}
+        variants[f"lwflow_adaptive_proposal_max_steps{settings.proposal_max_steps}"] = {"adaptive": adaptive | steps}
     if settings.bic_patience > 0:
         bic = {"bic_patience": settings.bic_patience}
         variants[f"lwflow_adaptive_bic_patience{settings.bic_patience}"] = {"mode_selection": bic}

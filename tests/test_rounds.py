@@ -222,6 +222,27 @@ def test_the_proposal_flows_stop_at_their_own_patience_and_the_final_flow_at_the
     assert proposal_training(training, config) == dataclasses.replace(training, patience=1)
 
 
+def test_the_proposal_flows_train_at_most_their_own_step_budget_and_the_final_flow_the_trainings():
+    """adaptive.proposal_max_steps: each flow that only proposes the next round's draws trains at
+    most that many steps (its cosine schedule over them); the final flow training.max_steps; 0 and
+    a budget above training.max_steps leave training.max_steps."""
+    from lwflow.fitting.rounds import adaptive_rounds, proposal_training
+    from lwflow.settings import ModelConfig, TrainConfig
+
+    training = TrainConfig(**{**TRAINING, "patience": 100})  # no early stop: the budget decides
+    config = AdaptiveConfig(n_per_round=1000, max_calls=3000, proposal_max_steps=30, tempering_round_share=1.0)
+    states = []
+    adaptive_rounds(
+        two_mode_problem(2), config, ModelConfig(**{**TINY, "n_modes": 2}), 0, training, on_round=states.append
+    )
+    last_steps = [int(f.history["step"].iloc[-1]) for f in states[-1].fitted]
+    assert last_steps == [30, 30, TRAINING["max_steps"]]
+    assert proposal_training(training, config).max_steps == 30
+    for budget in (0, TRAINING["max_steps"] + 1):
+        uncapped = dataclasses.replace(config, proposal_max_steps=budget)
+        assert proposal_training(training, uncapped).max_steps == TRAINING["max_steps"]
+
+
 def test_a_round_that_should_be_the_last_is_sized_to_what_the_evidence_draws_lack():
     """Once beta is 1 and the last round's own ESS fraction is enough, the next round draws
     1.1 x the missing ESS over that fraction, in hundreds, between a quarter round and a round;

@@ -278,7 +278,7 @@ def _round_line(record: dict[str, Any]) -> str:
 # type, range, default and help come from there.
 ADAPTIVE_OPTIONS = [f"--{key}" for key in ("n-per-round", "max-calls", "beta-ess-fraction", "final-ess-fraction")]
 ADAPTIVE_OPTIONS += [f"--{key}" for key in ("final-ess", "defensive-share", "max-rounds", "warm-start-steps")]
-ADAPTIVE_OPTIONS += ["--proposal-patience", "--tempering-round-share"]
+ADAPTIVE_OPTIONS += ["--proposal-patience", "--proposal-max-steps", "--tempering-round-share"]
 OPTION_SETTINGS = {
     "--proposal": ("proposal", None),
     "--n-prior-samples": ("n_prior_samples", None),

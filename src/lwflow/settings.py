@@ -320,6 +320,10 @@ class AdaptiveConfig(CheckedSection):
     later.  Measured side by side (docs/results/adaptive_hard.md): the same likelihood calls
     and rounds, a third to a half less training time.
 
+    ``proposal_max_steps``: the step budget of those proposal flows (their learning rate's cosine
+    schedule spans it), at most ``training.max_steps``; 0: ``training.max_steps``.  The final
+    flow keeps ``training.max_steps``.
+
     ``tempering_round_share``: rounds drawn while :math:`\\beta < 1` (round 0 included, drawn
     before any :math:`\\beta`) take this share of ``n_per_round`` (:func:`lwflow.fitting.rounds.tempering_round_size`);
     their draws only find the way, and the rounds at :math:`\\beta = 1` keep ``n_per_round``.
@@ -340,6 +344,7 @@ class AdaptiveConfig(CheckedSection):
     max_rounds: int = 30
     warm_start_steps: int = 0
     proposal_patience: int = 2
+    proposal_max_steps: int = 0
     tempering_round_share: float = 0.5
 
     SECTION: ClassVar[str] = "adaptive"

@@ -296,8 +296,10 @@ def round_training_seed(seed: int, round_index: int, last: bool) -> int:
 
 def proposal_training(training: TrainConfig, config: AdaptiveConfig) -> TrainConfig:
     """The training settings of a round's flow that proposes the next round's draws: ``training``
-    with ``config.proposal_patience`` as its patience."""
-    return replace(training, patience=config.proposal_patience)
+    with ``config.proposal_patience`` as its patience and at most ``config.proposal_max_steps``
+    steps (0: ``training.max_steps``)."""
+    steps = min(training.max_steps, config.proposal_max_steps or training.max_steps)
+    return replace(training, patience=config.proposal_patience, max_steps=steps)
 
 
 def pool_training_weights(log_weights: np.ndarray) -> np.ndarray:
