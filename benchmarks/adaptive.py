@@ -164,7 +164,7 @@ def goal_verdicts(table: pd.DataFrame) -> str:
     """One markdown line per problem, from :func:`goal_table`: whether lwflow's flow draws, its
     weighted draws and its corrected draws meet the goal's accuracy, its calls against the fewer
     of the anchors' and against the fewer of those anchors that meet the accuracy, its wall time
-    against nautilus's, each variant fit run beside it (its calls and flow draws), and the
+    against nautilus's, each variant fit run beside it (its calls, flow draws and wall time), and the
     verdict (the goal: an accurate reading with fewer calls than both anchors, the corrected
     draws' extra calls counted)."""
 
@@ -197,7 +197,9 @@ def goal_verdicts(table: pd.DataFrame) -> str:
         variants = rows[rows["method"].str.startswith("lwflow_adaptive_") & ~rows["method"].isin(readings)]
         side_by_side = "".join(
             f" `{v['method']}`: {v['likelihood_calls']:.0f} calls, {v['calls_over_best_anchor']:.2f}x, "
-            f"flow draws {accuracy(v['meets_accuracy'])}."
+            f"flow draws {accuracy(v['meets_accuracy'])}, {v['seconds']:.0f} s"
+            + "".join(f" ({v['seconds'] / seconds:.2f}x nautilus's)" for seconds in nautilus)
+            + "."
             for _, v in variants.iterrows()
         )
         lines.append(

@@ -88,6 +88,28 @@ def test_adaptive_scores_the_rounds_against_the_goal(quick_run):
     assert (quick_run / "adaptive.png").stat().st_size > 10_000  # the accuracy-against-calls figure
 
 
+def test_a_verdict_line_gives_the_wall_time_of_the_default_and_of_each_variant_against_nautilus():
+    from benchmarks.adaptive import goal_verdicts
+
+    def row(method, calls, seconds, accurate=True):
+        return {"problem": "p", "method": method, "likelihood_calls": calls, "seconds": seconds, "n_seeds": 3,
+                "meets_accuracy": accurate, "calls_over_best_anchor": calls / 20_000,
+                "calls_over_accurate_anchor": calls / 20_000}  # fmt: skip
+
+    table = pd.DataFrame(
+        [
+            row("lwflow_adaptive", 15_000, 40.0),
+            row("lwflow_adaptive_weighted", 15_000, 40.0),
+            row("lwflow_adaptive_proposal_max_steps250", 16_000, 25.0, accurate=False),
+            row("nautilus", 25_000, 50.0),
+            row("pocomc", 20_000, 20.0),
+        ]
+    )
+    line = goal_verdicts(table)
+    assert "goal **met**" in line and "Wall time 40 s, 0.80x nautilus's (50 s)." in line
+    assert "`lwflow_adaptive_proposal_max_steps250`: 16000 calls, 0.80x, flow draws not accurate, 25 s (0.50x" in line
+
+
 @pytest.mark.slow
 def test_the_results_pages_hold_every_table_of_the_run_with_its_stamp(quick_run):
     adaptive = (quick_run / "pages/adaptive.md").read_text()
