@@ -1,7 +1,8 @@
-"""Render Snakemake's rule graph for the README with the generated metrics rules drawn as one.
+"""Render Snakemake's rule graph for the README with each family of generated rules drawn as one.
 
 The workflow defines one ``model_metrics_<fit>_<problem>_seeds<...>`` rule per group of models
-that are scored together (``workflow/rules/evaluate.smk``); drawn one by one they make the
+that are scored together (``workflow/rules/evaluate.smk``) and one ``sample_models_<...>`` rule
+per group sampled together (``workflow/rules/train.smk``); drawn one by one they make the
 graph unreadable.  Usage::
 
     snakemake --rulegraph --quiet | python docs/rulegraph.py | dot -Tpng -o docs/rulegraph.png
@@ -14,19 +15,22 @@ import sys
 
 NODE = re.compile(r'^\s*(\d+)\[label = "([^"]+)"(.*)$')
 EDGE = re.compile(r"^\s*(\d+) -> (\d+)\s*$")
-MERGED = "model_metrics_*"
+FAMILIES = ("model_metrics_", "sample_models_")
 
 
-def merge_metrics_rules(dot: str) -> str:
-    """``dot`` with every ``model_metrics_...`` node replaced by one ``model_metrics_*`` node."""
+def merge_generated_rules(dot: str) -> str:
+    """``dot`` with the nodes of each family's rules (``model_metrics_...``, ``sample_models_...``)
+    replaced by one node, ``model_metrics_*`` and ``sample_models_*``."""
     lines, alias, seen_edges = [], {}, set()
     for line in dot.splitlines():
         node, edge = NODE.match(line), EDGE.match(line)
-        if node and node[2].startswith("model_metrics_"):
-            first = alias.setdefault(MERGED, node[1])
+        family = next((f for f in FAMILIES if node and node[2].startswith(f)), None)
+        if node and family:
+            merged = f"{family}*"
+            first = alias.setdefault(merged, node[1])
             alias[node[1]] = first
             if first == node[1]:
-                lines.append(f'\t{first}[label = "{MERGED}"{node[3]}')
+                lines.append(f'\t{first}[label = "{merged}"{node[3]}')
         elif edge:
             pair = (alias.get(edge[1], edge[1]), alias.get(edge[2], edge[2]))
             if pair not in seen_edges:
@@ -38,4 +42,4 @@ def merge_metrics_rules(dot: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(merge_metrics_rules(sys.stdin.read()))
+    sys.stdout.write(merge_generated_rules(sys.stdin.read()))

@@ -89,6 +89,7 @@ def test_every_rule_runs_a_stage_of_the_runner_through_the_one_script_in_a_job_s
     rule_files = "".join(path.read_text() for path in (root / "rules").glob("*.smk"))
     rules = set(re.findall(r"^(?:rule|checkpoint) (\w+):", rule_files, re.M))
     rules.add("model_metrics_likelihood_gmm2d_3mode_seeds0_1")  # the generated scoring rules (evaluate.smk)
+    rules.add("sample_models_likelihood_gmm2d_3mode_seeds0_1")  # the generated sampling rules (train.smk)
     scripts = re.findall(r"script:\n\s+f?\"([^\"]+)\"", rule_files)
     assert len(rules) > 20 and len(scripts) == len(rules)  # one script per rule (the generated ones share one)
     assert set(scripts) == {"../scripts/stage.py"}, "every rule's script is the runner's"

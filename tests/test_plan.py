@@ -66,6 +66,13 @@ def test_every_table_reads_only_artefacts_the_plan_makes(smoke):
     groups = plan.scoring_groups()
     scored = {(fit, problem, arch, modes) for (fit, problem, _), members in groups.items() for arch, modes in members}
     assert scored == {m for m in plan.models if m[1] in plan.truth_problems}
+    sampling = plan.sampling_groups()  # every model sampled once, by the job of its (fit, problem, seeds)
+    sampled = [
+        (fit, problem, arch, modes, seeds) for (fit, problem, seeds), group in sampling.items() for arch, modes in group
+    ]
+    assert sorted(m[:4] for m in sampled) == sorted(plan.models)
+    assert all(tuple(plan.model_seeds[m[:4]]) == m[4] for m in sampled)
+    assert len(sampling) < len(plan.models)  # fewer jobs than models: the point of the groups
 
 
 @pytest.mark.parametrize(

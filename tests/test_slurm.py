@@ -148,7 +148,7 @@ def slurm_cluster(tmp_path_factory) -> Iterator[Path]:
     assert not left, f"the SLURM tests left processes behind: {left}"
 
 
-PRIOR_CHAIN = ("sample_prior", "evaluate_likelihood", "gather_likelihood", "clip_weights", "train_flow", "sample_model")
+PRIOR_CHAIN = ("sample_prior", "evaluate_likelihood", "gather_likelihood", "clip_weights", "train_flow")
 ROUND_CHAIN = ("propose_round", "evaluate_round_likelihood", "gather_round_likelihood")
 
 

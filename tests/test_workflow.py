@@ -192,7 +192,8 @@ def test_the_report_shows_its_landing_page_a_table_and_a_figure_in_headless_chro
         page.goto(report)
         expect(page.get_by_text("What the DAG does")).to_be_visible(timeout=60_000)  # the landing page
         rules = page.evaluate("rulegraph_spec.data[0].values.map(node => node.rule)")
-        assert len(rules) == len(set(rules)) and {"propose_round", "weigh_round", "model_metrics_*"} <= set(rules)
+        families = {"propose_round", "weigh_round", "model_metrics_*", "sample_models_*"}
+        assert len(rules) == len(set(rules)) and families <= set(rules)
         page.screenshot(path=smoke_run / "report_rulegraph.png")  # one node per rule: look at it
         page.get_by_text("Paper A tables", exact=True).click()
         page.locator("label", has_text="table").click()
@@ -227,7 +228,7 @@ def test_the_report_shows_its_landing_page_a_table_and_a_figure_in_headless_chro
         (lambda c: c["training"].update(learning_rate=0.001), {"train_flow": "realnvp|maf|nsf"}),
         (lambda c: c["clipping"].update(min_ess=30), {}),
         (lambda c: c["problems"]["gmm2d_3mode"].update(n_target_samples=500), {}),
-        (lambda c: c["evaluation"].update(n_samples=1500), {"sample_model": "."}),
+        (lambda c: c["evaluation"].update(n_samples=1500), {"sample_models_*": "."}),
         (lambda c: c.update(refine={"n_draws": 500}), {"train_flow": "fit=(likelihood|adaptive)"}),
     ],
     ids=["rbig", "mode_selection", "learning_rate", "min_ess", "n_target_samples", "n_samples", "refine"],
@@ -243,7 +244,9 @@ def test_a_setting_reruns_only_the_jobs_that_read_it(smoke_run, tmp_path, edit, 
     if not rerun:
         assert "Nothing to be done" in output, output[-2000:]
     for rule, pattern in rerun.items():  # train_flow stands for the adaptive rounds' train_round too
-        ran = [wildcards for name, wildcards in jobs if name in (rule, "train_round" if rule == "train_flow" else rule)]
+        names = (rule, "train_round" if rule == "train_flow" else rule)
+        family = rule.removesuffix("*")  # sample_models_* stands for every generated sample_models_<group> rule
+        ran = [w for name, w in jobs if name in names or (family != rule and name.startswith(family))]
         assert ran and all(re.search(pattern, w) for w in ran), (rule, ran)
     if "train_flow" not in rerun:
         assert not any(rule in ("train_flow", "train_round") for rule, _ in jobs), jobs

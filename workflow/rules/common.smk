@@ -20,6 +20,7 @@ from lwflow.stages.plan import (
     mixture_dir,
     model_dir,
     rows_inputs,
+    summary_path,
 )
 from lwflow.artefacts import read_sidecar, read_verified, read_verified_json
 from lwflow.problems import problem_files, problem_from_spec
@@ -135,6 +136,31 @@ def training_data(wildcards):
         "weights": f"results/weights/{wildcards.problem}/seed{wildcards.seed}.npz",
         "report": f"results/weights/{wildcards.problem}/seed{wildcards.seed}_report.json",
     }
+
+
+class MemberWildcards(dict):
+    """The wildcards of one model of a group rule's job (whose own wildcards are only the seed),
+    for the input functions written for one model's wildcards."""
+
+    __getattr__ = dict.__getitem__
+
+
+def sampling_group_inputs(fit, problem, members):
+    """The input function of a sample_models_<group> rule: per model of the group, at the job's
+    seed, its checkpoint, base-modes record and, where its fit has one, its weights' report."""
+
+    def inputs(wildcards):
+        grouped = {"models": [], "modes": [], "reports": []}
+        for arch, modes in members:
+            member = MemberWildcards(fit=fit, problem=problem, arch=arch, modes=modes, seed=wildcards.seed)
+            paths = sampling_inputs(member)
+            grouped["models"].append(paths["model"])
+            grouped["modes"].append(paths["modes"])
+            if "report" in paths:
+                grouped["reports"].append(paths["report"])
+        return {key: paths for key, paths in grouped.items() if paths}
+
+    return inputs
 
 
 def sampling_inputs(wildcards):
@@ -303,8 +329,12 @@ def diagnostics_background(wildcards):
 
 
 def rule_family(name):
-    """A rule's name in the report's graph: the generated ``model_metrics_<group>`` rules as one."""
-    return "model_metrics_*" if name.startswith("model_metrics_") else name
+    """A rule's name in the report's graph: the generated ``model_metrics_<group>`` and
+    ``sample_models_<group>`` rules as one each."""
+    for family in ("model_metrics_", "sample_models_"):
+        if name.startswith(family):
+            return f"{family}*"
+    return name
 
 
 def one_node_per_rule(dag):

@@ -91,7 +91,7 @@ rule loss_curves:
 rule model_diagnostics:
     input:
         unpack(diagnostics_background),
-        samples=rules.sample_model.output.samples,
+        samples="results/models/{fit}/{problem}/{arch}_K{modes}/seed{seed}/samples.npz",
         modes=rules.train_flow.output.modes,
     output:
         report(

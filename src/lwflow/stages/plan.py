@@ -5,8 +5,9 @@ no Snakemake in it, so that it is tested like any other module; the rule files o
 * models: ``(fit, problem, arch, modes) -> seeds`` from the experiment blocks, plus what
   ``outputs`` asks for (paper A's and paper B's grids, the base-modes table);
 * mixtures: ``(fit, problem, modes) -> archs`` (AMF-VI and EM over the experts);
-* scoring groups: every model of one (fit, problem) trained for the same seeds, scored by
-  one job per seed (imports and the exact posterior paid once);
+* sampling and scoring groups: every model of one (fit, problem) trained for the same seeds,
+  sampled and checked by one job per seed and, where the problem has an exact posterior,
+  scored by another (imports and the exact posterior paid once);
 * the rows of every table and the panels of every figure, as artefact paths.
 
 Example (the test suite's small config, its defaults filled in by the schema as the workflow does)::
@@ -71,6 +72,12 @@ def model_dir(fit: str, problem: str, arch: str, modes: str, seed: object) -> st
 
 def metrics_path(fit: str, problem: str, arch: str, modes: str, seed: object) -> str:
     return _path("metrics", fit=fit, problem=problem, arch=arch, modes=modes, seed=seed)
+
+
+def summary_path(fit: str, problem: str, arch: str, modes: str, seed: object, markdown: bool = False) -> str:
+    """A model's posterior summary: its JSON, or with ``markdown`` its page."""
+    name = "summary_markdown" if markdown else "summary"
+    return _path(name, fit=fit, problem=problem, arch=arch, modes=modes, seed=seed)
 
 
 def log_q_path(fit: str, problem: str, arch: str, modes: str, seed: object) -> str:
@@ -337,12 +344,7 @@ class Plan:
 
     def summary_outputs(self, problem: str | None = None) -> list[str]:
         """Every model's posterior summary (of one problem, where given)."""
-        return [
-            _path("summary", fit=m[0], problem=m[1], arch=m[2], modes=m[3], seed=s)
-            for m in self.models
-            for s in self.model_seeds[m]
-            if problem in (None, m[1])
-        ]
+        return [summary_path(*m, s) for m in self.models for s in self.model_seeds[m] if problem in (None, m[1])]
 
     def problem_summary_outputs(self) -> list[str]:
         return [
@@ -427,15 +429,21 @@ class Plan:
 
     # scoring and mixtures
 
-    def scoring_groups(self) -> dict[tuple[str, str, tuple[int, ...]], list[tuple[str, str]]]:
-        """(fit, problem, seeds) -> the (arch, modes) of the models one job scores per seed: every
-        model of a problem and fit trained for the same seeds."""
+    def sampling_groups(self) -> dict[tuple[str, str, tuple[int, ...]], list[tuple[str, str]]]:
+        """(fit, problem, seeds) -> the (arch, modes) of the models one job samples and checks per
+        seed: every model of a problem and fit trained for the same seeds.  Their settings
+        (:meth:`sampling_settings`) are the problem's, so a group's job reads no setting that
+        one of its models does not."""
         groups: dict[tuple[str, str, tuple[int, ...]], list[tuple[str, str]]] = {}
         for fit, problem, arch, modes in self.models:
-            if problem in self.truth_problems:
-                seeds = tuple(self.model_seeds[(fit, problem, arch, modes)])
-                groups.setdefault((fit, problem, seeds), []).append((arch, modes))
+            seeds = tuple(self.model_seeds[(fit, problem, arch, modes)])
+            groups.setdefault((fit, problem, seeds), []).append((arch, modes))
         return groups
+
+    def scoring_groups(self) -> dict[tuple[str, str, tuple[int, ...]], list[tuple[str, str]]]:
+        """The :meth:`sampling_groups` of the problems with an exact posterior: the models one
+        job scores per seed."""
+        return {key: members for key, members in self.sampling_groups().items() if key[1] in self.truth_problems}
 
     def mixture_experts(self, fit: str, problem: str, modes: str, seed: object) -> dict[str, tuple[str, ...]]:
         """arch -> the (fit, problem, arch, modes, seed) of each expert of one mixture."""

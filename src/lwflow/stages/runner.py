@@ -22,6 +22,7 @@ log, threads, config``), so a stage can be run by this runner without Snakemake.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -113,13 +114,25 @@ def _train_round(job: Any, provenance: Provenance) -> None:
     )  # fmt: skip
 
 
-def _sample_model(job: Any, provenance: Provenance) -> None:
-    w, output = job.wildcards, job.output
-    train.sample_model(
-        w.problem, SamplingSettings.from_recorded(job.params.config_slice), w.fit,
-        f"{w.arch}_K{w.modes} (fit on {w.fit})", job.input.model, job.input.modes, job.input.get("report"),
-        int(w.seed), {key: output[key] for key in ("samples", "summary", "summary_markdown")}, provenance,
-    )  # fmt: skip
+def _sample_models(job: Any, provenance: Provenance) -> None:
+    """Each model of the job's group (``params.members``, its (arch, modes) pairs, in the order
+    of the inputs and outputs): its draws, check and summary (:func:`lwflow.stages.train.sample_model`),
+    each artefact's sidecar naming that model's inputs only.  All are sampled before the
+    job ends; the workflow marks the outputs ``update``, so when one model fails Snakemake
+    restores the group's earlier draws instead of deleting them."""
+    inputs, output, seed = job.input, job.output, int(job.wildcards.seed)
+    settings = SamplingSettings.from_recorded(job.params.config_slice)
+    reports = list(inputs.get("reports", [])) or [None] * len(job.params.members)
+    known = provenance.input_hashes or {}
+    for i, (arch, modes) in enumerate(job.params.members):
+        own = [str(p) for p in (inputs.models[i], inputs.modes[i], reports[i]) if p is not None]
+        hashes = {path: known[path] for path in own if path in known}
+        train.sample_model(
+            job.params.problem, settings, job.params.fit, f"{arch}_K{modes} (fit on {job.params.fit})",
+            inputs.models[i], inputs.modes[i], reports[i], seed,
+            {key: output[key][i] for key in ("samples", "summary", "summary_markdown")},
+            dataclasses.replace(provenance, inputs=own, input_hashes=hashes),
+        )  # fmt: skip
 
 
 def _truth_reference(job: Any, provenance: Provenance) -> None:
@@ -209,7 +222,7 @@ STAGES: dict[str, Stage] = {
     "weigh_round": _weigh_round,
     "train_round": _train_round,
     "train_flow": _train_flow,
-    "sample_model": _sample_model,
+    "sample_models": _sample_models,
     "truth_reference": _truth_reference,
     "model_metrics": _model_metrics,
     "amfvi_weights": _amfvi_weights,
@@ -235,20 +248,24 @@ _SAME_STAGE = {
     "auto_modes_table": "summary_table",
 }
 # Stages that load or train a flow: torch is imported before the job's context sets its threads
-_TORCH_STAGES = {"train_flow", "train_round", "sample_model", "model_metrics", "amfvi_weights"}
+_TORCH_STAGES = {"train_flow", "train_round", "sample_models", "model_metrics", "amfvi_weights"}
 
 
 def stage_of(rule: str) -> str:
-    """The stage a rule runs: its own name, ``model_metrics`` for the generated
-    ``model_metrics_<group>`` rules, the shared stage of the rules in ``_SAME_STAGE``.
+    """The stage a rule runs: its own name, ``model_metrics`` and ``sample_models`` for the
+    generated ``model_metrics_<group>`` and ``sample_models_<group>`` rules, the shared stage
+    of the rules in ``_SAME_STAGE``.
 
     Example::
 
         >>> stage_of("model_metrics_likelihood_gmm2d_3mode_seeds0_1"), stage_of("paper_b_table")
         ('model_metrics', 'summary_table')
+        >>> stage_of("sample_models_adaptive_gmm2d_2mode_seeds0")
+        'sample_models'
     """
-    if rule.startswith("model_metrics_"):
-        return "model_metrics"
+    for family in ("model_metrics", "sample_models"):
+        if rule.startswith(f"{family}_"):
+            return family
     return _SAME_STAGE.get(rule, rule)
 
 
