@@ -72,11 +72,12 @@ def test_the_console_script_is_installed():
 
 
 def test_the_rules_spell_out_the_results_layout():
-    """Every pattern appears literally in a rule, but for the metrics, which the generated
-    scoring rules (one per group of models) take from lwflow.stages.plan."""
+    """Every pattern appears literally in a rule, but for the metrics and the summaries, which
+    the generated scoring and sampling rules (one per group of models) take from
+    lwflow.stages.plan."""
     rules = "".join(p.read_text() for p in (ROOT / "workflow/rules").glob("*.smk"))
     missing = [name for name in LAYOUT if f'"{pattern(name)}"' not in rules]
-    assert missing == ["metrics", "log_q"]
+    assert missing == ["metrics", "log_q", "summary", "summary_markdown"]
 
 
 def test_check_config_names_the_line_of_a_yaml_error(tmp_path, capsys):

@@ -45,8 +45,6 @@ for (_fit, _problem, _seeds), _members in PLAN.sampling_groups().items():
             f"results/benchmarks/sample_models/{_group}/seed{{seed}}.tsv"
         wildcard_constraints:
             seed="|".join(map(str, _seeds)),
-        group:
-            "evaluate"
         conda:
             LWFLOW_ENV
         threads: 1
