@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 import sys
 
+from lwflow.stages.plan import generated_family
+
 NODE = re.compile(r'^\s*(\d+)\[label = "([^"]+)"(.*)$')
 EDGE = re.compile(r"^\s*(\d+) -> (\d+)\s*$")
-FAMILIES = ("model_metrics_", "sample_models_")
 
 
 def merge_generated_rules(dot: str) -> str:
@@ -24,9 +25,9 @@ def merge_generated_rules(dot: str) -> str:
     lines, alias, seen_edges = [], {}, set()
     for line in dot.splitlines():
         node, edge = NODE.match(line), EDGE.match(line)
-        family = next((f for f in FAMILIES if node and node[2].startswith(f)), None)
+        family = generated_family(node[2]) if node else None
         if node and family:
-            merged = f"{family}*"
+            merged = f"{family}_*"
             first = alias.setdefault(merged, node[1])
             alias[node[1]] = first
             if first == node[1]:

@@ -15,6 +15,8 @@ from lwflow.stages.config_file import check_config_file
 from lwflow.stages.plan import (
     Plan,
     base_modes_of,
+    generated_family,
+    group_name,
     log_q_path,
     metrics_path,
     mixture_dir,
@@ -331,10 +333,8 @@ def diagnostics_background(wildcards):
 def rule_family(name):
     """A rule's name in the report's graph: the generated ``model_metrics_<group>`` and
     ``sample_models_<group>`` rules as one each."""
-    for family in ("model_metrics_", "sample_models_"):
-        if name.startswith(family):
-            return f"{family}*"
-    return name
+    family = generated_family(name)
+    return f"{family}_*" if family else name
 
 
 def one_node_per_rule(dag):

@@ -25,7 +25,7 @@ rule truth_reference:
 
 
 for (_fit, _problem, _seeds), _members in PLAN.scoring_groups().items():
-    _group = f"{_fit}_{_problem}_seeds{'_'.join(map(str, _seeds))}"
+    _group = group_name(_fit, _problem, _seeds)
 
     rule:
         name:

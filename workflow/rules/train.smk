@@ -27,7 +27,7 @@ rule train_flow:
 # checks every model of a problem and fit trained for the same seeds, so that it pays torch's
 # import once (PLAN.sampling_groups; lwflow.stages.runner.sample_models).
 for (_fit, _problem, _seeds), _members in PLAN.sampling_groups().items():
-    _group = f"{_fit}_{_problem}_seeds{'_'.join(map(str, _seeds))}"
+    _group = group_name(_fit, _problem, _seeds)
 
     rule:
         name:

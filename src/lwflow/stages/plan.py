@@ -74,6 +74,27 @@ def metrics_path(fit: str, problem: str, arch: str, modes: str, seed: object) ->
     return _path("metrics", fit=fit, problem=problem, arch=arch, modes=modes, seed=seed)
 
 
+GENERATED_RULE_FAMILIES = ("model_metrics", "sample_models")
+"""The rule families the rule files generate, one rule per group of models (:meth:`Plan.scoring_groups`,
+:meth:`Plan.sampling_groups`), named ``<family>_<group>`` (:func:`group_name`)."""
+
+
+def group_name(fit: str, problem: str, seeds: tuple[int, ...]) -> str:
+    """The name of a group of models in its generated rules' names, logs and benchmarks.
+
+    Example::
+
+        >>> group_name("likelihood", "gmm2d_3mode", (0, 1))
+        'likelihood_gmm2d_3mode_seeds0_1'
+    """
+    return f"{fit}_{problem}_seeds{'_'.join(map(str, seeds))}"
+
+
+def generated_family(rule: str) -> str | None:
+    """The family of a generated rule (:data:`GENERATED_RULE_FAMILIES`), None for any other rule."""
+    return next((family for family in GENERATED_RULE_FAMILIES if rule.startswith(f"{family}_")), None)
+
+
 def summary_path(fit: str, problem: str, arch: str, modes: str, seed: object, markdown: bool = False) -> str:
     """A model's posterior summary: its JSON, or with ``markdown`` its page."""
     name = "summary_markdown" if markdown else "summary"

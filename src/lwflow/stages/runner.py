@@ -31,7 +31,7 @@ from lwflow.artefacts import Provenance
 from lwflow.settings import AdaptiveConfig, AMFVIConfig, ClippingConfig, EvaluationConfig
 from lwflow.stages import data, evaluate, report, rounds, summary, train
 from lwflow.stages.jobs import job_context
-from lwflow.stages.plan import compute_settings
+from lwflow.stages.plan import compute_settings, generated_family
 from lwflow.stages.settings import ModelSettings, SamplingSettings
 
 __all__ = ["STAGES", "run", "stage_of"]
@@ -117,9 +117,9 @@ def _train_round(job: Any, provenance: Provenance) -> None:
 def _sample_models(job: Any, provenance: Provenance) -> None:
     """Each model of the job's group (``params.members``, its (arch, modes) pairs, in the order
     of the inputs and outputs): its draws, check and summary (:func:`lwflow.stages.train.sample_model`),
-    each artefact's sidecar naming that model's inputs only.  All are sampled before the
-    job ends; the workflow marks the outputs ``update``, so when one model fails Snakemake
-    restores the group's earlier draws instead of deleting them."""
+    each artefact's sidecar naming that model's inputs only.  Each model's artefacts are written
+    as it is sampled; the workflow marks the outputs ``update``, so when one model fails
+    Snakemake restores the group's earlier draws instead of deleting them."""
     inputs, output, seed = job.input, job.output, int(job.wildcards.seed)
     settings = SamplingSettings.from_recorded(job.params.config_slice)
     reports = list(inputs.get("reports", [])) or [None] * len(job.params.members)
@@ -263,10 +263,7 @@ def stage_of(rule: str) -> str:
         >>> stage_of("sample_models_adaptive_gmm2d_2mode_seeds0")
         'sample_models'
     """
-    for family in ("model_metrics", "sample_models"):
-        if rule.startswith(f"{family}_"):
-            return family
-    return _SAME_STAGE.get(rule, rule)
+    return generated_family(rule) or _SAME_STAGE.get(rule, rule)
 
 
 def run(job: Any) -> None:
